@@ -1,0 +1,85 @@
+// Builds the Hono app: middleware, every API area, the OpenAPI document and the one error shape.
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { HTTPException } from "hono/http-exception";
+import type { AppEnv, Emulator } from "./context.js";
+import { ApiError } from "./errors.js";
+import { rootRoutes } from "./routes/root.js";
+import { stagingRoutes } from "./routes/staging.js";
+import { stagingUploadRoutes } from "./routes/staging-uploads.js";
+import { downloadRoutes } from "./routes/downloads.js";
+import { jobRoutes } from "./routes/jobs.js";
+import { controlRoutes, controlMiddleware } from "./routes/controls.js";
+import { requireWorkspaceKey } from "./routes/auth.js";
+
+export const API_TITLE = "Roboflow Batch Processing & Data Staging API (emulator)";
+export const API_VERSION = "1.0.0";
+
+export function buildApp(emu: Emulator): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.use("*", async (c, next) => {
+    c.set("requestStart", performance.now());
+    await next();
+  });
+  // Journal and fault injection sit in front of everything the emulated API serves.
+  for (const mw of controlMiddleware(emu)) app.use("*", mw);
+
+  app.use("/data-staging/v1/external/:workspace/*", requireWorkspaceKey(emu));
+  app.use("/batch-processing/v1/external/:workspace/*", requireWorkspaceKey(emu));
+
+  app.route("/", rootRoutes(emu));
+  app.route("/", stagingRoutes(emu));
+  app.route("/", stagingUploadRoutes(emu));
+  app.route("/", downloadRoutes(emu));
+  app.route("/", jobRoutes(emu));
+  app.route("/", controlRoutes(emu));
+
+  app.doc31("/openapi.json", openApiInfo());
+
+  app.notFound((c) => {
+    const err = new ApiError(404, "route-not-found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`, undefined,
+      "See GET /openapi.json for every route the emulator serves; data staging lives under /data-staging/v1/external/{workspace}/batches and jobs under /batch-processing/v1/external/{workspace}/jobs.");
+    return c.json(err.body(), 404);
+  });
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) {
+      for (const [k, v] of Object.entries(err.headers ?? {})) c.header(k, v);
+      return c.json(err.body(), err.status as 400);
+    }
+    if (err instanceof HTTPException) {
+      const status = err.status;
+      const msg = err.message || "Bad request";
+      const hint = /json/i.test(msg)
+        ? "The body must be valid JSON sent with Content-Type: application/json."
+        : status === 415
+          ? "Send the body with the content type this endpoint documents in /openapi.json."
+          : undefined;
+      const type = status === 415 ? "unsupported-media-type" : /json/i.test(msg) ? "malformed-json" : "bad-request";
+      return c.json(new ApiError(status, type, msg, undefined, hint).body(), status);
+    }
+    console.error("[emulator] unexpected error on", c.req.method, c.req.path, err);
+    return c.json(new ApiError(500, "internal-error", `Internal emulator error: ${(err as Error)?.message ?? String(err)}`, undefined, "This is a bug in the emulator; please report it with the request that caused it.").body(), 500);
+  });
+
+  return app;
+}
+
+export function openApiInfo() {
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: API_TITLE,
+      version: API_VERSION,
+      description: "Local emulator of Roboflow's Data Staging and Batch Processing REST APIs, plus test-double controls under /_emulator.",
+    },
+    servers: [{ url: "http://127.0.0.1:9010" }],
+    tags: [
+      { name: "Workspace", description: "Workspace discovery, as the official client uses it." },
+      { name: "Data Staging", description: "Batches, uploads, listing and export." },
+      { name: "Signed URLs", description: "Upload and download URLs served by the emulator itself." },
+      { name: "Batch Processing", description: "Jobs, stages, tasks and logs." },
+      { name: "Emulator Controls", description: "Test-double controls that the real service lacks (reset, seed, journal, faults, time)." },
+    ],
+  };
+}

@@ -1,0 +1,62 @@
+// Command-line entry: reads flags and environment, starts the emulator, prints where it is.
+import { ConfigError, resolveConfig } from "./config.js";
+import { startEmulator } from "./server.js";
+
+const HELP = `roboflow-batch-emulator: local emulator of Roboflow's Batch Processing and Data Staging APIs
+
+Flags (each also read from the environment variable in brackets):
+  --port N            [PORT]                  default 9010; 0 picks a free port
+  --host H            [HOST]                  default 127.0.0.1
+  --data-dir DIR      [DATA_DIR]              default ./.emulator-data; ":memory:" keeps nothing
+  --workspace W       [EMULATOR_WORKSPACE]    default emulator-workspace
+  --api-key K         [EMULATOR_API_KEY]      default emulator-api-key
+  --time-scale S      [EMULATOR_TIME_SCALE]   1 = real time, 10 = ten times faster, max = no waiting
+  --seed FILE         [EMULATOR_SEED_FILE]    JSON seed (workspaces, keys, ...)
+  --admin-token T     [EMULATOR_ADMIN_TOKEN]  require "Authorization: Bearer T" on /_emulator controls
+  --signing-secret S  [EMULATOR_SIGNING_SECRET]
+  --public-url URL    [EMULATOR_PUBLIC_URL]   base URL to put in signed URLs (e.g. behind Docker port mapping)
+  --quiet
+`;
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = resolveConfig(process.env, process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`error: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (process.argv.includes("--help")) {
+    console.log(HELP);
+    return;
+  }
+  const running = await startEmulator(config);
+  console.log(
+    `Roboflow batch emulator listening on ${running.url}  workspace=${running.workspace}  api_key=${running.apiKey}  ` +
+      `data=${config.dataDir}  time-scale=${config.timeScale === Infinity ? "max" : config.timeScale}`,
+  );
+  console.log(`Point the official client at it: export API_BASE_URL=${running.url} ROBOFLOW_API_KEY=${running.apiKey}`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    if (!config.quiet) console.log(`${signal} received, closing`);
+    running.close().then(
+      () => process.exit(0),
+      (err) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+main().catch((err) => {
+  console.error("error: could not start the emulator:", err?.message ?? err);
+  process.exit(1);
+});

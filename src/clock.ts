@@ -1,0 +1,176 @@
+// The emulator's single clock. Everything that waits (job stages, webhook backoff, signed URL
+// expiry, shard indexing) asks this clock, so a test can run it in real time, scaled, with no
+// waiting at all ("max"), or by hand (manual mode + advance).
+
+export type ClockMode = "real" | "scaled" | "max" | "manual";
+
+interface Timer {
+  id: number;
+  due: number;
+  fn: () => void;
+}
+
+export interface ClockState {
+  mode: ClockMode;
+  scale: number;
+  now: string;
+  pendingTimers: number;
+  nextTimerAt: string | null;
+}
+
+export class Clock {
+  private mode: ClockMode;
+  private scale: number;
+  /** Virtual time at the moment `realBase` was taken. */
+  private virtualBase: number;
+  private realBase: number;
+  private timers: Timer[] = [];
+  private nextId = 1;
+  private armed: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  private armedIsImmediate = false;
+  private stopped = false;
+
+  constructor(scale: number = 1, startAt: number = Date.now()) {
+    this.scale = scale;
+    this.mode = scale === Infinity ? "max" : scale === 1 ? "real" : "scaled";
+    this.virtualBase = startAt;
+    this.realBase = Date.now();
+  }
+
+  now(): number {
+    if (this.mode === "manual") return this.virtualBase;
+    if (this.mode === "max") return this.virtualBase + (Date.now() - this.realBase);
+    return this.virtualBase + (Date.now() - this.realBase) * this.scale;
+  }
+
+  nowIso(): string {
+    return new Date(this.now()).toISOString();
+  }
+
+  state(): ClockState {
+    const next = this.timers.length ? Math.min(...this.timers.map((t) => t.due)) : null;
+    return {
+      mode: this.mode,
+      scale: this.scale,
+      now: this.nowIso(),
+      pendingTimers: this.timers.length,
+      nextTimerAt: next === null ? null : new Date(next).toISOString(),
+    };
+  }
+
+  /** Runs `fn` once `delayMs` of emulated time has passed. */
+  setTimeout(fn: () => void, delayMs: number): number {
+    const id = this.nextId++;
+    this.timers.push({ id, due: this.now() + Math.max(0, delayMs), fn });
+    this.rearm();
+    return id;
+  }
+
+  clearTimeout(id: number): void {
+    this.timers = this.timers.filter((t) => t.id !== id);
+    this.rearm();
+  }
+
+  /** Resolves after `delayMs` of emulated time. */
+  sleep(delayMs: number): Promise<void> {
+    return new Promise((resolve) => this.setTimeout(resolve, delayMs));
+  }
+
+  setMode(mode: ClockMode, scale?: number): void {
+    const now = this.now();
+    this.virtualBase = now;
+    this.realBase = Date.now();
+    if (mode === "real") this.scale = 1;
+    else if (mode === "max") this.scale = Infinity;
+    else if (mode === "scaled") {
+      if (!scale || !Number.isFinite(scale) || scale <= 0) throw new RangeError("scaled mode needs a positive finite scale");
+      this.scale = scale;
+    }
+    this.mode = mode;
+    this.rearm();
+  }
+
+  /** Manual mode only: moves time forward by `ms` and fires every timer that became due, in order. */
+  advance(ms: number): number {
+    if (this.mode !== "manual") throw new RangeError("advance needs the clock in manual mode");
+    const target = this.virtualBase + Math.max(0, ms);
+    return this.fireUntil(target);
+  }
+
+  /** Manual mode only: jumps to the next timer and fires it (and any due at the same instant). */
+  advanceToNext(): number {
+    if (this.mode !== "manual") throw new RangeError("advance needs the clock in manual mode");
+    if (!this.timers.length) return 0;
+    const due = Math.min(...this.timers.map((t) => t.due));
+    return this.fireUntil(Math.max(due, this.virtualBase));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.disarm();
+    this.timers = [];
+  }
+
+  private fireUntil(target: number): number {
+    let fired = 0;
+    for (;;) {
+      const due = this.takeDue(target);
+      if (!due) break;
+      this.virtualBase = Math.max(this.virtualBase, due.due);
+      fired++;
+      safeRun(due.fn);
+    }
+    this.virtualBase = target;
+    return fired;
+  }
+
+  private takeDue(limit: number): Timer | undefined {
+    let best: Timer | undefined;
+    for (const t of this.timers) if (t.due <= limit && (!best || t.due < best.due || (t.due === best.due && t.id < best.id))) best = t;
+    if (best) this.timers = this.timers.filter((t) => t !== best);
+    return best;
+  }
+
+  private disarm(): void {
+    if (!this.armed) return;
+    if (this.armedIsImmediate) clearImmediate(this.armed as NodeJS.Immediate);
+    else clearTimeout(this.armed as NodeJS.Timeout);
+    this.armed = null;
+  }
+
+  private rearm(): void {
+    this.disarm();
+    if (this.stopped || this.mode === "manual" || !this.timers.length) return;
+    const next = Math.min(...this.timers.map((t) => t.due));
+    const realDelay = this.mode === "max" ? 0 : Math.max(0, (next - this.now()) / this.scale);
+    const tick = () => {
+      this.armed = null;
+      // Only timers that exist now fire in this tick: one that re-schedules itself with no delay
+      // (likely in "max" mode) runs again on the next turn of the event loop, not in a busy loop.
+      const now = this.mode === "max" ? Infinity : this.now();
+      const batch = this.timers.filter((t) => t.due <= now).sort((a, b) => a.due - b.due || a.id - b.id);
+      const ids = new Set(batch.map((t) => t.id));
+      this.timers = this.timers.filter((t) => !ids.has(t.id));
+      for (const t of batch) safeRun(t.fn);
+      this.rearm();
+    };
+    if (realDelay === 0) {
+      this.armedIsImmediate = true;
+      this.armed = setImmediate(tick);
+    } else {
+      this.armedIsImmediate = false;
+      // Cap so that a scale change or a far-future timer never overflows Node's 32-bit delay.
+      this.armed = setTimeout(tick, Math.min(realDelay, 2 ** 31 - 1));
+      this.armed.unref?.();
+    }
+  }
+}
+
+function safeRun(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    // A failing timer must not take the clock (and every other waiter) down with it.
+    console.error("[clock] timer failed:", err);
+  }
+}

@@ -1,0 +1,35 @@
+// What every route and background worker is given: the store, the clock and the services built
+// on them. Created once per emulator instance; there is no module-level mutable state.
+import type { Clock } from "./clock.js";
+import type { EmulatorConfig } from "./config.js";
+import type { OpenedStore, Db } from "./state/db.js";
+import type { WebhookSender } from "./simulator/webhooks.js";
+
+export interface Emulator {
+  config: EmulatorConfig;
+  store: OpenedStore;
+  db: Db;
+  clock: Clock;
+  webhooks: WebhookSender;
+  signingSecret: string;
+  /** Base URL the server is reachable at (set once listening); used in signed URLs. */
+  baseUrl(): string;
+  /** Background workers register here so they are stopped on close and can be kicked after a reset. */
+  workers: Worker[];
+}
+
+export interface Worker {
+  name: string;
+  start(): void;
+  stop(): void;
+  /** Re-reads the store after a reset or import. */
+  reload?(): void;
+}
+
+/** Hono variables set by the auth middleware. */
+export interface AppEnv {
+  Variables: {
+    workspace: string;
+    requestStart: number;
+  };
+}

@@ -1,0 +1,197 @@
+// One error shape for every 4xx/5xx: `message` is what the real service sends and real clients
+// print; the other keys are the emulator's additions that say exactly what was wrong.
+import type { ZodError, ZodType } from "zod";
+
+export interface IssueDetail {
+  /** Dotted path of the offending field, e.g. "processingSpecification.aggregationFormat". */
+  field: string;
+  problem: string;
+  received?: unknown;
+  allowed?: unknown[];
+  didYouMean?: string;
+}
+
+export interface ErrorBody {
+  message: string;
+  error: {
+    status: number;
+    type: string;
+    issues?: IssueDetail[];
+    hint?: string;
+  };
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    message: string,
+    readonly issues?: IssueDetail[],
+    readonly hint?: string,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+  }
+
+  body(): ErrorBody {
+    const error: ErrorBody["error"] = { status: this.status, type: this.type };
+    if (this.issues?.length) error.issues = this.issues;
+    if (this.hint) error.hint = this.hint;
+    return { message: this.message, error };
+  }
+}
+
+export const badRequest = (message: string, issues?: IssueDetail[], hint?: string) =>
+  new ApiError(400, "invalid-request", message, issues, hint);
+export const notFound = (message: string, hint?: string) => new ApiError(404, "not-found", message, undefined, hint);
+export const conflict = (message: string, hint?: string) => new ApiError(409, "conflict", message, undefined, hint);
+export const unauthorized = (message: string, hint?: string) => new ApiError(401, "unauthorized", message, undefined, hint);
+export const forbidden = (message: string, hint?: string) => new ApiError(403, "forbidden", message, undefined, hint);
+export const tooLarge = (message: string, hint?: string) => new ApiError(413, "payload-too-large", message, undefined, hint);
+
+/** Levenshtein distance, case-insensitive, for did-you-mean suggestions. */
+export function editDistance(a: string, b: string): number {
+  const s = a.toLowerCase();
+  const t = b.toLowerCase();
+  const row = Array.from({ length: t.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= s.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= t.length; j++) {
+      const tmp = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (s[i - 1] === t[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[t.length];
+}
+
+export function closestName(name: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(name, c);
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  // Close enough to be a typo: a third of the name, at least 2 edits (notificationUrl → notificationsURL is 2).
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+// ---- zod → readable issues -------------------------------------------------------------------
+
+type AnySchema = ZodType & { _zod: { def: Record<string, any> } };
+
+function unwrap(schema: AnySchema | undefined): AnySchema | undefined {
+  let s = schema;
+  for (let i = 0; s && i < 10; i++) {
+    const def = s._zod.def;
+    if (["optional", "nullable", "default", "prefault", "readonly", "catch", "nonoptional"].includes(def.type)) s = def.innerType;
+    else if (def.type === "pipe") s = def.in;
+    else if (def.type === "lazy") s = def.getter();
+    else break;
+  }
+  return s;
+}
+
+/** Finds the object schema(s) at a path inside `root`, following unions by the discriminator in `data`. */
+function objectKeysAt(root: AnySchema, path: readonly PropertyKey[], data: unknown): string[] {
+  let schema = unwrap(root);
+  let value: any = data;
+  const resolveUnion = () => {
+    for (let guard = 0; schema && guard < 5; guard++) {
+      const def = schema._zod.def;
+      if (def.type !== "union") return;
+      const options: AnySchema[] = def.options;
+      const match = options.find((o) => {
+        const shape = unwrap(o)?._zod.def.shape;
+        const typeSchema = shape?.type ? unwrap(shape.type) : undefined;
+        const values: unknown[] | undefined = typeSchema?._zod.def.values ?? (typeSchema?._zod.def.type === "literal" ? typeSchema._zod.def.values : undefined);
+        return values?.includes(value?.type);
+      });
+      schema = unwrap(match ?? options[0]);
+    }
+  };
+  resolveUnion();
+  for (const key of path) {
+    if (!schema) return [];
+    const def = schema._zod.def;
+    if (def.type === "object") schema = unwrap(def.shape[key as string]);
+    else if (def.type === "array") schema = unwrap(def.element);
+    else if (def.type === "record") schema = unwrap(def.valueType);
+    else return [];
+    value = value?.[key as any];
+    resolveUnion();
+  }
+  if (schema?._zod.def.type === "object") return Object.keys(schema._zod.def.shape);
+  return [];
+}
+
+function dotted(path: readonly PropertyKey[]): string {
+  return path.length ? path.map((p) => (typeof p === "number" ? `[${p}]` : String(p))).join(".").replace(/\.\[/g, "[") : "(body)";
+}
+
+function describe(value: unknown): unknown {
+  if (typeof value === "string" && value.length > 120) return `${value.slice(0, 117)}...`;
+  if (value !== null && typeof value === "object") return Array.isArray(value) ? `array(${value.length})` : "object";
+  return value;
+}
+
+function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+  let v: any = data;
+  for (const k of path) v = v?.[k as any];
+  return v;
+}
+
+export function zodIssues(error: ZodError, schema: ZodType, data: unknown): IssueDetail[] {
+  const out: IssueDetail[] = [];
+  for (const issue of error.issues as any[]) {
+    const path: PropertyKey[] = issue.path ?? [];
+    if (issue.code === "unrecognized_keys") {
+      const known = objectKeysAt(schema as AnySchema, path, data);
+      for (const key of issue.keys as string[]) {
+        const suggestion = closestName(key, known);
+        out.push({
+          field: dotted([...path, key]),
+          problem: "unknown field",
+          received: describe(valueAt(data, [...path, key])),
+          allowed: known,
+          ...(suggestion ? { didYouMean: suggestion } : {}),
+        });
+      }
+      continue;
+    }
+    const received = valueAt(data, path);
+    const detail: IssueDetail = { field: dotted(path), problem: issue.message, received: received === undefined ? "(missing)" : describe(received) };
+    if (issue.code === "invalid_value" && Array.isArray(issue.values)) detail.allowed = issue.values;
+    if (issue.code === "invalid_union") {
+      // A union on `type`: say which types exist rather than "does not match any of the allowed types".
+      const types = (issue.errors as any[][] | undefined)?.flatMap((errs) =>
+        errs.filter((e) => e.code === "invalid_value" && e.path?.length === 1 && e.path[0] === "type").flatMap((e) => e.values ?? []),
+      );
+      if (types?.length) detail.allowed = [...new Set(types)];
+    }
+    if (issue.code === "invalid_type" && received === undefined) detail.problem = `required field is missing (expected ${issue.expected})`;
+    out.push(detail);
+  }
+  return out;
+}
+
+export function summarize(issues: IssueDetail[]): string {
+  const parts = issues.slice(0, 5).map((i) => {
+    let s = `${i.field}: ${i.problem}`;
+    if (i.received !== undefined && i.problem !== "unknown field") s += ` (got ${JSON.stringify(i.received)})`;
+    if (i.didYouMean) s += ` - did you mean "${i.didYouMean}"?`;
+    else if (i.allowed?.length && i.allowed.length <= 12) s += `; allowed: ${i.allowed.map((a) => JSON.stringify(a)).join(", ")}`;
+    return s;
+  });
+  if (issues.length > 5) parts.push(`and ${issues.length - 5} more`);
+  return `Invalid request: ${parts.join("; ")}`;
+}
+
+export function validationError(error: ZodError, schema: ZodType, data: unknown, where = "body"): ApiError {
+  const issues = zodIssues(error, schema, data);
+  return new ApiError(400, `invalid-${where}`, summarize(issues), issues);
+}

@@ -1,0 +1,57 @@
+// Store rows → the JSON the real service sends. Pure functions, shared by every route.
+import type { BatchRow, FileRow, PartRow } from "../state/batches.js";
+import type { ShardRow } from "../state/shards.js";
+import type { BatchJson, FileMetadataJson, ShardJson } from "../contract/staging.js";
+import { signedUrl } from "../signing.js";
+
+export const iso = (ms: number) => new Date(ms).toISOString();
+
+export function presentBatch(b: BatchRow): BatchJson {
+  return {
+    displayName: b.display_name,
+    batchId: b.batch_id,
+    batchType: b.batch_type,
+    batchContentType: b.content_type,
+    createdDate: iso(b.created_at),
+    expiryDate: iso(b.expires_at),
+  };
+}
+
+export const DOWNLOAD_URL_TTL_MS = 60 * 60 * 1000;
+
+/** Path of a file's download URL; the file name is in it so tools that save by URL get a sensible name. */
+export function downloadPath(f: Pick<FileRow, "seq" | "file_name">): string {
+  return `/_signed/files/${f.seq}/${encodeURIComponent(f.file_name)}`;
+}
+
+export function presentFile(f: FileRow, ctx: { baseUrl: string; secret: string; now: number }): FileMetadataJson {
+  return {
+    downloadURL: signedUrl(ctx.baseUrl, ctx.secret, "GET", downloadPath(f), ctx.now + DOWNLOAD_URL_TTL_MS),
+    fileName: f.file_name,
+    partName: f.part_name === "" ? null : f.part_name,
+    shardId: f.shard_id,
+    contentType: f.content_type,
+    nestedContentType: f.nested_content_type,
+  };
+}
+
+export function presentPart(p: PartRow) {
+  return {
+    partName: p.part_name,
+    partType: p.part_type,
+    contentType: p.content_type,
+    partDescription: p.description,
+    nestedContentType: p.nested_content_type,
+  };
+}
+
+export function presentShard(s: ShardRow): ShardJson {
+  return {
+    shardId: s.shard_id,
+    statusName: s.status_name,
+    statusType: s.status_type,
+    eventTimestamp: iso(s.event_at),
+    shardObjectsCount: s.objects_count,
+    statusMetadata: s.status_metadata ? JSON.parse(s.status_metadata) : null,
+  };
+}

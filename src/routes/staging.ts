@@ -1,0 +1,104 @@
+// Data Staging read side: batch listing and metadata, count, parts, file listing, shards.
+import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import type { AppEnv, Emulator } from "../context.js";
+import { ApiKeyQuery, errorResponses, jsonContent, WorkspaceParam } from "../contract/common.js";
+import {
+  BatchPathParams, CountQuery, CountResponse, GetBatchResponse, ListBatchesQuery, ListBatchesResponse,
+  ListFilesQuery, ListFilesResponse, ListShardsQuery, ListShardsResponse, PartsResponse,
+} from "../contract/staging.js";
+import { notFound } from "../errors.js";
+import { countFiles, getBatch, listBatches, listFiles, listParts, type BatchRow } from "../state/batches.js";
+import { decodeToken, pageSizeOf } from "../state/pagination.js";
+import { listShards } from "../state/shards.js";
+import { hookFor } from "./validation.js";
+import { presentBatch, presentFile, presentPart, presentShard } from "./present.js";
+
+const BASE = "/data-staging/v1/external/{workspace}/batches";
+const tags = ["Data Staging"];
+
+const listBatchesRoute = createRoute({
+  method: "get", path: BASE, tags, summary: "List batches",
+  request: { params: z.object({ workspace: WorkspaceParam }), query: ListBatchesQuery },
+  responses: { 200: jsonContent(ListBatchesResponse, "A page of batches, oldest first."), ...errorResponses(400) },
+});
+const getBatchRoute = createRoute({
+  method: "get", path: `${BASE}/{batchId}`, tags, summary: "Batch metadata",
+  request: { params: BatchPathParams, query: z.object({ api_key: ApiKeyQuery }) },
+  responses: { 200: jsonContent(GetBatchResponse, "The batch."), ...errorResponses(400, 404) },
+});
+const countRoute = createRoute({
+  method: "get", path: `${BASE}/{batchId}/count`, tags, summary: "Number of files in a batch (or in one part)",
+  request: { params: BatchPathParams, query: CountQuery },
+  responses: { 200: jsonContent(CountResponse, "Indexed files so far; bulk ingests are indexed in the background."), ...errorResponses(400, 404) },
+});
+const partsRoute = createRoute({
+  method: "get", path: `${BASE}/{batchId}/parts`, tags, summary: "Parts of a multipart batch",
+  request: { params: BatchPathParams, query: z.object({ api_key: ApiKeyQuery }) },
+  responses: { 200: jsonContent(PartsResponse, "The parts (empty for simple and sharded batches)."), ...errorResponses(400, 404) },
+});
+const listFilesRoute = createRoute({
+  method: "get", path: `${BASE}/{batchId}/list`, tags, summary: "List files with signed download URLs",
+  request: { params: BatchPathParams, query: ListFilesQuery },
+  responses: { 200: jsonContent(ListFilesResponse, "A page of files."), ...errorResponses(400, 404) },
+});
+const shardsRoute = createRoute({
+  method: "get", path: `${BASE}/{batchId}/shards`, tags, summary: "Shard (ingest) statuses of a batch",
+  request: { params: BatchPathParams, query: ListShardsQuery },
+  responses: { 200: jsonContent(ListShardsResponse, "A page of shards."), ...errorResponses(400, 404) },
+});
+
+export function requireBatch(emu: Emulator, ws: string, batchId: string): BatchRow {
+  const b = getBatch(emu.db, ws, batchId);
+  if (!b) throw notFound(`Batch "${batchId}" not found in workspace "${ws}"`, "Batches are created by their first upload; list them with GET /data-staging/v1/external/{workspace}/batches.");
+  return b;
+}
+
+export function stagingRoutes(emu: Emulator) {
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.openapi(listBatchesRoute, (c) => {
+    const q = c.req.valid("query");
+    const page = listBatches(emu.db, c.get("workspace"), decodeToken(q.nextPageToken), pageSizeOf(q.pageSize));
+    return c.json({ status: "ok", batches: page.items.map(presentBatch), nextPageToken: page.nextPageToken }, 200);
+  }, hookFor(listBatchesRoute));
+
+  app.openapi(getBatchRoute, (c) => {
+    const { batchId } = c.req.valid("param");
+    return c.json({ status: "ok", batch: presentBatch(requireBatch(emu, c.get("workspace"), batchId)) }, 200);
+  }, hookFor(getBatchRoute));
+
+  app.openapi(countRoute, (c) => {
+    const { batchId } = c.req.valid("param");
+    const ws = c.get("workspace");
+    requireBatch(emu, ws, batchId);
+    return c.json({ status: "ok", count: countFiles(emu.db, ws, batchId, c.req.valid("query").partName) }, 200);
+  }, hookFor(countRoute));
+
+  app.openapi(partsRoute, (c) => {
+    const { batchId } = c.req.valid("param");
+    const ws = c.get("workspace");
+    requireBatch(emu, ws, batchId);
+    return c.json({ status: "ok", batchParts: listParts(emu.db, ws, batchId).map(presentPart) }, 200);
+  }, hookFor(partsRoute));
+
+  app.openapi(listFilesRoute, (c) => {
+    const { batchId } = c.req.valid("param");
+    const q = c.req.valid("query");
+    const ws = c.get("workspace");
+    requireBatch(emu, ws, batchId);
+    const page = listFiles(emu.db, ws, batchId, q.partName, decodeToken(q.nextPageToken), pageSizeOf(q.pageSize));
+    const ctx = { baseUrl: emu.baseUrl(), secret: emu.signingSecret, now: emu.clock.now() };
+    return c.json({ status: "ok", filesMetadata: page.items.map((f) => presentFile(f, ctx)), nextPageToken: page.nextPageToken }, 200);
+  }, hookFor(listFilesRoute));
+
+  app.openapi(shardsRoute, (c) => {
+    const { batchId } = c.req.valid("param");
+    const q = c.req.valid("query");
+    const ws = c.get("workspace");
+    requireBatch(emu, ws, batchId);
+    const page = listShards(emu.db, ws, batchId, decodeToken(q.nextPageToken), pageSizeOf(q.pageSize));
+    return c.json({ status: "ok", shards: page.items.map(presentShard), nextPageToken: page.nextPageToken }, 200);
+  }, hookFor(shardsRoute));
+
+  return app;
+}

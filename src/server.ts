@@ -1,0 +1,93 @@
+// Starts an emulator: opens the store, seeds the default workspace, builds the app, listens, and
+// starts the background workers. Returns a handle that closes everything cleanly.
+import { serve, type ServerType } from "@hono/node-server";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import type { AddressInfo } from "node:net";
+import { buildApp } from "./app.js";
+import { Clock } from "./clock.js";
+import { resolveConfig, type EmulatorConfig } from "./config.js";
+import type { Emulator, Worker } from "./context.js";
+import { openStore } from "./state/db.js";
+import { ensureWorkspace, getSetting, setSetting } from "./state/workspaces.js";
+import { WebhookSender } from "./simulator/webhooks.js";
+import { createWorkers } from "./simulator/workers.js";
+import { applySeedFile } from "./seed.js";
+
+export interface RunningEmulator {
+  url: string;
+  port: number;
+  workspace: string;
+  apiKey: string;
+  emulator: Emulator;
+  close(): Promise<void>;
+}
+
+export function createEmulator(config: EmulatorConfig): Emulator {
+  const store = openStore(config.dataDir);
+  const clock = new Clock(config.timeScale);
+  const now = clock.now();
+  ensureWorkspace(store.db, config.workspace, config.apiKey, now);
+  let secret = config.signingSecret ?? getSetting(store.db, "signing_secret");
+  if (!secret) {
+    secret = crypto.randomBytes(32).toString("hex");
+    setSetting(store.db, "signing_secret", secret);
+  }
+  let base = config.publicUrl ?? `http://${config.host}:${config.port}`;
+  const workers: Worker[] = [];
+  const emu: Emulator = {
+    config,
+    store,
+    db: store.db,
+    clock,
+    webhooks: new WebhookSender(store.db, clock),
+    signingSecret: secret,
+    baseUrl: () => base,
+    workers,
+  };
+  (emu as { setBaseUrl?: (u: string) => void }).setBaseUrl = (u: string) => {
+    if (!config.publicUrl) base = u;
+  };
+  if (config.seedFile) applySeedFile(emu, JSON.parse(fs.readFileSync(config.seedFile, "utf8")));
+  workers.push(...createWorkers(emu));
+  return emu;
+}
+
+export async function startEmulator(partial: Partial<EmulatorConfig> = {}): Promise<RunningEmulator> {
+  const config: EmulatorConfig = { ...resolveConfig({}), ...partial };
+  const emu = createEmulator(config);
+  const app = buildApp(emu);
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve(
+      {
+        fetch: app.fetch,
+        port: config.port,
+        hostname: config.host,
+        // Node's default 300 s request timeout would cut multi-GB uploads short.
+        serverOptions: { requestTimeout: 0 },
+      },
+      () => resolve(s),
+    );
+    s.once("error", reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+  const hostForUrl = config.host.includes(":") ? `[${config.host}]` : config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
+  const url = `http://${hostForUrl}:${port}`;
+  (emu as { setBaseUrl?: (u: string) => void }).setBaseUrl?.(url);
+  emu.webhooks.start();
+  for (const w of emu.workers) w.start();
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      for (const w of emu.workers) w.stop();
+      emu.webhooks.close();
+      emu.clock.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
+      emu.store.close();
+    })());
+  return { url, port, workspace: config.workspace, apiKey: config.apiKey, emulator: emu, close };
+}

@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestEmulator, type TestEmulator } from "./helpers/emulator.js";
+
+let emu: TestEmulator;
+beforeAll(async () => {
+  emu = await startTestEmulator();
+});
+afterAll(async () => emu?.close());
+
+describe("foundation", () => {
+  it("answers /health", async () => {
+    const r = await emu.call("GET", "/health", { apiKey: null });
+    expect(r.status).toBe(200);
+    expect(r.json.status).toBe("ok");
+  });
+
+  it("GET / answers the key's workspace, like the official client expects", async () => {
+    const r = await emu.call("GET", "/");
+    expect(r.status).toBe(200);
+    expect(r.json).toEqual({ workspace: emu.workspace });
+  });
+
+  it("401 without a key, 401 with an unknown key, 403 on another workspace's path", async () => {
+    const missing = await emu.call("GET", emu.staging(), { apiKey: null });
+    expect(missing.status).toBe(401);
+    expect(missing.json.message).toMatch(/api_key/);
+    const unknown = await emu.call("GET", emu.staging(), { apiKey: "nope" });
+    expect(unknown.status).toBe(401);
+    const other = await emu.call("GET", "/data-staging/v1/external/someone-else/batches");
+    expect(other.status).toBe(403);
+    expect(other.json.message).toContain(emu.workspace);
+  });
+
+  it("lists no batches with a null nextPageToken", async () => {
+    const r = await emu.call("GET", emu.staging());
+    expect(r.status).toBe(200);
+    expect(r.json.batches).toEqual([]);
+    expect(r.json.nextPageToken).toBeNull();
+  });
+
+  it("404 JSON for unknown batches and routes, 400 for a bad batch id and a bad page token", async () => {
+    const nb = await emu.call("GET", emu.staging("nope") + "/count");
+    expect(nb.status).toBe(404);
+    expect(nb.json.message).toMatch(/nope/);
+    const nr = await emu.call("GET", "/no/such/route");
+    expect(nr.status).toBe(404);
+    expect(nr.json.error.type).toBe("route-not-found");
+    const bad = await emu.call("GET", emu.staging("Bad.Id"));
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.issues[0].field).toBe("batchId");
+    const tok = await emu.call("GET", emu.staging() + "?nextPageToken=garbage");
+    expect(tok.status).toBe(400);
+    expect(tok.json.error.issues[0].field).toBe("nextPageToken");
+  });
+
+  it("serves its OpenAPI document", async () => {
+    const r = await emu.call("GET", "/openapi.json", { apiKey: null });
+    expect(r.status).toBe(200);
+    expect(r.json.paths["/data-staging/v1/external/{workspace}/batches/{batchId}/list"]).toBeDefined();
+  });
+});

@@ -1,0 +1,62 @@
+// Starts a real emulator on a free loopback port for a test file; requests go over HTTP with undici.
+import { request } from "undici";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { startEmulator, type RunningEmulator } from "../../src/server.js";
+import type { EmulatorConfig } from "../../src/config.js";
+
+export interface TestEmulator extends RunningEmulator {
+  dataDir: string;
+  /** GET/POST/... relative to the base URL; adds api_key unless `apiKey: null`. */
+  call(method: string, pathAndQuery: string, opts?: { apiKey?: string | null; json?: unknown; body?: any; headers?: Record<string, string> }): Promise<{ status: number; headers: Record<string, any>; json: any; text: string }>;
+  staging(batchId?: string): string;
+  jobs(jobId?: string): string;
+}
+
+export async function startTestEmulator(overrides: Partial<EmulatorConfig> = {}): Promise<TestEmulator> {
+  const dataDir = overrides.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "rf-emu-test-"));
+  const running = await startEmulator({ port: 0, host: "127.0.0.1", dataDir, timeScale: Infinity, quiet: true, ...overrides });
+  const call: TestEmulator["call"] = async (method, pathAndQuery, opts = {}) => {
+    const url = new URL(running.url + pathAndQuery);
+    const key = opts.apiKey === undefined ? running.apiKey : opts.apiKey;
+    if (key !== null && !url.searchParams.has("api_key")) url.searchParams.set("api_key", key);
+    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+    let body = opts.body;
+    if (opts.json !== undefined) {
+      body = JSON.stringify(opts.json);
+      headers["content-type"] ??= "application/json";
+    }
+    const res = await request(url, { method: method as any, body, headers });
+    const text = await res.body.text();
+    let json: any;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: res.statusCode, headers: res.headers, json, text };
+  };
+  return {
+    ...running,
+    dataDir,
+    call,
+    staging: (batchId) => `/data-staging/v1/external/${running.workspace}/batches${batchId ? `/${batchId}` : ""}`,
+    jobs: (jobId) => `/batch-processing/v1/external/${running.workspace}/jobs${jobId ? `/${jobId}` : ""}`,
+    close: async () => {
+      await running.close();
+      if (!overrides.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `fn` until it returns a truthy value or the (real-time) deadline passes. */
+export async function waitFor<T>(fn: () => Promise<T> | T, timeoutMs = 10_000, what = "condition"): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
