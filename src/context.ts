@@ -16,7 +16,22 @@ export interface Emulator {
   baseUrl(): string;
   /** Background workers register here so they are stopped on close and can be kicked after a reset. */
   workers: Worker[];
+  /** Test-double hooks the simulator consults; the controls area installs real ones. */
+  faults: SimulatorFaults;
 }
+
+/** Questions the simulator asks the fault rules (defaults: never fail). */
+export interface SimulatorFaults {
+  /** Should this task of this job's stage fail? */
+  taskShouldFail(ws: string, jobId: string, stage: string, taskIndex: number): boolean;
+  /** Should this stage fail as a whole? */
+  stageShouldFail(ws: string, jobId: string, stage: string): boolean;
+}
+
+export const NO_FAULTS: SimulatorFaults = {
+  taskShouldFail: () => false,
+  stageShouldFail: () => false,
+};
 
 export interface Worker {
   name: string;

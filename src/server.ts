@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { buildApp } from "./app.js";
 import { Clock } from "./clock.js";
 import { resolveConfig, type EmulatorConfig } from "./config.js";
-import type { Emulator, Worker } from "./context.js";
+import { NO_FAULTS, type Emulator, type Worker } from "./context.js";
 import { openStore } from "./state/db.js";
 import { ensureWorkspace, getSetting, setSetting } from "./state/workspaces.js";
 import { WebhookSender } from "./simulator/webhooks.js";
@@ -44,6 +44,7 @@ export function createEmulator(config: EmulatorConfig): Emulator {
     signingSecret: secret,
     baseUrl: () => base,
     workers,
+    faults: { ...NO_FAULTS },
   };
   (emu as { setBaseUrl?: (u: string) => void }).setBaseUrl = (u: string) => {
     if (!config.publicUrl) base = u;
