@@ -4,6 +4,15 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
+// The conformance suite drives the official Python client from ../shared/real-client; install its
+// few pip dependencies first so this one command works on a fresh machine (the suite fails, not
+// skips, if they are still missing).
+const requirements = path.resolve("..", "shared", "real-client", "requirements.txt");
+if (fs.existsSync(requirements) && !process.env.SKIP_PIP_INSTALL) {
+  const pip = spawnSync("python3", ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", requirements], { stdio: "inherit" });
+  if (pip.status !== 0) console.error("warning: could not install the official client's Python dependencies; the conformance suite will fail");
+}
+
 const out = path.join(os.tmpdir(), `rf-emulator-vitest-${process.pid}.json`);
 const args = ["vitest", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${out}`, ...process.argv.slice(2)];
 const res = spawnSync("npx", args, { stdio: "inherit", env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" } });
