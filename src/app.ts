@@ -10,6 +10,7 @@ import { downloadRoutes } from "./routes/downloads.js";
 import { jobRoutes } from "./routes/jobs.js";
 import { controlRoutes, controlMiddleware } from "./routes/controls.js";
 import { requireWorkspaceKey } from "./routes/auth.js";
+import { responseCheck, responseCheckEnabled } from "./routes/response-check.js";
 
 export const API_TITLE = "Roboflow Batch Processing & Data Staging API (emulator)";
 export const API_VERSION = "1.0.0";
@@ -21,6 +22,8 @@ export function buildApp(emu: Emulator): OpenAPIHono<AppEnv> {
     c.set("requestStart", performance.now());
     await next();
   });
+  // Opt-in (tests): every response is checked against the schemas this app publishes.
+  if (responseCheckEnabled()) app.use("*", responseCheck(app));
   // Journal and fault injection sit in front of everything the emulated API serves.
   for (const mw of controlMiddleware(emu)) app.use("*", mw);
 

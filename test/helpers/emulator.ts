@@ -6,6 +6,10 @@ import path from "node:path";
 import { startEmulator, type RunningEmulator } from "../../src/server.js";
 import type { EmulatorConfig } from "../../src/config.js";
 
+// Every test's emulator checks its own responses against its published schemas (src/routes/response-check.ts);
+// set here so in-process emulators and spawned child processes alike inherit it.
+process.env.EMULATOR_CHECK_RESPONSES ??= "1";
+
 export interface TestEmulator extends RunningEmulator {
   dataDir: string;
   /** GET/POST/... relative to the base URL; adds api_key unless `apiKey: null`. */
