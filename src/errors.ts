@@ -165,8 +165,19 @@ export function zodIssues(error: ZodError, schema: ZodType, data: unknown): Issu
     }
     const received = valueAt(data, path);
     const detail: IssueDetail = { field: dotted(path), problem: issue.message, received: received === undefined ? "(missing)" : describe(received) };
-    if (issue.code === "invalid_value" && Array.isArray(issue.values)) detail.allowed = issue.values;
-    if (issue.code === "invalid_union") {
+    if (issue.code === "invalid_value" && Array.isArray(issue.values)) {
+      detail.problem = "not one of the allowed values";
+      detail.allowed = issue.values;
+      const close = typeof received === "string" ? closestName(received, issue.values.map(String)) : undefined;
+      if (close) detail.didYouMean = close;
+    }
+    if (issue.code === "invalid_union" && Array.isArray(issue.options)) {
+      // Discriminated union: name the discriminator's allowed values and suggest the closest.
+      detail.problem = received === undefined ? `required field "${issue.discriminator ?? "type"}" is missing` : `unknown ${issue.discriminator ?? "type"}`;
+      detail.allowed = issue.options;
+      const close = typeof received === "string" ? closestName(received, issue.options.map(String)) : undefined;
+      if (close) detail.didYouMean = close;
+    } else if (issue.code === "invalid_union") {
       // A union on `type`: say which types exist rather than "does not match any of the allowed types".
       const types = (issue.errors as any[][] | undefined)?.flatMap((errs) =>
         errs.filter((e) => e.code === "invalid_value" && e.path?.length === 1 && e.path[0] === "type").flatMap((e) => e.values ?? []),
@@ -182,7 +193,7 @@ export function zodIssues(error: ZodError, schema: ZodType, data: unknown): Issu
 export function summarize(issues: IssueDetail[]): string {
   const parts = issues.slice(0, 5).map((i) => {
     let s = `${i.field}: ${i.problem}`;
-    if (i.received !== undefined && i.problem !== "unknown field") s += ` (got ${JSON.stringify(i.received)})`;
+    if (i.received !== undefined && i.received !== "(missing)" && i.problem !== "unknown field") s += ` (got ${JSON.stringify(i.received)})`;
     if (i.didYouMean) s += ` - did you mean "${i.didYouMean}"?`;
     else if (i.allowed?.length && i.allowed.length <= 12) s += `; allowed: ${i.allowed.map((a) => JSON.stringify(a)).join(", ")}`;
     return s;
