@@ -29,6 +29,8 @@ export class Clock {
   private armed: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private armedIsImmediate = false;
   private stopped = false;
+  /** Timers cancelled while a batch of due timers is running must not fire. */
+  private cancelled = new Set<number>();
 
   constructor(scale: number = 1, startAt: number = Date.now()) {
     this.scale = scale;
@@ -67,6 +69,7 @@ export class Clock {
   }
 
   clearTimeout(id: number): void {
+    this.cancelled.add(id);
     this.timers = this.timers.filter((t) => t.id !== id);
     this.rearm();
   }
@@ -120,6 +123,7 @@ export class Clock {
       fired++;
       safeRun(due.fn);
     }
+    this.cancelled.clear();
     this.virtualBase = target;
     return fired;
   }
@@ -151,7 +155,8 @@ export class Clock {
       const batch = this.timers.filter((t) => t.due <= now).sort((a, b) => a.due - b.due || a.id - b.id);
       const ids = new Set(batch.map((t) => t.id));
       this.timers = this.timers.filter((t) => !ids.has(t.id));
-      for (const t of batch) safeRun(t.fn);
+      for (const t of batch) if (!this.cancelled.has(t.id)) safeRun(t.fn);
+      this.cancelled.clear();
       this.rearm();
     };
     if (realDelay === 0) {
