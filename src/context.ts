@@ -4,6 +4,8 @@ import type { Clock } from "./clock.js";
 import type { EmulatorConfig } from "./config.js";
 import type { OpenedStore, Db } from "./state/db.js";
 import type { WebhookSender } from "./simulator/webhooks.js";
+import type { IdSource } from "./controls/prng.js";
+import type { ControlPlane } from "./controls/plane.js";
 
 export interface Emulator {
   config: EmulatorConfig;
@@ -18,6 +20,10 @@ export interface Emulator {
   workers: Worker[];
   /** Test-double hooks the simulator consults; the controls area installs real ones. */
   faults: SimulatorFaults;
+  /** Ids for events, shards and generated jobs: random, or seeded when the seed file asks for determinism. */
+  ids: IdSource;
+  /** Journal, fault rules and deterministic settings (installed by src/controls/plane.ts). */
+  controls?: ControlPlane;
 }
 
 /** Questions the simulator asks the fault rules (defaults: never fail). */

@@ -1,18 +1,193 @@
-// Seed files: extra workspaces and keys at start. (The controls area extends this with batches and jobs.)
+// Seeds: a JSON world loaded at start (--seed FILE) or by POST /_emulator/seed. Workspaces and keys,
+// batches with files (inline base64/text or generated PNG images, parts for multipart batches), jobs
+// in a given state (through the jobs simulator), and an optional "deterministic" block (seeded ids,
+// clock start time). Validated by the same zod schema the control API publishes.
+import fs from "node:fs";
+import path from "node:path";
 import type { Emulator } from "./context.js";
-import { ensureWorkspace } from "./state/workspaces.js";
-import { badRequest } from "./errors.js";
+import { SeedBody, type SeedBatchT, type SeedBodyT } from "./contract/controls.js";
+import { badRequest, validationError } from "./errors.js";
+import { ensureWorkspace, workspaceExists } from "./state/workspaces.js";
+import { BATCH_RETENTION_MS, getBatch, insertBatch, listParts, upsertFile, upsertPart } from "./state/batches.js";
+import { removeBlob, writeBlob } from "./state/blobs.js";
+import { colorOf, makePng, parseColor } from "./controls/png.js";
+import { startScriptedJob } from "./controls/scripted-jobs.js";
 
-export interface SeedFile {
-  workspaces?: { id: string; apiKeys?: string[] }[];
+export type SeedFile = SeedBodyT;
+
+export interface SeedSummary {
+  workspaces: number;
+  batches: number;
+  files: number;
+  jobs: number;
 }
 
-export function applySeedFile(emu: Emulator, seed: unknown): void {
-  const s = seed as SeedFile;
-  if (!s || typeof s !== "object") throw badRequest("seed must be a JSON object");
-  for (const w of s.workspaces ?? []) {
-    if (!/^[a-z0-9_-]{1,64}$/.test(w.id)) throw badRequest(`seed workspace id "${w.id}" must match [a-z0-9_-]{1,64}`);
-    if (!w.apiKeys?.length) ensureWorkspace(emu.db, w.id, undefined, emu.clock.now());
-    for (const key of w.apiKeys ?? []) ensureWorkspace(emu.db, w.id, key, emu.clock.now());
+/** Reads and parses a seed file; a clear error names the file when it is not JSON. */
+export function readSeedFile(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new Error(`cannot read seed file ${file}: ${(err as Error).message}`);
   }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new Error(`seed file ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** The clock start time a seed asks for (deterministic.startTime), in ms. */
+export function startTimeOf(seed: unknown): number | undefined {
+  const t = (seed as SeedBodyT | undefined)?.deterministic?.startTime;
+  if (t === undefined) return undefined;
+  const ms = Date.parse(t);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+export function parseSeed(seed: unknown): SeedBodyT {
+  if (!seed || typeof seed !== "object" || Array.isArray(seed)) throw badRequest("seed must be a JSON object");
+  const r = SeedBody.safeParse(seed);
+  if (!r.success) throw validationError(r.error, SeedBody, seed, "seed");
+  return r.data;
+}
+
+/**
+ * Applies a seed. Rows and blobs are written synchronously; jobs are handed to the simulator, and
+ * `jobsStarted` settles once each has been accepted (start-up seeds do not wait for it).
+ */
+export function applySeedFile(emu: Emulator, raw: unknown): SeedSummary & { jobsStarted: Promise<void> } {
+  const seed = parseSeed(raw);
+  const now = emu.clock.now();
+  const summary: SeedSummary = { workspaces: 0, batches: 0, files: 0, jobs: 0 };
+  for (const w of seed.workspaces ?? []) {
+    if (!w.apiKeys?.length) ensureWorkspace(emu.db, w.id, undefined, now);
+    for (const key of w.apiKeys ?? []) ensureWorkspace(emu.db, w.id, key, now);
+    summary.workspaces++;
+  }
+  for (const b of seed.batches ?? []) {
+    summary.files += seedBatch(emu, b, now);
+    summary.batches++;
+  }
+  const started: Promise<unknown>[] = [];
+  for (const j of seed.jobs ?? []) {
+    const ws = j.workspace ?? emu.config.workspace;
+    requireWorkspace(emu, ws, "jobs");
+    const script = j.script || j.state ? { ...(j.script ?? {}), ...(j.state ? { finalState: j.state } : {}) } : undefined;
+    started.push(Promise.resolve(startScriptedJob(emu, ws, j.jobId, j.definition, { name: j.name, script })));
+    summary.jobs++;
+  }
+  const jobsStarted = Promise.all(started).then(() => undefined);
+  // Start-up seeds do not await; make a failure visible instead of an unhandled rejection.
+  jobsStarted.catch((err) => console.error("[seed] a seeded job could not be started:", err?.message ?? err));
+  return { ...summary, jobsStarted };
+}
+
+function requireWorkspace(emu: Emulator, ws: string, where: string): void {
+  if (!workspaceExists(emu.db, ws)) throw badRequest(`seed ${where} name workspace "${ws}", which does not exist`, undefined, `Add {"id": "${ws}", "apiKeys": [...]} to the seed's "workspaces".`);
+}
+
+const MEDIA_TYPES: Record<string, [mediaType: string, contentType: string]> = {
+  ".png": ["image/png", "image"],
+  ".jpg": ["image/jpeg", "image"],
+  ".jpeg": ["image/jpeg", "image"],
+  ".gif": ["image/gif", "image"],
+  ".bmp": ["image/bmp", "image"],
+  ".webp": ["image/webp", "image"],
+  ".tif": ["image/tiff", "image"],
+  ".tiff": ["image/tiff", "image"],
+  ".mp4": ["video/mp4", "video"],
+  ".mov": ["video/quicktime", "video"],
+  ".avi": ["video/x-msvideo", "video"],
+  ".mkv": ["video/x-matroska", "video"],
+  ".webm": ["video/webm", "video"],
+  ".json": ["application/json", "metadata"],
+  ".jsonl": ["application/x-ndjson", "metadata"],
+  ".csv": ["text/csv", "metadata"],
+  ".txt": ["text/plain", "metadata"],
+  ".tar": ["application/x-tar", "archive"],
+  ".gz": ["application/gzip", "archive"],
+  ".zip": ["application/zip", "archive"],
+};
+
+export function typesOf(fileName: string): { mediaType: string; contentType: string } {
+  const t = MEDIA_TYPES[path.extname(fileName).toLowerCase()];
+  return t ? { mediaType: t[0], contentType: t[1] } : { mediaType: "application/octet-stream", contentType: "other" };
+}
+
+const BATCH_CONTENT: Record<string, "images" | "videos" | "metadata" | "archives"> = { image: "images", video: "videos", metadata: "metadata", archive: "archives" };
+
+interface PlannedFile {
+  name: string;
+  bytes: Buffer;
+  partName: string;
+  contentType: string;
+  mediaType: string;
+  shardId: string | null;
+}
+
+function planFiles(b: SeedBatchT): PlannedFile[] {
+  const out: PlannedFile[] = [];
+  for (const [i, f] of (b.files ?? []).entries()) {
+    const sources = [f.base64, f.text, f.image].filter((x) => x !== undefined).length;
+    if (sources !== 1) throw badRequest(`seed batch "${b.batchId}" file #${i} ("${f.name}") needs exactly one of base64, text or image`);
+    let bytes: Buffer;
+    if (f.base64 !== undefined) bytes = Buffer.from(f.base64, "base64");
+    else if (f.text !== undefined) bytes = Buffer.from(f.text, "utf8");
+    else bytes = makePng(f.image!.width ?? 64, f.image!.height ?? 48, f.image!.color ? parseColor(f.image!.color) : colorOf(`${b.batchId}/${f.name}`));
+    const t = typesOf(f.name);
+    out.push({ name: f.name, bytes, partName: f.partName ?? "", contentType: f.contentType ?? t.contentType, mediaType: f.mediaType ?? t.mediaType, shardId: f.shardId ?? null });
+  }
+  if (b.images) {
+    const { count, width = 64, height = 48, prefix = "image-", partName = "" } = b.images;
+    const digits = String(count).length;
+    for (let i = 1; i <= count; i++) {
+      const name = `${prefix}${String(i).padStart(Math.max(3, digits), "0")}.png`;
+      out.push({ name, bytes: makePng(width, height, colorOf(`${b.batchId}/${name}`)), partName, contentType: "image", mediaType: "image/png", shardId: null });
+    }
+  }
+  return out;
+}
+
+function seedBatch(emu: Emulator, b: SeedBatchT, now: number): number {
+  const ws = b.workspace ?? emu.config.workspace;
+  requireWorkspace(emu, ws, `batch "${b.batchId}"`);
+  const files = planFiles(b);
+  const parts = b.parts ?? [];
+  const partNames = new Set([...parts.map((p) => p.name), ...files.map((f) => f.partName).filter((p) => p !== "")]);
+  const kinds = new Set(files.map((f) => BATCH_CONTENT[f.contentType] ?? "mixed"));
+  const contentType = b.contentType ?? (kinds.size === 1 ? [...kinds][0] : kinds.size === 0 ? "images" : "mixed");
+  const batchType = b.batchType ?? (partNames.size ? "multipart-batch" : "simple-batch");
+  // Blobs first (they are complete files before any row names them), then the rows in one transaction.
+  const stored = files.map((f) => ({ f, blob: writeBlob(emu.store.blobRoot, emu.store.tmpRoot, `${ws}/${b.batchId}`, f.bytes) }));
+  const replaced: string[] = [];
+  emu.db.transaction(() => {
+    if (!getBatch(emu.db, ws, b.batchId)) {
+      insertBatch(emu.db, {
+        workspace_id: ws, batch_id: b.batchId, display_name: b.displayName ?? b.batchId, batch_type: batchType, content_type: contentType,
+        origin: b.origin ?? "user", created_at: now, expires_at: now + BATCH_RETENTION_MS,
+      });
+    }
+    const existingParts = listParts(emu.db, ws, b.batchId).length;
+    const declared = new Map(parts.map((p) => [p.name, p]));
+    [...partNames].forEach((name, i) => {
+      const p = declared.get(name);
+      const partFiles = files.filter((f) => f.partName === name);
+      const partKinds = new Set(partFiles.map((f) => f.contentType));
+      upsertPart(emu.db, {
+        workspace_id: ws, batch_id: b.batchId, part_name: name, part_type: p?.type ?? "simple-part",
+        content_type: p?.contentType ?? (partKinds.size === 1 ? (BATCH_CONTENT[[...partKinds][0]] ?? "mixed") : "mixed"),
+        description: p?.description ?? null, nested_content_type: p?.nestedContentType ?? null, seq: existingParts + i,
+      });
+    });
+    for (const { f, blob } of stored) {
+      const r = upsertFile(emu.db, {
+        workspace_id: ws, batch_id: b.batchId, part_name: f.partName, file_name: f.name, content_type: f.contentType, nested_content_type: null,
+        shard_id: f.shardId, blob: blob.blob, size: blob.size, sha256: blob.sha256, media_type: f.mediaType, created_at: now,
+      });
+      if (r.replacedBlob) replaced.push(r.replacedBlob);
+    }
+  })();
+  for (const rel of replaced) removeBlob(emu.store.blobRoot, rel);
+  return files.length;
 }

@@ -12,7 +12,9 @@ import { openStore } from "./state/db.js";
 import { ensureWorkspace, getSetting, setSetting } from "./state/workspaces.js";
 import { WebhookSender } from "./simulator/webhooks.js";
 import { createWorkers } from "./simulator/workers.js";
-import { applySeedFile } from "./seed.js";
+import { applySeedFile, readSeedFile, startTimeOf } from "./seed.js";
+import { installControls } from "./controls/plane.js";
+import { randomIds } from "./controls/prng.js";
 
 export interface RunningEmulator {
   url: string;
@@ -24,8 +26,10 @@ export interface RunningEmulator {
 }
 
 export function createEmulator(config: EmulatorConfig): Emulator {
+  // The seed is read first: its "deterministic" block decides where the clock starts.
+  const seed = config.seedFile ? readSeedFile(config.seedFile) : undefined;
   const store = openStore(config.dataDir);
-  const clock = new Clock(config.timeScale);
+  const clock = new Clock(config.timeScale, startTimeOf(seed) ?? Date.now());
   const now = clock.now();
   ensureWorkspace(store.db, config.workspace, config.apiKey, now);
   let secret = config.signingSecret ?? getSetting(store.db, "signing_secret");
@@ -45,11 +49,13 @@ export function createEmulator(config: EmulatorConfig): Emulator {
     baseUrl: () => base,
     workers,
     faults: { ...NO_FAULTS },
+    ids: randomIds(),
   };
   (emu as { setBaseUrl?: (u: string) => void }).setBaseUrl = (u: string) => {
     if (!config.publicUrl) base = u;
   };
-  if (config.seedFile) applySeedFile(emu, JSON.parse(fs.readFileSync(config.seedFile, "utf8")));
+  installControls(emu, seed);
+  if (seed !== undefined) applySeedFile(emu, seed);
   workers.push(...createWorkers(emu));
   return emu;
 }

@@ -62,6 +62,8 @@ export class WebhookSender {
   private closed = false;
   /** Optional test-double hook (delivery faults); decides what happens to one attempt. */
   faultHook: DeliveryHook | null = null;
+  /** Event id source (the controls area swaps in a seeded one for deterministic runs). */
+  newId: () => string = () => crypto.randomUUID();
 
   constructor(
     private readonly db: Db,
@@ -69,7 +71,7 @@ export class WebhookSender {
   ) {}
 
   enqueue(n: NewNotification): string {
-    const id = crypto.randomUUID();
+    const id = this.newId();
     const payload = { ...n.payload, event_id: id };
     const now = this.clock.now();
     this.db

@@ -1,0 +1,303 @@
+// Schemas of the test-double control API under /_emulator (tag "Emulator Controls"). Bodies that
+// people type by hand are strict, so a misspelt key gets a did-you-mean instead of being ignored.
+import { z } from "@hono/zod-openapi";
+
+// ---- seed ------------------------------------------------------------------------------------
+
+const IdString = z.string().regex(/^[a-z0-9_-]{1,64}$/, { message: "must match [a-z0-9_-]{1,64}" });
+
+export const SeedImageSpec = z.strictObject({
+  width: z.number().int().min(1).max(4096).optional().openapi({ description: "Pixels (default 64)." }),
+  height: z.number().int().min(1).max(4096).optional().openapi({ description: "Pixels (default 48)." }),
+  color: z.string().regex(/^#?[0-9a-fA-F]{6}$/).optional().openapi({ description: "Base colour as RRGGBB (default: derived from the file name)." }),
+});
+
+export const SeedFileEntry = z
+  .strictObject({
+    name: z.string().min(1).max(256).regex(/^[^/\\]+$/, { message: "must be a file name without slashes" }),
+    base64: z.string().optional().openapi({ description: "File bytes, base64." }),
+    text: z.string().optional().openapi({ description: "File bytes as UTF-8 text (e.g. a JSONL or CSV part)." }),
+    image: SeedImageSpec.optional().openapi({ description: "Generate a PNG image (the name should end in .png)." }),
+    partName: z.string().optional().openapi({ description: "Part of a multipart batch." }),
+    contentType: z.string().optional().openapi({ description: "Listing contentType (default: from the extension: image, video, archive, metadata...)." }),
+    mediaType: z.string().optional().openapi({ description: "MIME type served on download (default: from the extension)." }),
+    shardId: z.string().optional(),
+  })
+  .openapi("SeedFileEntry");
+
+export const SeedBatch = z
+  .strictObject({
+    workspace: IdString.optional().openapi({ description: "Default: the emulator's default workspace." }),
+    batchId: IdString,
+    displayName: z.string().optional(),
+    batchType: z.enum(["simple-batch", "sharded-batch", "multipart-batch"]).optional().openapi({ description: "Default: multipart-batch when parts are given, else simple-batch." }),
+    contentType: z.enum(["images", "videos", "metadata", "archives", "mixed"]).optional(),
+    origin: z.enum(["user", "job-output"]).optional(),
+    parts: z
+      .array(z.strictObject({ name: z.string().min(1), type: z.string().optional(), contentType: z.string().optional(), description: z.string().optional(), nestedContentType: z.string().optional() }))
+      .optional(),
+    files: z.array(SeedFileEntry).optional(),
+    images: z
+      .strictObject({
+        count: z.number().int().min(1).max(10_000),
+        width: z.number().int().min(1).max(4096).optional(),
+        height: z.number().int().min(1).max(4096).optional(),
+        prefix: z.string().regex(/^[^/\\]*$/).optional().openapi({ description: "File name prefix (default image-)." }),
+        partName: z.string().optional(),
+      })
+      .optional()
+      .openapi({ description: "Generate this many distinct PNG images." }),
+  })
+  .openapi("SeedBatch");
+
+export const JobScript = z
+  .strictObject({
+    stages: z
+      .array(
+        z.strictObject({
+          id: z.string().min(1).openapi({ example: "processing" }),
+          name: z.string().optional(),
+          durationMs: z.number().int().min(0).optional().openapi({ description: "Emulated time the stage takes." }),
+          tasks: z.number().int().min(1).optional(),
+          failTasks: z.array(z.number().int().min(0)).optional().openapi({ description: "Indexes of tasks that fail." }),
+          fail: z.boolean().optional().openapi({ description: "The stage fails as a whole." }),
+        }),
+      )
+      .optional(),
+    finalState: z.enum(["succeeded", "failed", "aborted", "running"]).optional().openapi({ description: "Where the job ends (running = never finishes)." }),
+    errorMessage: z.string().optional(),
+  })
+  .openapi("JobScript");
+
+export const SeedJob = z
+  .strictObject({
+    workspace: IdString.optional(),
+    jobId: z.string().regex(/^[a-z0-9_-]{1,20}$/, { message: "must match [a-z0-9_-]{1,20}" }),
+    name: z.string().optional(),
+    definition: z.record(z.string(), z.unknown()).openapi({ description: "A job definition, as POSTed to the jobs API." }),
+    script: JobScript.optional(),
+    state: z.enum(["succeeded", "failed", "aborted", "running"]).optional().openapi({ description: "Shortcut for script.finalState." }),
+  })
+  .openapi("SeedJob");
+
+export const DeterministicSpec = z.strictObject({
+  seed: z.union([z.number().int(), z.string()]).openapi({ description: "Seed of the id generator (event ids, shard ids, generated job ids)." }),
+  startTime: z.string().datetime({ offset: true }).optional().openapi({ description: "The clock starts at this instant (honoured at start-up, --seed only).", example: "2026-01-01T00:00:00Z" }),
+  clock: z.enum(["real", "scaled", "max", "manual"]).optional().openapi({ description: "Clock mode to start in; manual makes every timestamp reproducible." }),
+});
+
+export const SeedBody = z
+  .strictObject({
+    deterministic: DeterministicSpec.optional(),
+    workspaces: z.array(z.strictObject({ id: IdString, apiKeys: z.array(z.string().min(1)).optional() })).optional(),
+    batches: z.array(SeedBatch).optional(),
+    jobs: z.array(SeedJob).optional(),
+  })
+  .openapi("Seed");
+export type SeedBodyT = z.infer<typeof SeedBody>;
+export type SeedBatchT = z.infer<typeof SeedBatch>;
+export type SeedJobT = z.infer<typeof SeedJob>;
+export type JobScriptT = z.infer<typeof JobScript>;
+
+export const SeedResult = z.object({
+  status: z.literal("ok"),
+  workspaces: z.number().int(),
+  batches: z.number().int(),
+  files: z.number().int(),
+  jobs: z.number().int(),
+});
+
+// ---- reset / snapshot ------------------------------------------------------------------------
+
+export const ResetBody = z.strictObject({
+  workspace: IdString.optional().openapi({ description: "Reset only this workspace's data (it and its keys are kept). Omit for everything." }),
+  reseed: z.boolean().optional().openapi({ description: "After a full reset, apply the --seed file again." }),
+});
+export const ResetResult = z.object({
+  status: z.literal("ok"),
+  workspace: z.string().nullable(),
+  ms: z.number().openapi({ description: "Time the reset took." }),
+  deletedRows: z.record(z.string(), z.number().int()),
+  blobsRemoved: z.number().int(),
+});
+
+export const Snapshot = z
+  .object({
+    format: z.literal("roboflow-batch-emulator-snapshot"),
+    version: z.literal(1),
+    schemaVersion: z.number().int(),
+    exportedAt: z.string(),
+    tables: z.record(z.string(), z.array(z.record(z.string(), z.unknown()))),
+    blobs: z.record(z.string(), z.string()).openapi({ description: "Blob path → base64 bytes." }),
+  })
+  .openapi("Snapshot");
+export type SnapshotT = z.infer<typeof Snapshot>;
+
+// ---- journal ---------------------------------------------------------------------------------
+
+export const JournalQuery = z.object({
+  method: z.string().optional(),
+  path: z.string().optional().openapi({ description: "Path prefix, e.g. /batch-processing/v1/external/ws/jobs" }),
+  pathPattern: z.string().optional().openapi({ description: "Glob on the path: * within a segment, ** across." }),
+  pathRegex: z.string().optional(),
+  workspace: z.string().optional(),
+  status: z.string().optional().openapi({ description: "Exact status, a class (4xx), or dropped." }),
+  since: z.string().optional().openapi({ description: "ISO time or epoch ms (emulator clock)." }),
+  after: z.string().optional().openapi({ description: "Only entries with seq greater than this." }),
+  fault: z.enum(["true", "false"]).optional().openapi({ description: "Only entries with (true) or without (false) an injected fault." }),
+  includeControl: z.enum(["true", "false"]).optional(),
+  limit: z.string().optional().openapi({ description: "Max entries returned (default 1000, max 10000); count is always the full total." }),
+  order: z.enum(["asc", "desc"]).optional(),
+});
+
+export const JournalEntry = z
+  .object({
+    seq: z.number().int(),
+    at: z.string(),
+    method: z.string(),
+    path: z.string(),
+    query: z.string(),
+    headers: z.record(z.string(), z.string()),
+    status: z.number().int().nullable(),
+    latencyMs: z.number(),
+    workspace: z.string().nullable(),
+    fault: z.object({ ruleId: z.string(), type: z.string() }).nullable(),
+  })
+  .openapi("JournalEntry");
+
+export const JournalSettings = z.strictObject({
+  includeControls: z.boolean().optional().openapi({ description: "Journal calls to /_emulator too." }),
+  limit: z.number().int().min(10).max(1_000_000).optional().openapi({ description: "Rows kept (oldest pruned). Default 10000." }),
+});
+
+// ---- faults ----------------------------------------------------------------------------------
+
+export const FaultMatch = z
+  .strictObject({
+    method: z.union([z.string(), z.array(z.string())]).optional(),
+    path: z.string().optional().openapi({ description: "Glob on the request path: * within a segment, ** across.", example: "/batch-processing/v1/external/*/jobs/*" }),
+    pathRegex: z.string().optional(),
+    workspace: z.string().optional(),
+    jobId: z.string().optional(),
+    batchId: z.string().optional(),
+    stage: z.string().optional().openapi({ description: "Simulator faults: stage id." }),
+    taskIndex: z.union([z.number().int().min(0), z.array(z.number().int().min(0))]).optional(),
+    category: z.string().optional().openapi({ description: "Webhook faults: notification category (ingest-status, files-status, job...)." }),
+    url: z.string().optional().openapi({ description: "Webhook faults: glob on the receiver URL (use ** to cross slashes)." }),
+  })
+  .openapi("FaultMatch");
+
+const LatencyMs = z.number().int().min(0).max(600_000);
+export const FaultAction = z
+  .discriminatedUnion("type", [
+    z.strictObject({
+      type: z.literal("status"),
+      status: z.number().int().min(400).max(599),
+      retryAfter: z.number().int().min(0).optional().openapi({ description: "Retry-After seconds (default 1 on 429 and 503)." }),
+      message: z.string().optional(),
+      latencyMs: LatencyMs.optional(),
+    }),
+    z.strictObject({ type: z.literal("latency"), ms: LatencyMs }),
+    z.strictObject({ type: z.literal("drop-connection"), latencyMs: LatencyMs.optional() }),
+    z.strictObject({ type: z.literal("fail-task") }),
+    z.strictObject({ type: z.literal("fail-stage") }),
+    z.strictObject({ type: z.literal("webhook-drop") }),
+    z.strictObject({ type: z.literal("webhook-delay"), ms: LatencyMs }),
+    z.strictObject({ type: z.literal("webhook-duplicate") }),
+    z.strictObject({ type: z.literal("webhook-out-of-order"), ms: LatencyMs.optional().openapi({ description: "How long the delivery is held back (default 500)." }) }),
+  ])
+  .openapi("FaultAction");
+export type FaultActionT = z.infer<typeof FaultAction>;
+
+export const FaultRuleBody = z
+  .strictObject({
+    id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional().openapi({ description: "Your name for the rule (default: generated)." }),
+    match: FaultMatch.optional(),
+    action: FaultAction,
+    times: z.number().int().min(1).optional().openapi({ description: "Fire only the next N times it matches." }),
+    probability: z.number().min(0).max(1).optional().openapi({ description: "Fire with this probability (seeded, deterministic)." }),
+    seed: z.number().int().optional().openapi({ description: "Seed of the rule's generator (default 1)." }),
+  })
+  .openapi("FaultRuleInput");
+export type FaultRuleBodyT = z.infer<typeof FaultRuleBody>;
+
+export const FaultRuleView = z
+  .object({
+    id: z.string(),
+    match: FaultMatch,
+    action: FaultAction,
+    times: z.number().int().nullable(),
+    remaining: z.number().int().nullable(),
+    probability: z.number().nullable(),
+    seed: z.number().int().nullable(),
+    fired: z.number().int(),
+    evaluated: z.number().int(),
+    createdAt: z.string(),
+    lastFiredAt: z.string().nullable(),
+  })
+  .openapi("FaultRule");
+
+// ---- clock -----------------------------------------------------------------------------------
+
+export const ClockState = z
+  .object({ mode: z.enum(["real", "scaled", "max", "manual"]), scale: z.number().nullable(), now: z.string(), pendingTimers: z.number().int(), nextTimerAt: z.string().nullable() })
+  .openapi("ClockState");
+export const ClockBody = z.strictObject({ mode: z.enum(["real", "scaled", "max", "manual"]), scale: z.number().positive().optional() });
+export const AdvanceBody = z
+  .strictObject({
+    ms: z.number().int().min(0).optional().openapi({ description: "Move the clock forward by this many ms, firing due timers in order." }),
+    to: z.enum(["next", "idle"]).optional().openapi({ description: "next: jump to the next timer; idle: keep jumping until no timer is left (or maxSteps)." }),
+    maxSteps: z.number().int().min(1).max(100_000).optional(),
+  })
+  .openapi("AdvanceClock");
+
+// ---- webhooks & receiver -----------------------------------------------------------------------
+
+export const WebhookAttempt = z.object({
+  attempt: z.number().int(),
+  at: z.string(),
+  url: z.string(),
+  status: z.number().int().nullable(),
+  error: z.string().nullable(),
+  latencyMs: z.number(),
+  body: z.unknown(),
+});
+export const WebhookDelivery = z
+  .object({
+    id: z.string(),
+    workspace: z.string(),
+    url: z.string(),
+    category: z.string(),
+    subject: z.string().nullable(),
+    state: z.string(),
+    attemptCount: z.number().int(),
+    nextAttemptAt: z.string().nullable(),
+    createdAt: z.string(),
+    payload: z.unknown(),
+    attempts: z.array(WebhookAttempt),
+  })
+  .openapi("WebhookDelivery");
+export const WebhooksQuery = z.object({ workspace: z.string().optional(), state: z.enum(["pending", "delivered", "failed"]).optional(), category: z.string().optional(), subject: z.string().optional() });
+export const SendWebhookBody = z
+  .strictObject({
+    url: z.string().url(),
+    workspace: z.string().optional(),
+    category: z.string().optional().openapi({ description: "Default: test." }),
+    subject: z.string().optional(),
+    payload: z.record(z.string(), z.unknown()).optional(),
+  })
+  .openapi("SendWebhook");
+
+export const ReceivedDelivery = z
+  .object({ seq: z.number().int(), at: z.string(), method: z.string(), headers: z.record(z.string(), z.string()), body: z.string(), json: z.unknown().nullable(), status: z.number().int() })
+  .openapi("ReceivedDelivery");
+
+// ---- scripted jobs ----------------------------------------------------------------------------
+
+export const ScriptedJobBody = z
+  .strictObject({
+    name: z.string().optional(),
+    definition: z.record(z.string(), z.unknown()),
+    script: JobScript.optional(),
+  })
+  .openapi("ScriptedJob");

@@ -1,0 +1,94 @@
+// Snapshot export/import: the whole emulated world (every world table's rows and every blob) as one
+// JSON document, so a test can start from a known state or a bug report can carry one. Control-plane
+// tables (journal, fault rules, receiver inbox) and the signing secret are not part of it.
+import fs from "node:fs";
+import path from "node:path";
+import type { Emulator } from "../context.js";
+import type { SnapshotT } from "../contract/controls.js";
+import { badRequest, conflict } from "../errors.js";
+import { blobPath, commitTemp } from "../state/blobs.js";
+import { ensureWorkspace } from "../state/workspaces.js";
+import { MIGRATIONS } from "../state/schema.js";
+import { controlsOf } from "./plane.js";
+import { afterWorldChange } from "./reset.js";
+import { quoteIdent, worldTables } from "./tables.js";
+
+export const SNAPSHOT_FORMAT = "roboflow-batch-emulator-snapshot";
+
+export function exportSnapshot(emu: Emulator): SnapshotT {
+  const tables: SnapshotT["tables"] = {};
+  for (const t of worldTables(emu.db)) tables[t.name] = emu.db.prepare(`SELECT * FROM ${quoteIdent(t.name)}`).all() as Record<string, unknown>[];
+  const blobs: Record<string, string> = {};
+  walk(emu.store.blobRoot, "", (rel, abs) => {
+    blobs[rel] = fs.readFileSync(abs).toString("base64");
+  });
+  return { format: SNAPSHOT_FORMAT, version: 1, schemaVersion: MIGRATIONS.length, exportedAt: emu.clock.nowIso(), tables, blobs };
+}
+
+export interface ImportOutcome {
+  rows: Record<string, number>;
+  blobs: number;
+  ms: number;
+}
+
+export function importSnapshot(emu: Emulator, snap: SnapshotT): ImportOutcome {
+  const started = performance.now();
+  if (snap.schemaVersion !== MIGRATIONS.length) {
+    throw conflict(`Snapshot schema version ${snap.schemaVersion} differs from this emulator's (${MIGRATIONS.length})`, "Export the snapshot again from an emulator of this version.");
+  }
+  const tables = worldTables(emu.db);
+  const known = new Map(tables.map((t) => [t.name, t]));
+  const unknown = Object.keys(snap.tables).filter((n) => !known.has(n));
+  if (unknown.length) throw badRequest(`Snapshot has tables this emulator does not know: ${unknown.join(", ")}`);
+  // Validate blob paths before touching anything: a snapshot must not write outside the blob root.
+  const blobEntries = Object.entries(snap.blobs).map(([rel, b64]) => {
+    try {
+      return { rel, abs: blobPath(emu.store.blobRoot, rel), bytes: Buffer.from(b64, "base64") };
+    } catch {
+      throw badRequest(`Snapshot blob path "${rel}" escapes the blob folder`);
+    }
+  });
+  controlsOf(emu).journal.flush();
+  const rows: Record<string, number> = {};
+  emu.db.transaction(() => {
+    emu.db.pragma("defer_foreign_keys = ON");
+    for (const t of [...tables].reverse()) emu.db.prepare(`DELETE FROM ${quoteIdent(t.name)}`).run();
+    for (const t of tables) {
+      const list = snap.tables[t.name] ?? [];
+      for (const row of list) {
+        const cols = Object.keys(row).filter((c) => t.columns.includes(c));
+        if (!cols.length) continue;
+        emu.db.prepare(`INSERT INTO ${quoteIdent(t.name)} (${cols.map(quoteIdent).join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`).run(...cols.map((c) => sqlValue(row[c])));
+      }
+      if (list.length) rows[t.name] = list.length;
+    }
+    // The configured key keeps working whatever the snapshot holds.
+    ensureWorkspace(emu.db, emu.config.workspace, emu.config.apiKey, emu.clock.now());
+  })();
+  fs.rmSync(emu.store.blobRoot, { recursive: true, force: true });
+  fs.mkdirSync(emu.store.blobRoot, { recursive: true });
+  for (const b of blobEntries) {
+    const tmp = path.join(emu.store.tmpRoot, `snapshot-${path.basename(b.abs)}-${Math.random().toString(36).slice(2)}`);
+    fs.writeFileSync(tmp, b.bytes);
+    commitTemp(emu.store.blobRoot, tmp, b.rel);
+  }
+  afterWorldChange(emu);
+  emu.webhooks.start(); // resume deliveries the snapshot left pending
+  return { rows, blobs: blobEntries.length, ms: performance.now() - started };
+}
+
+function sqlValue(v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (typeof v === "boolean") return v ? 1 : 0;
+  if (typeof v === "object") return JSON.stringify(v);
+  return v;
+}
+
+function walk(root: string, rel: string, visit: (rel: string, abs: string) => void): void {
+  const dir = path.join(root, rel);
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) walk(root, r, visit);
+    else if (e.isFile()) visit(r, path.join(root, r));
+  }
+}

@@ -1,0 +1,25 @@
+// The dashboard's static files (plain HTML, CSS and JS next to this module; no build step). Found
+// beside the compiled module or, from dist/, in the package's src/dashboard (package.json ships src).
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+};
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const CANDIDATE_DIRS = [here, path.resolve(here, "../../src/dashboard")];
+
+export function dashboardAsset(name: string): { body: string; contentType: string } | null {
+  // Only plain file names from the fixed set of types: nothing can be read outside the folder.
+  if (!/^[a-z0-9_-]+\.(html|js|css|svg)$/.test(name)) return null;
+  for (const dir of CANDIDATE_DIRS) {
+    const file = path.join(dir, name);
+    if (fs.existsSync(file)) return { body: fs.readFileSync(file, "utf8"), contentType: TYPES[path.extname(name)] };
+  }
+  return null;
+}
