@@ -1,0 +1,116 @@
+// Small, valid media files made on the fly: distinct PNGs (so duplicates are detectable), a tiny
+// MP4 and uncompressed tar archives built byte by byte (so hostile members can be crafted too).
+import zlib from "node:zlib";
+import fs from "node:fs";
+import path from "node:path";
+
+function chunk(type: string, data: Buffer): Buffer {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(data.length);
+  const td = Buffer.concat([Buffer.from(type, "ascii"), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(zlib.crc32(td) >>> 0);
+  return Buffer.concat([len, td, crc]);
+}
+
+/** A 4×4 RGB PNG whose pixels encode `seed`, so every seed gives different bytes. */
+export function png(seed: number, side = 4): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(side, 0);
+  ihdr.writeUInt32BE(side, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  const raw = Buffer.alloc(side * (1 + side * 3));
+  for (let y = 0; y < side; y++) {
+    raw[y * (1 + side * 3)] = 0;
+    for (let x = 0; x < side; x++) {
+      const o = y * (1 + side * 3) + 1 + x * 3;
+      raw[o] = seed & 0xff;
+      raw[o + 1] = (seed >> 8) & 0xff;
+      raw[o + 2] = ((seed >> 16) + x + y) & 0xff;
+    }
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", ihdr),
+    chunk("IDAT", zlib.deflateSync(raw)),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
+}
+
+/** A minimal ISO-BMFF (MP4) file: an ftyp box and an mdat box with `seed` in it. */
+export function mp4(seed: number): Buffer {
+  const ftyp = Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from("ftypisom"), Buffer.from([0, 0, 2, 0]), Buffer.from("isomiso2")]);
+  const payload = Buffer.from(`emulator-test-video-${seed}`);
+  const mdatHead = Buffer.alloc(8);
+  mdatHead.writeUInt32BE(8 + payload.length);
+  mdatHead.write("mdat", 4, "ascii");
+  return Buffer.concat([ftyp, mdatHead, payload]);
+}
+
+/** Writes `count` distinct PNGs named img-000.png... into a fresh folder; returns the folder. */
+export function imageFolder(root: string, name: string, count: number, seedBase = 0): string {
+  const dir = path.join(root, name);
+  fs.mkdirSync(dir, { recursive: true });
+  for (let i = 0; i < count; i++) fs.writeFileSync(path.join(dir, `img-${String(i).padStart(3, "0")}.png`), png(seedBase + i));
+  return dir;
+}
+
+export interface TarMember {
+  name: string;
+  data?: Buffer;
+  /** ustar type flag: "0" file, "1" hard link, "2" symlink, "3" char device, "4" block device, "5" dir, "6" fifo. */
+  type?: string;
+  linkName?: string;
+  /** Size written in the header (defaults to data length): lets a test lie about it. */
+  claimedSize?: number;
+}
+
+function octal(n: number, width: number): string {
+  return n.toString(8).padStart(width - 1, "0") + "\0";
+}
+
+/** One 512-byte ustar header (names over 100 bytes go in the prefix field when they can). */
+export function tarHeader(m: TarMember): Buffer {
+  const h = Buffer.alloc(512);
+  let name = m.name;
+  let prefix = "";
+  if (Buffer.byteLength(name) > 100) {
+    const cut = name.lastIndexOf("/", 155);
+    if (cut > 0) {
+      prefix = name.slice(0, cut);
+      name = name.slice(cut + 1);
+    }
+  }
+  h.write(name, 0, 100, "utf8");
+  h.write(octal(0o644, 8), 100, "ascii");
+  h.write(octal(0, 8), 108, "ascii");
+  h.write(octal(0, 8), 116, "ascii");
+  h.write(octal(m.claimedSize ?? m.data?.length ?? 0, 12), 124, "ascii");
+  h.write(octal(Math.floor(Date.now() / 1000), 12), 136, "ascii");
+  h.write("        ", 148, "ascii");
+  h.write(m.type ?? "0", 156, "ascii");
+  if (m.linkName) h.write(m.linkName, 157, 100, "utf8");
+  h.write("ustar\u000000", 257, "ascii");
+  h.write(prefix, 345, 155, "utf8");
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(octal(sum, 7) + " ", 148, "ascii");
+  return h;
+}
+
+/** An uncompressed tar archive of the members, ending with the two zero blocks. */
+export function tar(members: TarMember[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const m of members) {
+    parts.push(tarHeader(m));
+    const data = m.data ?? Buffer.alloc(0);
+    if (data.length) {
+      parts.push(data);
+      const pad = (512 - (data.length % 512)) % 512;
+      if (pad) parts.push(Buffer.alloc(pad));
+    }
+  }
+  parts.push(Buffer.alloc(1024));
+  return Buffer.concat(parts);
+}
