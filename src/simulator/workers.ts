@@ -1,6 +1,7 @@
 // The background workers of an emulator instance (shard indexing, reference fetching, jobs).
 import type { Emulator, Worker } from "../context.js";
+import { createJobEngine } from "./engine.js";
 
-export function createWorkers(_emu: Emulator): Worker[] {
-  return [];
+export function createWorkers(emu: Emulator): Worker[] {
+  return [createJobEngine(emu)];
 }

@@ -115,3 +115,29 @@ export function upsertPart(db: Db, row: PartRow): void {
        description=excluded.description, nested_content_type=excluded.nested_content_type`,
   ).run(row);
 }
+
+// ---- queries the job simulator pages with (keyset by seq, never the whole batch in memory) ----
+
+/** Seqs of the next `limit` files after `afterSeq` in a batch part (only the seqs: cheap to page through). */
+export function fileSeqsAfter(db: Db, ws: string, batchId: string, partName: string, afterSeq: number, limit: number): number[] {
+  return db
+    .prepare("SELECT seq FROM files WHERE workspace_id = ? AND batch_id = ? AND part_name = ? AND seq > ? ORDER BY seq LIMIT ?")
+    .pluck()
+    .all(ws, batchId, partName, afterSeq, limit) as number[];
+}
+
+/** Files of a batch part with afterSeq < seq <= toSeq, in seq order. */
+export function filesInSeqRange(db: Db, ws: string, batchId: string, partName: string, afterSeq: number, toSeq: number, limit: number): FileRow[] {
+  return db
+    .prepare("SELECT * FROM files WHERE workspace_id = ? AND batch_id = ? AND part_name = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?")
+    .all(ws, batchId, partName, afterSeq, toSeq, limit) as FileRow[];
+}
+
+/** Deletes a batch with its parts and files; returns the blobs the caller should remove from disk. */
+export function deleteBatchRows(db: Db, ws: string, batchId: string): string[] {
+  const blobs = (db.prepare("SELECT blob FROM files WHERE workspace_id = ? AND batch_id = ?").all(ws, batchId) as { blob: string }[]).map((r) => r.blob);
+  db.prepare("DELETE FROM files WHERE workspace_id = ? AND batch_id = ?").run(ws, batchId);
+  db.prepare("DELETE FROM parts WHERE workspace_id = ? AND batch_id = ?").run(ws, batchId);
+  db.prepare("DELETE FROM batches WHERE workspace_id = ? AND batch_id = ?").run(ws, batchId);
+  return blobs;
+}
