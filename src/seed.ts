@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Emulator } from "./context.js";
-import { SeedBody, type SeedBatchT, type SeedBodyT } from "./contract/controls.js";
+import { SeedBody, type JobScriptT, type SeedBatchT, type SeedBodyT, type SeedJobT } from "./contract/controls.js";
 import { badRequest, validationError } from "./errors.js";
 import { ensureWorkspace, workspaceExists } from "./state/workspaces.js";
 import { BATCH_RETENTION_MS, getBatch, insertBatch, listParts, upsertFile, upsertPart } from "./state/batches.js";
@@ -73,7 +73,7 @@ export function applySeedFile(emu: Emulator, raw: unknown): SeedSummary & { jobs
   for (const j of seed.jobs ?? []) {
     const ws = j.workspace ?? emu.config.workspace;
     requireWorkspace(emu, ws, "jobs");
-    const script = j.script || j.state ? { ...(j.script ?? {}), ...(j.state ? { finalState: j.state } : {}) } : undefined;
+    const script = scriptFor(j);
     started.push(Promise.resolve(startScriptedJob(emu, ws, j.jobId, j.definition, { name: j.name, script })));
     summary.jobs++;
   }
@@ -81,6 +81,17 @@ export function applySeedFile(emu: Emulator, raw: unknown): SeedSummary & { jobs
   // Start-up seeds do not await; make a failure visible instead of an unhandled rejection.
   jobsStarted.catch((err) => console.error("[seed] a seeded job could not be started:", err?.message ?? err));
   return { ...summary, jobsStarted };
+}
+
+/** The seed's script, with the `state` shortcut folded in. */
+function scriptFor(j: SeedJobT): JobScriptT | undefined {
+  if (!j.state) return j.script;
+  const script: JobScriptT = { ...(j.script ?? {}) };
+  if (j.state === "succeeded") script.finalState = "success";
+  else if (j.state === "failed") script.finalState = "fail";
+  // "running": the first stage takes ~30 emulated years, so the job stays mid-processing until reset.
+  else script.stageDurationsMs = { ...(script.stageDurationsMs ?? {}), processing: 1e12 };
+  return script;
 }
 
 function requireWorkspace(emu: Emulator, ws: string, where: string): void {

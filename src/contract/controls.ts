@@ -52,20 +52,9 @@ export const SeedBatch = z
 
 export const JobScript = z
   .strictObject({
-    stages: z
-      .array(
-        z.strictObject({
-          id: z.string().min(1).openapi({ example: "processing" }),
-          name: z.string().optional(),
-          durationMs: z.number().int().min(0).optional().openapi({ description: "Emulated time the stage takes." }),
-          tasks: z.number().int().min(1).optional(),
-          failTasks: z.array(z.number().int().min(0)).optional().openapi({ description: "Indexes of tasks that fail." }),
-          fail: z.boolean().optional().openapi({ description: "The stage fails as a whole." }),
-        }),
-      )
-      .optional(),
-    finalState: z.enum(["succeeded", "failed", "aborted", "running"]).optional().openapi({ description: "Where the job ends (running = never finishes)." }),
-    errorMessage: z.string().optional(),
+    stageDurationsMs: z.record(z.string(), z.number().min(0)).optional().openapi({ description: "Emulated duration of each named stage (processing, export...), spread over its steps.", example: { processing: 60000, export: 10000 } }),
+    failTasks: z.record(z.string(), z.array(z.number().int().min(0))).optional().openapi({ description: "Task indexes that fail on their first attempt, per stage name.", example: { processing: [0] } }),
+    finalState: z.enum(["success", "fail"]).optional().openapi({ description: "fail: the job fails at the end of its last stage." }),
   })
   .openapi("JobScript");
 
@@ -76,7 +65,7 @@ export const SeedJob = z
     name: z.string().optional(),
     definition: z.record(z.string(), z.unknown()).openapi({ description: "A job definition, as POSTed to the jobs API." }),
     script: JobScript.optional(),
-    state: z.enum(["succeeded", "failed", "aborted", "running"]).optional().openapi({ description: "Shortcut for script.finalState." }),
+    state: z.enum(["succeeded", "failed", "running"]).optional().openapi({ description: "Shortcut: succeeded / failed set script.finalState; running makes the processing stage last (practically) forever." }),
   })
   .openapi("SeedJob");
 

@@ -12,7 +12,7 @@ import {
   AdvanceBody, ClockBody, ClockState, FaultRuleBody, FaultRuleView, JournalEntry, JournalQuery, JournalSettings, ReceivedDelivery,
   ResetBody, ResetResult, ScriptedJobBody, SeedBody, SeedResult, SendWebhookBody, Snapshot, WebhookDelivery, WebhooksQuery,
 } from "../contract/controls.js";
-import { ApiError, badRequest, notFound, validationError } from "../errors.js";
+import { ApiError, badRequest, notFound } from "../errors.js";
 import { controlsOf, type ControlPlane } from "../controls/plane.js";
 import { pathContext, presentFaultRule, type FiredFault } from "../controls/faults.js";
 import { pathPredicate } from "../controls/glob.js";
@@ -279,7 +279,7 @@ const overviewRoute = createRoute({
 });
 const dashboardRoute = createRoute({
   method: "get", path: `${P}/dashboard`, tags, summary: "Dashboard (HTML)",
-  responses: { 200: { description: "The dashboard page.", content: { "text/html": { schema: z.string() } } } },
+  responses: { 200: { description: "The dashboard page.", content: { "text/html": { schema: z.string() } } }, 404: { description: "Dashboard files missing from the install.", content: { "application/json": { schema: ErrorBody } } } },
 });
 const dashboardAssetRoute = createRoute({
   method: "get", path: `${P}/dashboard/{asset}`, tags, summary: "Dashboard static files",
@@ -327,19 +327,7 @@ export function controlRoutes(emu: Emulator) {
   const plane = controlsOf(emu);
 
   app.openapi(resetRoute, async (c) => {
-    const raw = await c.req.text();
-    let body: z.infer<typeof ResetBody> = {};
-    if (raw.trim()) {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(raw);
-      } catch {
-        throw new ApiError(400, "malformed-json", "The reset body must be JSON (or empty)");
-      }
-      const r = ResetBody.safeParse(parsed);
-      if (!r.success) throw validationError(r.error, ResetBody, parsed, "body");
-      body = r.data;
-    }
+    const body = (c.req.valid("json") ?? {}) as z.infer<typeof ResetBody>;
     if (body.workspace !== undefined) {
       if (!workspaceExists(emu.db, body.workspace)) throw notFound(`Workspace "${body.workspace}" does not exist`);
       const out = resetWorkspace(emu, body.workspace);
@@ -348,7 +336,7 @@ export function controlRoutes(emu: Emulator) {
     const out = resetAll(emu);
     if (body.reseed && plane.startupSeed) await applySeedFile(emu, plane.startupSeed).jobsStarted;
     return c.json({ status: "ok" as const, ...out }, 200);
-  });
+  }, hookFor(resetRoute));
 
   app.openapi(seedRoute, async (c) => {
     const res = applySeedFile(emu, c.req.valid("json"));

@@ -1,0 +1,203 @@
+// The in-process test helper (package export "roboflow-batch-emulator/testing"): starts an emulator on
+// a free loopback port with an in-memory store and no waiting, and gives back a small typed client
+// of the control API. The client also works against an emulator started elsewhere (Docker, CLI).
+import type { z } from "@hono/zod-openapi";
+import type { EmulatorConfig } from "./config.js";
+import type {
+  FaultRuleBodyT, JobScriptT, SeedBodyT, SnapshotT, ClockState, FaultRuleView, JournalEntry, ReceivedDelivery, ResetResult, SeedResult, WebhookDelivery,
+} from "./contract/controls.js";
+import { startEmulator } from "./server.js";
+
+export type ClockMode = "real" | "scaled" | "max" | "manual";
+export type FaultRule = z.infer<typeof FaultRuleView>;
+export type JournalRecord = z.infer<typeof JournalEntry>;
+export type Delivery = z.infer<typeof WebhookDelivery>;
+export type Received = z.infer<typeof ReceivedDelivery>;
+export type Clock = z.infer<typeof ClockState>;
+
+export interface JournalFilter {
+  method?: string;
+  /** Path prefix. */
+  path?: string;
+  /** Glob: * within a segment, ** across. */
+  pathPattern?: string;
+  pathRegex?: string;
+  workspace?: string;
+  /** 429, "4xx" or "dropped". */
+  status?: number | string;
+  /** ISO time or epoch ms on the emulator clock. */
+  since?: string | number;
+  after?: number;
+  fault?: boolean;
+  limit?: number;
+  order?: "asc" | "desc";
+}
+
+export class ControlApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ReceiverHandle {
+  /** The URL to give as notificationsURL. */
+  url: string;
+  list(): Promise<Received[]>;
+  clear(): Promise<void>;
+  /** Resolves once at least `count` deliveries arrived (polls; real-time timeout). */
+  waitFor(count: number, timeoutMs?: number): Promise<Received[]>;
+}
+
+export interface ControlClient {
+  reset(workspace?: string): Promise<z.infer<typeof ResetResult>>;
+  seed(seed: SeedBodyT): Promise<z.infer<typeof SeedResult>>;
+  snapshot(): Promise<SnapshotT>;
+  restore(snapshot: SnapshotT): Promise<void>;
+  journal(filter?: JournalFilter): Promise<{ count: number; entries: JournalRecord[] }>;
+  journalCount(filter?: JournalFilter): Promise<number>;
+  clearJournal(workspace?: string): Promise<void>;
+  faults: {
+    add(rule: FaultRuleBodyT): Promise<FaultRule>;
+    list(): Promise<FaultRule[]>;
+    remove(id: string): Promise<void>;
+    clear(): Promise<void>;
+  };
+  clock: {
+    get(): Promise<Clock>;
+    set(mode: ClockMode, scale?: number): Promise<Clock>;
+    advance(ms: number): Promise<Clock>;
+    next(): Promise<Clock>;
+    /** Fires timers until none is left (or maxSteps); returns whether it got there. */
+    runUntilIdle(maxSteps?: number): Promise<{ idle: boolean; clock: Clock }>;
+  };
+  webhooks: {
+    list(filter?: { workspace?: string; state?: "pending" | "delivered" | "failed"; category?: string; subject?: string }): Promise<Delivery[]>;
+    redeliver(id: string): Promise<void>;
+    send(n: { url: string; workspace?: string; category?: string; subject?: string; payload?: Record<string, unknown> }): Promise<string>;
+  };
+  receiver(name: string): ReceiverHandle;
+  startScriptedJob(workspace: string, jobId: string, body: { definition: Record<string, unknown>; name?: string; script?: JobScriptT }): Promise<void>;
+}
+
+/** A typed client of /_emulator on `baseUrl` (plain fetch; no dependencies). */
+export function controlClient(baseUrl: string, opts: { adminToken?: string } = {}): ControlClient {
+  const base = baseUrl.replace(/\/$/, "");
+  const call = async <T>(method: string, path: string, body?: unknown, query?: Record<string, unknown>): Promise<T> => {
+    const url = new URL(base + path);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers["content-type"] = "application/json";
+    if (opts.adminToken) headers.authorization = `Bearer ${opts.adminToken}`;
+    const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = text;
+    }
+    if (!res.ok) throw new ControlApiError(res.status, json, `${method} ${path} answered ${res.status}: ${(json as { message?: string })?.message ?? text}`);
+    return json as T;
+  };
+  const journalQuery = (f: JournalFilter = {}) => ({ ...f, fault: f.fault === undefined ? undefined : String(f.fault) });
+  const client: ControlClient = {
+    reset: (workspace) => call("POST", "/_emulator/reset", workspace === undefined ? {} : { workspace }),
+    seed: (seed) => call("POST", "/_emulator/seed", seed),
+    snapshot: () => call("GET", "/_emulator/snapshot"),
+    restore: async (snapshot) => void (await call("POST", "/_emulator/snapshot", snapshot)),
+    journal: (filter) => call("GET", "/_emulator/journal", undefined, journalQuery(filter)),
+    journalCount: async (filter) => (await call<{ count: number }>("GET", "/_emulator/journal/count", undefined, journalQuery(filter))).count,
+    clearJournal: async (workspace) => void (await call("DELETE", "/_emulator/journal", undefined, { workspace })),
+    faults: {
+      add: (rule) => call("POST", "/_emulator/faults", rule),
+      list: async () => (await call<{ rules: FaultRule[] }>("GET", "/_emulator/faults")).rules,
+      remove: async (id) => void (await call("DELETE", `/_emulator/faults/${encodeURIComponent(id)}`)),
+      clear: async () => void (await call("DELETE", "/_emulator/faults")),
+    },
+    clock: {
+      get: () => call("GET", "/_emulator/clock"),
+      set: (mode, scale) => call("POST", "/_emulator/clock", scale === undefined ? { mode } : { mode, scale }),
+      advance: async (ms) => (await call<{ clock: Clock }>("POST", "/_emulator/clock/advance", { ms })).clock,
+      next: async () => (await call<{ clock: Clock }>("POST", "/_emulator/clock/advance", { to: "next" })).clock,
+      runUntilIdle: async (maxSteps) => call("POST", "/_emulator/clock/advance", maxSteps === undefined ? { to: "idle" } : { to: "idle", maxSteps }),
+    },
+    webhooks: {
+      list: async (filter) => (await call<{ deliveries: Delivery[] }>("GET", "/_emulator/webhooks", undefined, filter)).deliveries,
+      redeliver: async (id) => void (await call("POST", `/_emulator/webhooks/${encodeURIComponent(id)}/redeliver`)),
+      send: async (n) => (await call<{ id: string }>("POST", "/_emulator/webhooks", n)).id,
+    },
+    receiver: (name) => {
+      const path = `/_emulator/receiver/${encodeURIComponent(name)}`;
+      const list = async () => (await call<{ deliveries: Received[] }>("GET", path)).deliveries;
+      return {
+        url: base + path,
+        list,
+        clear: async () => void (await call("DELETE", path)),
+        waitFor: async (count, timeoutMs = 10_000) => {
+          const deadline = Date.now() + timeoutMs;
+          for (;;) {
+            const got = await list();
+            if (got.length >= count) return got;
+            if (Date.now() > deadline) throw new Error(`receiver "${name}" got ${got.length} of ${count} deliveries within ${timeoutMs} ms`);
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        },
+      };
+    },
+    startScriptedJob: async (workspace, jobId, body) => void (await call("POST", `/_emulator/jobs/${encodeURIComponent(workspace)}/${encodeURIComponent(jobId)}`, body)),
+  };
+  return client;
+}
+
+export interface EmulatorForTestsOptions {
+  workspace?: string;
+  apiKey?: string;
+  adminToken?: string;
+  /** A seed (same shape as --seed / POST /_emulator/seed) applied at start. */
+  seed?: SeedBodyT;
+  /** Clock at start: "max" (default: nothing waits), "manual", "real", or a scale factor. */
+  clock?: "max" | "manual" | "real" | number;
+  /** Default ":memory:". */
+  dataDir?: string;
+  /** Default 0 (a free port). */
+  port?: number;
+  /** Extra configuration passed through to the emulator. */
+  config?: Partial<EmulatorConfig>;
+}
+
+export interface EmulatorForTests {
+  /** e.g. http://127.0.0.1:41234 — set API_BASE_URL to this for the official client. */
+  baseUrl: string;
+  workspace: string;
+  apiKey: string;
+  controls: ControlClient;
+  close(): Promise<void>;
+}
+
+export async function startEmulatorForTests(opts: EmulatorForTestsOptions = {}): Promise<EmulatorForTests> {
+  const timeScale = typeof opts.clock === "number" ? opts.clock : opts.clock === "real" ? 1 : Infinity;
+  const running = await startEmulator({
+    port: opts.port ?? 0,
+    host: "127.0.0.1",
+    dataDir: opts.dataDir ?? ":memory:",
+    timeScale,
+    quiet: true,
+    ...(opts.workspace ? { workspace: opts.workspace } : {}),
+    ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
+    ...(opts.adminToken ? { adminToken: opts.adminToken } : {}),
+    ...opts.config,
+  });
+  const controls = controlClient(running.url, { adminToken: opts.adminToken });
+  try {
+    if (opts.clock === "manual") await controls.clock.set("manual");
+    if (opts.seed) await controls.seed(opts.seed);
+  } catch (err) {
+    await running.close();
+    throw err;
+  }
+  return { baseUrl: running.url, workspace: running.workspace, apiKey: running.apiKey, controls, close: running.close };
+}
