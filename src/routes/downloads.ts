@@ -18,7 +18,8 @@ const downloadRoute = createRoute({
   description: "No api_key: the URL's signature authorises the download. Supports Range.",
   request: { params: z.object({ seq: z.string(), fileName: z.string() }) },
   responses: {
-    200: { description: "File bytes.", content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } },
+    // Served with the file's own media type (image/png, video/mp4, application/jsonl, ...).
+    200: { description: "File bytes.", content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) }, "*/*": { schema: z.string().openapi({ format: "binary" }) } } },
     206: { description: "Requested range." },
     403: { description: "Missing, invalid or expired signature." },
     404: { description: "The file no longer exists." },

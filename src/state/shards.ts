@@ -8,7 +8,7 @@ export interface ShardRow {
   workspace_id: string;
   batch_id: string;
   ingest_id: string | null;
-  kind: "tar-upload" | "references";
+  kind: "tar-upload" | "references" | "roboql";
   status_name: string;
   status_type: string;
   objects_count: number;

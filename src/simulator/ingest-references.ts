@@ -1,0 +1,218 @@
+// Reference ingests: the emulator downloads each {name, url} itself, like the real service does
+// from signed cloud-storage URLs. Only loopback URLs are fetched (the emulator never reaches the
+// internet); anything else is refused per file as "unsafe-url-detected", as the real service
+// reports untrusted domains. Each download has a size limit and a (real-time) timeout.
+import fs from "node:fs";
+import { Readable } from "node:stream";
+import { MAX_IMAGE_BYTES, MAX_VIDEO_BYTES } from "../contract/staging-uploads.js";
+import { fileNameProblem } from "../http/file-names.js";
+import { ACCEPTED_IMAGE_FORMATS, readHead, sniff, videoMediaType } from "../http/sniff.js";
+import { BlobTooLargeError, streamToTemp } from "../state/blobs.js";
+import type { FailedFile } from "./ingest-notify.js";
+import type { StagedFile } from "./ingest-finish.js";
+
+export type ReferenceKind = "image" | "video";
+
+export interface Reference {
+  name: string;
+  url: string;
+  /** Set at request time for a repeated name: reported as failed, never fetched. */
+  duplicate?: boolean;
+}
+
+export interface ReferencePayload {
+  kind: ReferenceKind;
+  references?: Reference[];
+  referencesURL?: string;
+  /** Bad lines of a references file, reported with this shard. */
+  problems?: FailedFile[];
+}
+
+export interface FetchLimits {
+  /** Real-time limit for one download (network I/O is not on the emulator clock). */
+  timeoutMs: number;
+  /** Downloads in flight at once per shard. */
+  concurrency: number;
+}
+
+export const DEFAULT_FETCH_LIMITS: FetchLimits = { timeoutMs: 60_000, concurrency: 4 };
+export const MAX_REFERENCES_FILE_BYTES = 64 * 1024 * 1024;
+const MAX_REDIRECTS = 5;
+
+export function maxBytesOf(kind: ReferenceKind): number {
+  return kind === "image" ? MAX_IMAGE_BYTES : MAX_VIDEO_BYTES;
+}
+
+/** Loopback only: 127.0.0.0/8, ::1 and localhost. */
+export function isLoopbackUrl(u: URL): boolean {
+  if (u.protocol !== "http:" && u.protocol !== "https:") return false;
+  const host = u.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  if (host === "localhost" || host === "::1") return true;
+  const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+  return !!m && m.slice(1).every((o) => Number(o) <= 255);
+}
+
+class RefFailure extends Error {
+  constructor(readonly type: string, reason: string) {
+    super(reason);
+  }
+}
+
+const untrusted = (url: string) => new RefFailure("unsafe-url-detected", `Untrusted domain found: ${url.length > 500 ? `${url.slice(0, 497)}...` : url}`);
+
+/** GETs a loopback URL, following redirects only while they stay on loopback. */
+async function getLoopback(rawUrl: string, signal: AbortSignal): Promise<Response> {
+  let current = rawUrl;
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    let u: URL;
+    try {
+      u = new URL(current);
+    } catch {
+      throw new RefFailure("invalid-url", `Not a valid URL: ${current.slice(0, 200)}`);
+    }
+    if (!isLoopbackUrl(u)) throw untrusted(current);
+    const res = await fetch(u, { redirect: "manual", signal });
+    if (res.status >= 300 && res.status < 400 && res.headers.get("location")) {
+      await res.body?.cancel().catch(() => {});
+      current = new URL(res.headers.get("location")!, u).href;
+      continue;
+    }
+    if (res.status < 200 || res.status >= 300) {
+      await res.body?.cancel().catch(() => {});
+      throw new RefFailure("download-failed", `GET ${u.origin}${u.pathname} answered HTTP ${res.status}.`);
+    }
+    return res;
+  }
+  throw new RefFailure("download-failed", `More than ${MAX_REDIRECTS} redirects.`);
+}
+
+function describeFetchError(err: unknown, timeoutMs: number): RefFailure {
+  if (err instanceof RefFailure) return err;
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e?.name === "TimeoutError" || e?.name === "AbortError") return new RefFailure("download-timeout", `The download did not finish within ${timeoutMs} ms.`);
+  return new RefFailure("download-failed", `The download failed: ${e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err)}.`);
+}
+
+/** Downloads `url` into a temp file of at most `limit` bytes. */
+async function downloadToTemp(url: string, tmpRoot: string, limit: number, limits: FetchLimits, tooBig: () => RefFailure) {
+  const signal = AbortSignal.timeout(limits.timeoutMs);
+  try {
+    const res = await getLoopback(url, signal);
+    const declared = Number(res.headers.get("content-length") ?? NaN);
+    if (Number.isFinite(declared) && declared > limit) {
+      await res.body?.cancel().catch(() => {});
+      throw tooBig();
+    }
+    if (!res.body) return await streamToTemp(tmpRoot, Readable.from([]), limit);
+    return await streamToTemp(tmpRoot, Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>), limit);
+  } catch (err) {
+    if (err instanceof BlobTooLargeError) throw tooBig();
+    throw describeFetchError(err, limits.timeoutMs);
+  }
+}
+
+/** Fetches one reference; never throws. */
+export async function fetchReference(ref: Reference, kind: ReferenceKind, tmpRoot: string, limits: FetchLimits): Promise<StagedFile | FailedFile> {
+  const failed = (type: string, reason: string): FailedFile => ({ type, file_name: ref.name, reason });
+  if (ref.duplicate) return failed("duplicated-file-name", `Another reference of this ingest is already named "${ref.name}".`);
+  const nameProblem = fileNameProblem(ref.name);
+  if (nameProblem) return failed("invalid-file-name", `Invalid file name: ${nameProblem}.`);
+  const limit = maxBytesOf(kind);
+  const tooBig = () => new RefFailure("file-size-limit-exceeded", kind === "image" ? `Max size of single image is ${limit}B.` : `Max size of single video is ${limit}B.`);
+  let got: { tmp: string; size: number; sha256: string };
+  try {
+    got = await downloadToTemp(ref.url, tmpRoot, limit, limits, tooBig);
+  } catch (err) {
+    const f = err instanceof RefFailure ? err : describeFetchError(err, limits.timeoutMs);
+    return failed(f.type, f.message);
+  }
+  const head = readHead(got.tmp);
+  if (kind === "image") {
+    const s = sniff(head);
+    if (s.kind !== "image") {
+      fs.rmSync(got.tmp, { force: true });
+      return failed("invalid-file-type", `Not an image: detected ${s.label}; accepted formats are ${ACCEPTED_IMAGE_FORMATS}.`);
+    }
+    return { fileName: ref.name, tmp: got.tmp, size: got.size, sha256: got.sha256, mediaType: s.mediaType, contentType: "image" };
+  }
+  return { fileName: ref.name, tmp: got.tmp, size: got.size, sha256: got.sha256, mediaType: videoMediaType(head, ref.name), contentType: "video" };
+}
+
+/** Fetches every reference with bounded concurrency, in input order. */
+export async function fetchReferences(refs: Reference[], kind: ReferenceKind, tmpRoot: string, limits: FetchLimits, isStopped: () => boolean): Promise<{ files: StagedFile[]; failed: FailedFile[] }> {
+  const results: (StagedFile | FailedFile | null)[] = new Array(refs.length).fill(null);
+  let next = 0;
+  const lane = async () => {
+    while (next < refs.length && !isStopped()) {
+      const i = next++;
+      results[i] = await fetchReference(refs[i], kind, tmpRoot, limits);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, limits.concurrency) }, lane));
+  const files: StagedFile[] = [];
+  const failed: FailedFile[] = [];
+  for (const r of results) {
+    if (!r) continue;
+    if ("tmp" in r) files.push(r);
+    else failed.push(r);
+  }
+  if (isStopped()) {
+    for (const f of files) fs.rmSync(f.tmp, { force: true });
+    return { files: [], failed: [] };
+  }
+  return { files, failed };
+}
+
+/** Marks repeated names (after the first) so they are reported instead of overwriting each other. */
+export function markDuplicates(refs: { name: string; url: string }[], seen = new Set<string>()): Reference[] {
+  return refs.map((r) => {
+    const ref: Reference = { name: r.name, url: r.url };
+    if (seen.has(r.name)) ref.duplicate = true;
+    else seen.add(r.name);
+    return ref;
+  });
+}
+
+export type ReferencesFileResult = { ok: true; references: Reference[]; problems: FailedFile[] } | { ok: false; type: string; reason: string };
+
+/** Downloads and parses a JSONL references file ({"name": ..., "url": ...} per line). */
+export async function loadReferencesFile(url: string, tmpRoot: string, limits: FetchLimits, maxReferences: number): Promise<ReferencesFileResult> {
+  let got: { tmp: string };
+  try {
+    got = await downloadToTemp(url, tmpRoot, MAX_REFERENCES_FILE_BYTES, limits, () => new RefFailure("references-file-too-large", `The references file is larger than ${MAX_REFERENCES_FILE_BYTES} bytes.`));
+  } catch (err) {
+    const f = err instanceof RefFailure ? err : describeFetchError(err, limits.timeoutMs);
+    return { ok: false, type: f.type, reason: `References file: ${f.message}` };
+  }
+  let text: string;
+  try {
+    text = fs.readFileSync(got.tmp, "utf8");
+  } finally {
+    fs.rmSync(got.tmp, { force: true });
+  }
+  const refs: { name: string; url: string }[] = [];
+  const problems: FailedFile[] = [];
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (!line) continue;
+    let doc: unknown;
+    try {
+      doc = JSON.parse(line);
+    } catch {
+      problems.push({ type: "invalid-reference", file_name: "", reason: `Line ${i + 1} of the references file is not valid JSON.` });
+      continue;
+    }
+    const d = doc as { name?: unknown; url?: unknown };
+    if (!d || typeof d !== "object" || typeof d.name !== "string" || !d.name || typeof d.url !== "string" || !d.url) {
+      problems.push({ type: "invalid-reference", file_name: typeof d?.name === "string" ? d.name : "", reason: `Line ${i + 1} of the references file needs string keys "name" and "url".` });
+      continue;
+    }
+    refs.push({ name: d.name, url: d.url });
+  }
+  if (refs.length > maxReferences) {
+    return { ok: false, type: "too-many-references", reason: `The references file lists ${refs.length} files; at most ${maxReferences} are accepted per ingest.` };
+  }
+  if (!refs.length && !problems.length) return { ok: false, type: "empty-references-file", reason: "The references file lists no files." };
+  return { ok: true, references: markDuplicates(refs), problems };
+}

@@ -1,0 +1,200 @@
+// The background side of ingestion: uploaded tar shards are indexed and reference ingests are
+// downloaded after a short delay on the emulator clock (the real service indexes in the
+// background too, so counts rise a little after the upload). Work lives in the store, never only
+// in memory: on start the worker resumes every shard that is still "info".
+import crypto from "node:crypto";
+import type { Emulator, Worker } from "../context.js";
+import { blobPath } from "../state/blobs.js";
+import { BULK_IMAGES, VIDEOS, listUnfinishedShards, setShardPayload } from "../state/ingests.js";
+import { getShard, insertShard, updateShardStatus, type ShardRow } from "../state/shards.js";
+import { MAX_REFERENCES_PER_REQUEST } from "../contract/staging-uploads.js";
+import { finishShard, type FinishOptions, type ShardResult } from "./ingest-finish.js";
+import { indexTar } from "./ingest-tar.js";
+import { DEFAULT_FETCH_LIMITS, fetchReferences, loadReferencesFile, type FetchLimits, type ReferencePayload } from "./ingest-references.js";
+
+export const INGEST_WORKER_NAME = "ingest";
+/** Emulated time between a shard upload and the start of its indexing. */
+export const INDEXING_DELAY_MS = 2_000;
+/** Emulated time between a reference/RoboQL ingest request and the start of its downloads. */
+export const FETCH_DELAY_MS = 1_000;
+/** References per shard of a reference ingest. */
+export const REFERENCES_PER_SHARD = 500;
+/** Shards processed at once. */
+const CONCURRENCY = 2;
+
+export const ROBOQL_NOT_EMULATED =
+  "RoboQL ingests are not emulated: the emulator has no RoboQL engine or Roboflow dataset to query, so this ingest stages no files. " +
+  "Stage files with upload/image, bulk-upload/image-files or bulk-upload/image-references instead.";
+
+export interface TarShardPayload {
+  tarBlob: string;
+  size: number;
+  sha256: string;
+}
+
+export interface RoboqlPayload {
+  query: string;
+}
+
+export class IngestWorker implements Worker {
+  readonly name = INGEST_WORKER_NAME;
+  /** Download limits for reference ingests (tests may shorten the timeout). */
+  fetchLimits: FetchLimits = { ...DEFAULT_FETCH_LIMITS };
+  private readonly timers = new Map<string, number>();
+  private readonly ready: string[] = [];
+  private readonly active = new Set<string>();
+  private stopped = false;
+
+  constructor(private readonly emu: Emulator) {}
+
+  start(): void {
+    this.stopped = false;
+    for (const s of listUnfinishedShards(this.emu.db)) this.schedule(s.shard_id, delayFor(s));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers.values()) this.emu.clock.clearTimeout(t);
+    this.timers.clear();
+    this.ready.length = 0;
+  }
+
+  reload(): void {
+    this.stop();
+    this.start();
+  }
+
+  /** Runs the shard's ingestion after `delayMs` of emulated time (no-op if already queued). */
+  schedule(shardId: string, delayMs: number): void {
+    if (this.stopped || this.timers.has(shardId) || this.active.has(shardId) || this.ready.includes(shardId)) return;
+    const id = this.emu.clock.setTimeout(() => {
+      this.timers.delete(shardId);
+      this.ready.push(shardId);
+      this.pump();
+    }, delayMs);
+    this.timers.set(shardId, id);
+  }
+
+  /** True when no shard is waiting or in progress. */
+  idle(): boolean {
+    return this.timers.size === 0 && this.ready.length === 0 && this.active.size === 0;
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.active.size < CONCURRENCY && this.ready.length) {
+      const shardId = this.ready.shift()!;
+      this.active.add(shardId);
+      void this.run(shardId).finally(() => {
+        this.active.delete(shardId);
+        this.pump();
+      });
+    }
+  }
+
+  private async run(shardId: string): Promise<void> {
+    try {
+      const shard = getShard(this.emu.db, shardId);
+      if (!shard || shard.status_type !== "info") return;
+      if (shard.kind === "tar-upload") await this.runTar(shard);
+      else if (shard.kind === "references") await this.runReferences(shard);
+      else this.finish(shard, { files: [], failed: [], shardError: { type: "roboql-not-supported", reason: ROBOQL_NOT_EMULATED } });
+    } catch (err) {
+      if (this.stopped) return;
+      console.error(`[ingest] shard ${shardId} failed:`, err);
+      try {
+        const shard = getShard(this.emu.db, shardId);
+        if (shard) this.finish(shard, { files: [], failed: [], shardError: { type: "internal-error", reason: `The emulator failed while ingesting this shard: ${(err as Error)?.message ?? String(err)}` } });
+      } catch {
+        // The store itself is failing; the shard stays "info" and is retried on the next start.
+      }
+    }
+  }
+
+  private optionsFor(shard: ShardRow): FinishOptions {
+    if (shard.kind === "tar-upload") {
+      const p = JSON.parse(shard.payload ?? "{}") as Partial<TarShardPayload>;
+      return { target: BULK_IMAGES, fileShardId: shard.shard_id, ingestStatusPerShard: true, consumedBlob: p.tarBlob };
+    }
+    if (shard.kind === "references" && (JSON.parse(shard.payload ?? "{}") as Partial<ReferencePayload>).kind === "video") {
+      return { target: VIDEOS, fileShardId: null, ingestStatusPerShard: false };
+    }
+    return { target: BULK_IMAGES, fileShardId: shard.shard_id, ingestStatusPerShard: false };
+  }
+
+  private finish(shard: ShardRow, result: ShardResult): void {
+    if (this.stopped) return;
+    finishShard(this.emu, shard.shard_id, result, this.optionsFor(shard));
+  }
+
+  private setRunning(shard: ShardRow, name: string): void {
+    updateShardStatus(this.emu.db, shard.shard_id, { name, type: "info", at: this.emu.clock.now() });
+  }
+
+  private async runTar(shard: ShardRow): Promise<void> {
+    const payload = JSON.parse(shard.payload ?? "{}") as Partial<TarShardPayload>;
+    if (!payload.tarBlob) return this.finish(shard, { files: [], failed: [], shardError: { type: "upload-missing", reason: "The uploaded archive of this shard is missing." } });
+    this.setRunning(shard, "indexing");
+    const result = await indexTar(blobPath(this.emu.store.blobRoot, payload.tarBlob), this.emu.store.tmpRoot, () => this.stopped);
+    this.finish(shard, result);
+  }
+
+  private async runReferences(shard: ShardRow): Promise<void> {
+    let payload = JSON.parse(shard.payload ?? "{}") as ReferencePayload;
+    const isStopped = () => this.stopped;
+    if (!payload.references && payload.referencesURL) {
+      this.setRunning(shard, "downloading-references-file");
+      const loaded = await loadReferencesFile(payload.referencesURL, this.emu.store.tmpRoot, this.fetchLimits, MAX_REFERENCES_PER_REQUEST);
+      if (this.stopped) return;
+      if (!loaded.ok) return this.finish(shard, { files: [], failed: [], shardError: { type: loaded.type, reason: loaded.reason } });
+      payload = this.splitReferences(shard, payload, loaded.references, loaded.problems);
+    }
+    this.setRunning(shard, "downloading");
+    const { files, failed } = await fetchReferences(payload.references ?? [], payload.kind, this.emu.store.tmpRoot, this.fetchLimits, isStopped);
+    if (this.stopped) return;
+    this.finish(shard, { files, failed: [...(payload.problems ?? []), ...failed], shardError: null });
+  }
+
+  /** Keeps the first chunk of a downloaded references list in this shard and queues one new shard per further chunk. */
+  private splitReferences(shard: ShardRow, payload: ReferencePayload, refs: NonNullable<ReferencePayload["references"]>, problems: ReferencePayload["problems"]): ReferencePayload {
+    const chunks: (typeof refs)[] = [];
+    for (let i = 0; i < refs.length; i += REFERENCES_PER_SHARD) chunks.push(refs.slice(i, i + REFERENCES_PER_SHARD));
+    if (!chunks.length) chunks.push([]);
+    const mine: ReferencePayload = { kind: payload.kind, referencesURL: payload.referencesURL, references: chunks[0], problems };
+    const now = this.emu.clock.now();
+    const { seq: _seq, ...template } = shard;
+    const created: string[] = [];
+    this.emu.db.transaction(() => {
+      setShardPayload(this.emu.db, shard.shard_id, mine);
+      for (const chunk of chunks.slice(1)) {
+        const shardId = crypto.randomUUID();
+        insertShard(this.emu.db, {
+          ...template,
+          shard_id: shardId,
+          status_name: "queued",
+          status_type: "info",
+          objects_count: 0,
+          status_metadata: null,
+          payload: JSON.stringify({ kind: payload.kind, references: chunk } satisfies ReferencePayload),
+          created_at: now,
+          event_at: now,
+        });
+        created.push(shardId);
+      }
+    })();
+    for (const id of created) this.schedule(id, 0);
+    return mine;
+  }
+}
+
+function delayFor(s: ShardRow): number {
+  return s.kind === "tar-upload" ? INDEXING_DELAY_MS : FETCH_DELAY_MS;
+}
+
+export function ingestWorkerOf(emu: Emulator): IngestWorker | undefined {
+  return emu.workers.find((w): w is IngestWorker => w instanceof IngestWorker);
+}
+
+/** Asks the worker to process a newly created shard. */
+export function scheduleShard(emu: Emulator, shard: Pick<ShardRow, "shard_id" | "kind">): void {
+  ingestWorkerOf(emu)?.schedule(shard.shard_id, delayFor(shard as ShardRow));
+}
