@@ -52,11 +52,8 @@ export function parseSeed(seed: unknown): SeedBodyT {
   return r.data;
 }
 
-/**
- * Applies a seed. Rows and blobs are written synchronously; jobs are handed to the simulator, and
- * `jobsStarted` settles once each has been accepted (start-up seeds do not wait for it).
- */
-export function applySeedFile(emu: Emulator, raw: unknown): SeedSummary & { jobsStarted: Promise<void> } {
+/** Applies a seed: workspaces, then batches (blobs, then rows), then jobs through the simulator's startJob. */
+export function applySeedFile(emu: Emulator, raw: unknown): SeedSummary {
   const seed = parseSeed(raw);
   const now = emu.clock.now();
   const summary: SeedSummary = { workspaces: 0, batches: 0, files: 0, jobs: 0 };
@@ -69,18 +66,14 @@ export function applySeedFile(emu: Emulator, raw: unknown): SeedSummary & { jobs
     summary.files += seedBatch(emu, b, now);
     summary.batches++;
   }
-  const started: Promise<unknown>[] = [];
   for (const j of seed.jobs ?? []) {
     const ws = j.workspace ?? emu.config.workspace;
     requireWorkspace(emu, ws, "jobs");
     const script = scriptFor(j);
-    started.push(Promise.resolve(startScriptedJob(emu, ws, j.jobId, j.definition, { name: j.name, script })));
+    startScriptedJob(emu, ws, j.jobId, j.definition, { name: j.name, script });
     summary.jobs++;
   }
-  const jobsStarted = Promise.all(started).then(() => undefined);
-  // Start-up seeds do not await; make a failure visible instead of an unhandled rejection.
-  jobsStarted.catch((err) => console.error("[seed] a seeded job could not be started:", err?.message ?? err));
-  return { ...summary, jobsStarted };
+  return summary;
 }
 
 /** The seed's script, with the `state` shortcut folded in. */

@@ -7,6 +7,7 @@ import { ensureWorkspace } from "../state/workspaces.js";
 import { removeBlob } from "../state/blobs.js";
 import { allTables, CONTROL_TABLES, KEPT_TABLES, quoteIdent } from "./tables.js";
 import { controlsOf } from "./plane.js";
+import { resetJobs } from "../simulator/engine.js";
 
 export interface ResetOutcome {
   workspace: string | null;
@@ -22,6 +23,8 @@ export function resetAll(emu: Emulator): ResetOutcome {
   const started = performance.now();
   const plane = controlsOf(emu);
   plane.journal.discardBuffered();
+  // The simulator first: it cancels job timers and temp files before the rows go.
+  resetJobs(emu);
   const deletedRows: Record<string, number> = {};
   const tables = allTables(emu.db).filter((t) => !KEPT_TABLES.has(t.name));
   emu.db.transaction(() => {
@@ -46,6 +49,7 @@ export function resetWorkspace(emu: Emulator, ws: string): ResetOutcome {
   const started = performance.now();
   const plane = controlsOf(emu);
   plane.journal.flush();
+  const jobs = resetJobs(emu, ws);
   const deletedRows: Record<string, number> = {};
   const tables = allTables(emu.db).filter((t) => t.columns.includes("workspace_id") && !WORKSPACE_IDENTITY.has(t.name) && !KEPT_TABLES.has(t.name));
   const blobs: string[] = [];
@@ -65,6 +69,7 @@ export function resetWorkspace(emu: Emulator, ws: string): ResetOutcome {
     }
     if (ws === emu.config.workspace) ensureWorkspace(emu.db, ws, emu.config.apiKey, emu.clock.now());
   })();
+  if (jobs) deletedRows.jobs = (deletedRows.jobs ?? 0) + jobs;
   for (const rel of blobs) removeBlob(emu.store.blobRoot, rel);
   afterWorldChange(emu);
   return { workspace: ws, ms: performance.now() - started, deletedRows, blobsRemoved: blobs.length };

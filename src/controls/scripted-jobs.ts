@@ -1,14 +1,16 @@
 // Scripted jobs: a job definition plus a timeline (stage durations, failing tasks, final state),
-// handed to the jobs simulator's startJob. Until the simulator is present this answers 501.
+// started through the jobs simulator's own startJob, so a scripted job is validated, stored,
+// listed and advanced exactly like one created through the API.
 import type { Emulator } from "../context.js";
 import type { JobScriptT } from "../contract/controls.js";
-import { ApiError } from "../errors.js";
+import { startJob } from "../simulator/engine.js";
 
 export interface ScriptedJobOptions {
   name?: string;
   script?: JobScriptT;
 }
 
-export function startScriptedJob(_emu: Emulator, _ws: string, _jobId: string, _definition: Record<string, unknown>, _opts: ScriptedJobOptions): Promise<unknown> {
-  return Promise.reject(new ApiError(501, "not-implemented", "Scripted jobs need the jobs simulator, which this build does not include yet"));
+export function startScriptedJob(emu: Emulator, ws: string, jobId: string, definition: Record<string, unknown>, opts: ScriptedJobOptions): { created: boolean } {
+  const r = startJob(emu, ws, jobId, definition, { name: opts.name, script: opts.script });
+  return { created: r.created };
 }

@@ -162,7 +162,7 @@ const resetRoute = createRoute({
 const seedRoute = createRoute({
   method: "post", path: `${P}/seed`, tags, summary: "Load workspaces, keys, batches (with files) and jobs",
   request: jsonBody(SeedBody),
-  responses: { 200: jsonContent(SeedResult, "What was created."), ...errorResponses(400, 501) },
+  responses: { 200: jsonContent(SeedResult, "What was created."), ...errorResponses(400, 409) },
 });
 const getSnapshotRoute = createRoute({
   method: "get", path: `${P}/snapshot`, tags, summary: "Export the whole emulated world (rows + blobs) as JSON",
@@ -270,7 +270,7 @@ const receiverDeleteRoute = createRoute({
 const scriptedJobRoute = createRoute({
   method: "post", path: `${P}/jobs/{workspace}/{jobId}`, tags, summary: "Start a scripted job (timeline: stage durations, failing tasks, final state)",
   request: { params: z.object({ workspace: z.string(), jobId: z.string().regex(/^[a-z0-9_-]{1,20}$/, { message: "job id must match [a-z0-9_-]{1,20}" }) }), ...jsonBody(ScriptedJobBody) },
-  responses: { 201: jsonContent(z.object({ status: z.literal("ok"), jobId: z.string() }), "Started."), ...errorResponses(400, 404, 409, 501) },
+  responses: { 201: jsonContent(z.object({ status: z.literal("ok"), jobId: z.string(), created: z.boolean().openapi({ description: "false when the identical job was already started (a replay)." }) }), "Started."), ...errorResponses(400, 404, 409) },
 });
 
 const overviewRoute = createRoute({
@@ -334,13 +334,12 @@ export function controlRoutes(emu: Emulator) {
       return c.json({ status: "ok" as const, ...out }, 200);
     }
     const out = resetAll(emu);
-    if (body.reseed && plane.startupSeed) await applySeedFile(emu, plane.startupSeed).jobsStarted;
+    if (body.reseed && plane.startupSeed) applySeedFile(emu, plane.startupSeed);
     return c.json({ status: "ok" as const, ...out }, 200);
   }, hookFor(resetRoute));
 
-  app.openapi(seedRoute, async (c) => {
+  app.openapi(seedRoute, (c) => {
     const res = applySeedFile(emu, c.req.valid("json"));
-    await res.jobsStarted;
     return c.json({ status: "ok" as const, workspaces: res.workspaces, batches: res.batches, files: res.files, jobs: res.jobs }, 200);
   }, hookFor(seedRoute));
 
@@ -416,8 +415,8 @@ export function controlRoutes(emu: Emulator) {
     const { workspace, jobId } = c.req.valid("param");
     const b = c.req.valid("json");
     if (!workspaceExists(emu.db, workspace)) throw notFound(`Workspace "${workspace}" does not exist`, "Seed it first (POST /_emulator/seed).");
-    await startScriptedJob(emu, workspace, jobId, b.definition, { name: b.name, script: b.script });
-    return c.json({ status: "ok" as const, jobId }, 201);
+    const r = startScriptedJob(emu, workspace, jobId, b.definition, { name: b.name, script: b.script });
+    return c.json({ status: "ok" as const, jobId, created: r.created }, 201);
   }, hookFor(scriptedJobRoute));
 
   app.openapi(overviewRoute, (c) => c.json(overview(emu), 200));

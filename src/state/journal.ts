@@ -114,7 +114,7 @@ export class Journal {
   }
 
   clear(workspace?: string): number {
-    this.discardBuffered();
+    this.flush();
     const res = workspace === undefined ? this.db.prepare("DELETE FROM journal").run() : this.db.prepare("DELETE FROM journal WHERE workspace_id = ?").run(workspace);
     return res.changes;
   }
