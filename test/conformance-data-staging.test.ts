@@ -1,0 +1,174 @@
+// Conformance with the official client: every `rf-cloud data-staging` command, run unchanged as a
+// child process against the emulator (base URL changed, nothing else). A command passes only when it
+// exits 0 with no Python exception and no unparseable field, and what it did is visible through the API
+// (counts, file bytes). The client's Python dependencies missing = this suite FAILS (never skips).
+import crypto from "node:crypto";
+import fs from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
+import { imageFolder, mp4, png } from "./helpers/media.js";
+import { assertRealClientAvailable, expectClientOk, runClient } from "./helpers/real-client.js";
+
+let emu: TestEmulator;
+let root: string;
+let files: http.Server;
+let filesUrl: string;
+const hooks: { path: string; body: any; auth?: string }[] = [];
+
+const sha = (b: Buffer) => crypto.createHash("sha256").update(b).digest("hex");
+
+/** Runs `rf-cloud data-staging <args>` with the emulator's key and --debug-mode; fails on any error. */
+async function ds(...args: string[]) {
+  return expectClientOk(await runClient(emu.url, ["data-staging", ...args, "--api-key", emu.apiKey, "--debug-mode"], { cwd: root }));
+}
+
+async function count(batchId: string, part?: string): Promise<number> {
+  const r = await emu.call("GET", `${emu.staging(batchId)}/count${part ? `?partName=${part}` : ""}`);
+  return r.status === 200 ? r.json.count : -1;
+}
+
+beforeAll(async () => {
+  assertRealClientAvailable();
+  emu = await startTestEmulator();
+  root = fs.mkdtempSync(path.join(os.tmpdir(), "rf-conf-ds-"));
+  // A loopback file server for reference ingests, and a webhook sink.
+  files = http.createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    if (req.method === "POST") {
+      let body = "";
+      req.on("data", (d) => (body += d));
+      req.on("end", () => {
+        hooks.push({ path: url.pathname, body: JSON.parse(body || "null"), auth: req.headers.authorization });
+        res.writeHead(200, { "content-type": "application/json" }).end("{}");
+      });
+      return;
+    }
+    const m = /^\/(img|vid)\/(\d+)\.(png|mp4)$/.exec(url.pathname);
+    if (!m) return void res.writeHead(404).end("no such file");
+    const data = m[1] === "img" ? png(1000 + Number(m[2])) : mp4(Number(m[2]));
+    res.writeHead(200, { "content-type": m[1] === "img" ? "image/png" : "video/mp4", "content-length": data.length }).end(data);
+  });
+  await new Promise<void>((r) => files.listen(0, "127.0.0.1", r));
+  filesUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await emu?.close();
+  await new Promise<void>((r) => (files ? files.close(() => r()) : r()));
+  if (root) fs.rmSync(root, { recursive: true, force: true });
+});
+
+describe("rf-cloud data-staging against the emulator", () => {
+  it("list-batches on an empty workspace", async () => {
+    const run = await ds("list-batches");
+    expect(run.stdout).not.toMatch(/error/i);
+  });
+
+  it("create-batch-of-images from a folder of 5 images (simple batch, one upload per image)", async () => {
+    const dir = imageFolder(root, "five", 5);
+    await ds("create-batch-of-images", "--images-dir", dir, "--batch-id", "conf-five", "--batch-name", "Five images");
+    expect(await count("conf-five")).toBe(5);
+    const b = await emu.call("GET", emu.staging("conf-five"));
+    expect(b.json.batch).toMatchObject({ batchId: "conf-five", displayName: "Five images", batchType: "simple-batch", batchContentType: "images" });
+  });
+
+  it("create-batch-of-images from a folder of 40 images (tar shards through signed URLs), then list-ingest-details", async () => {
+    const dir = imageFolder(root, "forty", 40, 100);
+    await ds("create-batch-of-images", "--images-dir", dir, "--batch-id", "conf-forty", "--notifications-url", `${filesUrl}/hooks/forty`);
+    await waitFor(async () => (await count("conf-forty")) === 40, 20_000, "40 images indexed");
+    const b = await emu.call("GET", emu.staging("conf-forty"));
+    expect(b.json.batch.batchType).toBe("sharded-batch");
+    const out = path.join(root, "shards.jsonl");
+    await ds("list-ingest-details", "--batch-id", "conf-forty", "--output-file", out);
+    const shards = fs.readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(shards.length).toBeGreaterThanOrEqual(1);
+    expect(shards.reduce((n, s) => n + s.shard_objects_count, 0)).toBe(40);
+    const console = await ds("list-ingest-details", "--batch-id", "conf-forty", "--page-size", "1");
+    expect(console.stdout).toContain(shards[0].shard_id);
+    // The client packed notification_config.json into the shard: the ingest webhook must follow.
+    await waitFor(() => hooks.some((h) => h.path === "/hooks/forty"), 20_000, "the shard's ingest webhook");
+  });
+
+  it("show-batch-details for a simple and a sharded batch", async () => {
+    const five = await ds("show-batch-details", "--batch-id", "conf-five");
+    expect(five.stdout).toContain("Five images");
+    expect(five.stdout).toMatch(/Files Count\s*│\s*5\b/);
+    const forty = await ds("show-batch-details", "--batch-id", "conf-forty");
+    expect(forty.stdout).toMatch(/Files Count\s*│\s*40\b/);
+  });
+
+  it("list-batch-content to the console and to a JSONL file, with --limit", async () => {
+    const out = path.join(root, "content.jsonl");
+    await ds("list-batch-content", "--batch-id", "conf-five", "--output-file", out);
+    const lines = fs.readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.file_name).sort()).toEqual(["img-000.png", "img-001.png", "img-002.png", "img-003.png", "img-004.png"]);
+    for (const l of lines) expect(l.download_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
+    const limited = path.join(root, "content-2.jsonl");
+    await ds("list-batch-content", "--batch-id", "conf-forty", "--limit", "2", "--output-file", limited);
+    expect(fs.readFileSync(limited, "utf8").trim().split("\n")).toHaveLength(2);
+    await ds("list-batch-content", "--batch-id", "conf-five");
+  });
+
+  it("export-batch downloads every file with its exact bytes (simple and sharded)", async () => {
+    for (const [batch, folder, n] of [["conf-five", "five", 5], ["conf-forty", "forty", 40]] as const) {
+      const target = path.join(root, `export-${batch}`);
+      await ds("export-batch", "--batch-id", batch, "--target-dir", target);
+      const exported = fs.readdirSync(target, { recursive: true }).map(String).filter((f) => f.endsWith(".png"));
+      expect(exported).toHaveLength(n);
+      for (const f of exported) {
+        const original = fs.readFileSync(path.join(root, folder, path.basename(f)));
+        expect(sha(fs.readFileSync(path.join(target, f))), f).toBe(sha(original));
+      }
+      // Running it again is a no-op for the client (its export log), and must not fail.
+      await ds("export-batch", "--batch-id", batch, "--target-dir", target);
+    }
+  });
+
+  it("create-batch-of-images from a references file of loopback URLs, with ingest id and notifications", async () => {
+    const refs = path.join(root, "image-refs.jsonl");
+    fs.writeFileSync(refs, Array.from({ length: 6 }, (_, i) => JSON.stringify({ name: `ref-${i}.png`, url: `${filesUrl}/img/${i}.png` })).join("\n") + "\n");
+    const run = await ds(
+      "create-batch-of-images", "--data-source", "references-file", "--references", refs, "--batch-id", "conf-refs",
+      "--ingest-id", "conf-ingest-1", "--notifications-url", `${filesUrl}/hooks/refs`,
+      "--notification-category", "ingest-status", "--notification-category", "files-status",
+    );
+    expect(run.stdout).toContain("Your ingest ID");
+    await waitFor(async () => (await count("conf-refs")) === 6, 20_000, "6 referenced images indexed");
+    const list = await emu.call("GET", `${emu.staging("conf-refs")}/list`);
+    const byName = new Map<string, string>(list.json.filesMetadata.map((f: any) => [f.fileName, f.downloadURL]));
+    const res = await fetch(byName.get("ref-3.png")!);
+    expect(sha(Buffer.from(await res.arrayBuffer()))).toBe(sha(png(1003)));
+    await waitFor(() => hooks.some((h) => h.path === "/hooks/refs"), 20_000, "an ingest webhook");
+    const hook = hooks.find((h) => h.path === "/hooks/refs")!;
+    expect(hook.auth).toBe(`Bearer rf_${emu.workspace}`);
+    expect(hook.body.type).toBe("roboflow-data-staging-notification-v1");
+    await ds("list-ingest-details", "--batch-id", "conf-refs");
+  });
+
+  it("create-batch-of-videos from a folder and from a references file", async () => {
+    const dir = path.join(root, "videos");
+    fs.mkdirSync(dir);
+    for (let i = 0; i < 2; i++) fs.writeFileSync(path.join(dir, `clip-${i}.mp4`), mp4(i));
+    await ds("create-batch-of-videos", "--videos-dir", dir, "--batch-id", "conf-videos", "--batch-name", "Clips");
+    expect(await count("conf-videos")).toBe(2);
+    const b = await emu.call("GET", emu.staging("conf-videos"));
+    expect(b.json.batch.batchContentType).toBe("videos");
+    const target = path.join(root, "export-videos");
+    await ds("export-batch", "--batch-id", "conf-videos", "--target-dir", target);
+    expect(sha(fs.readFileSync(path.join(target, "clip-1.mp4")))).toBe(sha(mp4(1)));
+
+    const refs = path.join(root, "video-refs.jsonl");
+    fs.writeFileSync(refs, [0, 1, 2].map((i) => JSON.stringify({ name: `vref-${i}.mp4`, url: `${filesUrl}/vid/${i}.mp4` })).join("\n") + "\n");
+    await ds("create-batch-of-videos", "--data-source", "references-file", "--references", refs, "--batch-id", "conf-video-refs", "--ingest-id", "conf-vingest-1");
+    await waitFor(async () => (await count("conf-video-refs")) === 3, 20_000, "3 referenced videos indexed");
+  });
+
+  it("list-batches across pages shows every batch", async () => {
+    const run = await ds("list-batches", "--pages", "10", "--page-size", "1");
+    for (const id of ["conf-five", "conf-forty", "conf-refs", "conf-videos", "conf-video-refs"]) expect(run.stdout).toContain(id);
+  });
+});
