@@ -3,6 +3,7 @@
 // background too, so counts rise a little after the upload). Work lives in the store, never only
 // in memory: on start the worker resumes every shard that is still "info".
 import crypto from "node:crypto";
+import fs from "node:fs";
 import type { Emulator, Worker } from "../context.js";
 import { blobPath } from "../state/blobs.js";
 import { BULK_IMAGES, VIDEOS, listUnfinishedShards, setShardPayload } from "../state/ingests.js";
@@ -97,13 +98,13 @@ export class IngestWorker implements Worker {
       if (!shard || shard.status_type !== "info") return;
       if (shard.kind === "tar-upload") await this.runTar(shard);
       else if (shard.kind === "references") await this.runReferences(shard);
-      else this.finish(shard, { files: [], failed: [], shardError: { type: "roboql-not-supported", reason: ROBOQL_NOT_EMULATED } });
+      else await this.finish(shard, { files: [], failed: [], shardError: { type: "roboql-not-supported", reason: ROBOQL_NOT_EMULATED } });
     } catch (err) {
       if (this.stopped) return;
       console.error(`[ingest] shard ${shardId} failed:`, err);
       try {
         const shard = getShard(this.emu.db, shardId);
-        if (shard) this.finish(shard, { files: [], failed: [], shardError: { type: "internal-error", reason: `The emulator failed while ingesting this shard: ${(err as Error)?.message ?? String(err)}` } });
+        if (shard) await this.finish(shard, { files: [], failed: [], shardError: { type: "internal-error", reason: `The emulator failed while ingesting this shard: ${(err as Error)?.message ?? String(err)}` } });
       } catch {
         // The store itself is failing; the shard stays "info" and is retried on the next start.
       }
@@ -121,9 +122,12 @@ export class IngestWorker implements Worker {
     return { target: BULK_IMAGES, fileShardId: shard.shard_id, ingestStatusPerShard: false };
   }
 
-  private finish(shard: ShardRow, result: ShardResult): void {
-    if (this.stopped) return;
-    finishShard(this.emu, shard.shard_id, result, this.optionsFor(shard));
+  private async finish(shard: ShardRow, result: ShardResult): Promise<void> {
+    if (this.stopped) {
+      for (const f of result.files) fs.rmSync(f.tmp, { force: true });
+      return;
+    }
+    await finishShard(this.emu, shard.shard_id, result, this.optionsFor(shard));
   }
 
   private setRunning(shard: ShardRow, name: string): void {
@@ -132,10 +136,10 @@ export class IngestWorker implements Worker {
 
   private async runTar(shard: ShardRow): Promise<void> {
     const payload = JSON.parse(shard.payload ?? "{}") as Partial<TarShardPayload>;
-    if (!payload.tarBlob) return this.finish(shard, { files: [], failed: [], shardError: { type: "upload-missing", reason: "The uploaded archive of this shard is missing." } });
+    if (!payload.tarBlob) return await this.finish(shard, { files: [], failed: [], shardError: { type: "upload-missing", reason: "The uploaded archive of this shard is missing." } });
     this.setRunning(shard, "indexing");
     const result = await indexTar(blobPath(this.emu.store.blobRoot, payload.tarBlob), this.emu.store.tmpRoot, () => this.stopped);
-    this.finish(shard, result);
+    await this.finish(shard, result);
   }
 
   private async runReferences(shard: ShardRow): Promise<void> {
@@ -145,13 +149,13 @@ export class IngestWorker implements Worker {
       this.setRunning(shard, "downloading-references-file");
       const loaded = await loadReferencesFile(payload.referencesURL, this.emu.store.tmpRoot, this.fetchLimits, MAX_REFERENCES_PER_REQUEST);
       if (this.stopped) return;
-      if (!loaded.ok) return this.finish(shard, { files: [], failed: [], shardError: { type: loaded.type, reason: loaded.reason } });
+      if (!loaded.ok) return await this.finish(shard, { files: [], failed: [], shardError: { type: loaded.type, reason: loaded.reason } });
       payload = this.splitReferences(shard, payload, loaded.references, loaded.problems);
     }
     this.setRunning(shard, "downloading");
     const { files, failed } = await fetchReferences(payload.references ?? [], payload.kind, this.emu.store.tmpRoot, this.fetchLimits, isStopped);
     if (this.stopped) return;
-    this.finish(shard, { files, failed: [...(payload.problems ?? []), ...failed], shardError: null });
+    await this.finish(shard, { files, failed: [...(payload.problems ?? []), ...failed], shardError: null });
   }
 
   /** Keeps the first chunk of a downloaded references list in this shard and queues one new shard per further chunk. */
