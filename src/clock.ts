@@ -151,7 +151,11 @@ export class Clock {
       this.armed = null;
       // Only timers that exist now fire in this tick: one that re-schedules itself with no delay
       // (likely in "max" mode) runs again on the next turn of the event loop, not in a busy loop.
-      const now = this.mode === "max" ? Infinity : this.now();
+      // "max" is a discrete-event run: only the earliest timers fire, and virtual time jumps to
+      // their due time, so code that compares stored times with now() (webhook backoff, expiry)
+      // sees the time that passed.
+      const now = this.mode === "max" ? Math.min(...this.timers.map((t) => t.due)) : this.now();
+      if (this.mode === "max" && this.now() < now) this.virtualBase += now - this.now();
       const batch = this.timers.filter((t) => t.due <= now).sort((a, b) => a.due - b.due || a.id - b.id);
       const ids = new Set(batch.map((t) => t.id));
       this.timers = this.timers.filter((t) => !ids.has(t.id));
