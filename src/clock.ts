@@ -32,9 +32,10 @@ export class Clock {
   /** Timers cancelled while a batch of due timers is running must not fire. */
   private cancelled = new Set<number>();
 
-  constructor(scale: number = 1, startAt: number = Date.now()) {
+  /** `manual`: start stopped at `startAt` (deterministic seeds), whatever the scale. */
+  constructor(scale: number = 1, startAt: number = Date.now(), startMode?: "manual") {
     this.scale = scale;
-    this.mode = scale === Infinity ? "max" : scale === 1 ? "real" : "scaled";
+    this.mode = startMode ?? (scale === Infinity ? "max" : scale === 1 ? "real" : "scaled");
     this.virtualBase = startAt;
     this.realBase = Date.now();
   }

@@ -45,6 +45,11 @@ export function startTimeOf(seed: unknown): number | undefined {
   return Number.isFinite(ms) ? ms : undefined;
 }
 
+/** Whether a seed asks for a clock stopped at its start time (deterministic.clock = manual). */
+export function startsManual(seed: unknown): boolean {
+  return (seed as SeedBodyT | undefined)?.deterministic?.clock === "manual";
+}
+
 export function parseSeed(seed: unknown): SeedBodyT {
   if (!seed || typeof seed !== "object" || Array.isArray(seed)) throw badRequest("seed must be a JSON object");
   const r = SeedBody.safeParse(seed);

@@ -12,7 +12,7 @@ import { openStore } from "./state/db.js";
 import { ensureWorkspace, getSetting, setSetting } from "./state/workspaces.js";
 import { WebhookSender } from "./simulator/webhooks.js";
 import { createWorkers } from "./simulator/workers.js";
-import { applySeedFile, readSeedFile, startTimeOf } from "./seed.js";
+import { applySeedFile, readSeedFile, startsManual, startTimeOf } from "./seed.js";
 import { installControls } from "./controls/plane.js";
 import { randomIds } from "./controls/prng.js";
 
@@ -29,7 +29,7 @@ export function createEmulator(config: EmulatorConfig): Emulator {
   // The seed is read first: its "deterministic" block decides where the clock starts.
   const seed = config.seedFile ? readSeedFile(config.seedFile) : undefined;
   const store = openStore(config.dataDir);
-  const clock = new Clock(config.timeScale, startTimeOf(seed) ?? Date.now());
+  const clock = new Clock(config.timeScale, startTimeOf(seed) ?? Date.now(), startsManual(seed) ? "manual" : undefined);
   const now = clock.now();
   ensureWorkspace(store.db, config.workspace, config.apiKey, now);
   let secret = config.signingSecret ?? getSetting(store.db, "signing_secret");

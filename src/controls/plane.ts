@@ -20,7 +20,7 @@ export function installControls(emu: Emulator, startupSeed?: unknown): ControlPl
   const deterministic = (startupSeed as SeedBodyT | undefined)?.deterministic ?? null;
   if (deterministic) emu.ids = seededIds(deterministic.seed);
   else emu.ids ??= randomIds();
-  if (deterministic?.clock) {
+  if (deterministic?.clock && deterministic.clock !== emu.clock.state().mode) {
     const scale = Number.isFinite(emu.config.timeScale) && emu.config.timeScale !== 1 ? emu.config.timeScale : 10;
     emu.clock.setMode(deterministic.clock, deterministic.clock === "scaled" ? scale : undefined);
   }
