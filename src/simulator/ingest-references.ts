@@ -35,7 +35,7 @@ export interface FetchLimits {
   concurrency: number;
 }
 
-export const DEFAULT_FETCH_LIMITS: FetchLimits = { timeoutMs: 60_000, concurrency: 4 };
+export const DEFAULT_FETCH_LIMITS: FetchLimits = { timeoutMs: 60_000, concurrency: 8 };
 export const MAX_REFERENCES_FILE_BYTES = 64 * 1024 * 1024;
 const MAX_REDIRECTS = 5;
 
