@@ -98,6 +98,9 @@ describe("bulk-upload/image-references", () => {
     const fetched = files.requests.length;
     const again = await post("refs-dup", "image", body);
     expect(again.json).toEqual({ status: "ok", ingestId: first.json.ingestId, shardIds: first.json.shardIds, duplicated: true });
+    // Other notification settings do not make it another ingest.
+    const withHook = await post("refs-dup", "image", { ...body, notificationsURL: `${hooks.url}/dup` });
+    expect(withHook.json).toMatchObject({ ingestId: first.json.ingestId, duplicated: true });
 
     const named = { ...body, ingestId: "my-ingest-1" };
     const n1 = await post("refs-dup", "image", named);

@@ -174,6 +174,7 @@ function createSlot(emu: Emulator, ws: string, batchId: string, displayName: str
 interface IngestRequest {
   kind: IngestKind;
   target: BatchTarget;
+  /** The ingest's content (references or query); same content + same ingestId = the same ingest. */
   canonical: string;
   ingestId?: string;
   displayName?: string;
@@ -193,8 +194,8 @@ function startIngest(emu: Emulator, ws: string, batchId: string, req: IngestRequ
     if (existing) {
       if (existing.kind !== req.kind || existing.request_hash !== requestHash) {
         throw conflict(
-          `ingestId "${ingestId}" was already used in batch "${batchId}" for a different ${existing.kind} request`,
-          "Use a new ingestId for a different request; repeat a request unchanged to get duplicated=true.",
+          `ingestId "${ingestId}" was already used in batch "${batchId}" for a different ${existing.kind} request (other references or query)`,
+          "Use a new ingestId for different data; repeating the same data answers duplicated=true.",
         );
       }
       return { ingestId, shardIds: listShardsOfIngest(emu.db, ws, batchId, ingestId).map((s) => s.shard_id), duplicated: true };
@@ -235,13 +236,8 @@ function referencesRequest(kind: "image" | "video", raw: Record<string, unknown>
     notificationsURL: raw.notificationsURL as string | undefined,
     notificationCategories: raw.notificationCategories as ReferencesBody["notificationCategories"],
   };
-  const canonical = JSON.stringify({
-    kind,
-    references: body.references?.map((r) => [r.name, r.url]) ?? null,
-    referencesURL: body.referencesURL ?? null,
-    notificationsURL: body.notificationsURL ?? null,
-    notificationCategories: body.notificationCategories ?? null,
-  });
+  // What the ingest is: the data, not the notification settings (a re-run with another webhook is the same ingest).
+  const canonical = JSON.stringify({ kind, references: body.references?.map((r) => [r.name, r.url]) ?? null, referencesURL: body.referencesURL ?? null });
   const payloads: ReferencePayload[] = [];
   if (body.references) {
     const refs = markDuplicates(body.references);
@@ -392,7 +388,7 @@ export function stagingUploadRoutes(emu: Emulator) {
   app.openapi(roboqlRoute, (c) => {
     const { batchId } = c.req.valid("param");
     const body = c.req.valid("json");
-    const canonical = JSON.stringify({ kind: "roboql", query: body.query, notificationsURL: body.notificationsURL ?? null, notificationCategories: body.notificationCategories ?? null });
+    const canonical = JSON.stringify({ kind: "roboql", query: body.query });
     const started = startIngest(emu, c.get("workspace"), batchId, {
       kind: "roboql", target: BULK_IMAGES, canonical, ingestId: body.ingestId, displayName: body.displayName,
       notificationsURL: body.notificationsURL, notificationCategories: body.notificationCategories, shardKind: "roboql", payloads: [{ query: body.query }],
