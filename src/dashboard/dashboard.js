@@ -166,23 +166,23 @@
   function renderWebhooks(deliveries) {
     if (!deliveries.length) return void ($("webhooks").innerHTML = '<p class="muted">None.</p>');
     $("webhooks").innerHTML = `<table id="webhooks-table"><thead><tr><th>created</th><th>category</th><th>url</th><th>state</th><th>attempts</th></tr></thead><tbody>${deliveries.slice(-15).reverse().map((d) => `
-      <tr><td class="mono">${esc(time(d.createdAt))}</td><td>${esc(d.category)}<br><span class="muted">${esc(d.subject || "")}</span></td><td class="mono">${esc(d.url)}</td>
+      <tr><td class="mono">${esc(time(d.createdAt))}</td><td>${esc(d.category)}<br><span class="muted">${esc(d.subject || "")}</span></td><td class="mono wrap">${esc(d.url)}</td>
       <td>${pill(d.state, d.state === "delivered" ? "ok" : d.state === "failed" ? "bad" : "wait")}</td>
-      <td>${d.attempts.map((a) => `<div class="mono">#${a.attempt} ${a.status ?? "—"} ${a.error ? esc(a.error) : ""} <span class="muted">${a.latencyMs} ms</span></div>`).join("")}</td></tr>`).join("")}</tbody></table>`;
+      <td>${d.attempts.map((a) => `<div class="mono" style="white-space:nowrap">#${a.attempt} ${a.status ?? "—"} ${a.error ? esc(a.error) : ""} <span class="muted">${a.latencyMs} ms</span></div>`).join("")}</td></tr>`).join("")}</tbody></table>`;
   }
 
   function renderJournal(j) {
     $("journal-count").textContent = `(${j.count})`;
     if (!j.entries.length) return void ($("journal").innerHTML = '<p class="muted">Empty.</p>');
     $("journal").innerHTML = `<table id="journal-table"><thead><tr><th>at</th><th>request</th><th>status</th><th>ms</th></tr></thead><tbody>${j.entries.map((e) => `
-      <tr><td class="mono">${esc(time(e.at))}</td><td class="mono">${esc(e.method)} ${esc(e.path)}${e.query ? `<span class="muted">?${esc(e.query)}</span>` : ""}${e.fault ? ` ${pill(`fault: ${e.fault.type}`, "bad")}` : ""}</td>
+      <tr><td class="mono">${esc(time(e.at))}</td><td class="mono wrap">${esc(e.method)} ${esc(e.path)}${e.query ? `<span class="muted">?${esc(e.query)}</span>` : ""}${e.fault ? ` ${pill(`fault: ${e.fault.type}`, "bad")}` : ""}</td>
       <td>${e.status === null ? pill("dropped", "bad") : pill(e.status, e.status >= 400 ? "bad" : "ok")}</td><td class="mono">${e.latencyMs}</td></tr>`).join("")}</tbody></table>`;
   }
 
   function renderFaults(rules) {
     if (!rules.length) return void ($("faults").innerHTML = '<p class="muted">None.</p>');
     $("faults").innerHTML = `<table><thead><tr><th>id</th><th>match</th><th>action</th><th>fires</th><th>fired</th></tr></thead><tbody>${rules.map((r) => `
-      <tr><td><code>${esc(r.id)}</code></td><td class="mono">${esc(JSON.stringify(r.match))}</td><td class="mono">${esc(JSON.stringify(r.action))}</td>
+      <tr><td><code>${esc(r.id)}</code></td><td class="mono wrap">${esc(JSON.stringify(r.match))}</td><td class="mono wrap">${esc(JSON.stringify(r.action))}</td>
       <td>${r.times !== null ? `next ${r.times} (${r.remaining} left)` : r.probability !== null ? `p=${r.probability} seed ${r.seed}` : "always"}</td><td>${r.fired}/${r.evaluated}</td></tr>`).join("")}</tbody></table>`;
   }
 
