@@ -161,7 +161,7 @@ interface SlotRequest {
 function createSlot(emu: Emulator, ws: string, batchId: string, displayName: string | undefined, req: SlotRequest) {
   const now = emu.clock.now();
   const token = crypto.randomBytes(24).toString("hex");
-  const shardId = req.kind === "shard" ? crypto.randomUUID() : null;
+  const shardId = req.kind === "shard" ? emu.ids.uuid() : null;
   const expires = now + UPLOAD_URL_TTL_MS;
   emu.db.transaction(() => {
     ensureBatch(emu.db, ws, batchId, req.target, displayName, now);
@@ -203,7 +203,7 @@ function startIngest(emu: Emulator, ws: string, batchId: string, req: IngestRequ
     ensureBatch(emu.db, ws, batchId, req.target, req.displayName, now);
     insertIngest(emu.db, { workspace_id: ws, batch_id: batchId, ingest_id: ingestId, kind: req.kind, request_hash: requestHash, created_at: now });
     const shardIds = req.payloads.map((payload) => {
-      const shardId = crypto.randomUUID();
+      const shardId = emu.ids.uuid();
       insertShard(emu.db, {
         shard_id: shardId,
         workspace_id: ws,

@@ -170,7 +170,7 @@ export class IngestWorker implements Worker {
     this.emu.db.transaction(() => {
       setShardPayload(this.emu.db, shard.shard_id, mine);
       for (const chunk of chunks.slice(1)) {
-        const shardId = crypto.randomUUID();
+        const shardId = this.emu.ids.uuid();
         insertShard(this.emu.db, {
           ...template,
           shard_id: shardId,
