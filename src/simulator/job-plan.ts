@@ -26,10 +26,10 @@ export const WORKER_MS_PER_ITEM = { cpu: 400, gpu: 100 } as const;
 
 /** Default step delays on the emulator clock (real time at time scale 1), chosen so a person can watch a small job. */
 export const DELAYS = {
-  queuedMs: 2000,
-  stageStartMs: 1000,
-  processingStepMs: 500,
-  exportTaskMs: 1000,
+  queuedMs: 3000,
+  stageStartMs: 2000,
+  processingStepMs: 1000,
+  exportTaskMs: 2000,
   compilationTaskMs: 3000,
 } as const;
 
