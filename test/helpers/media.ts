@@ -114,3 +114,15 @@ export function tar(members: TarMember[]): Buffer {
   parts.push(Buffer.alloc(1024));
   return Buffer.concat(parts);
 }
+
+/** A valid baseline JPEG: 8×8 grey pixels, greyscale, one DC and one AC Huffman code. */
+export function jpeg(): Buffer {
+  const seg = (marker: number, body: number[]) => [0xff, marker, ((body.length + 2) >> 8) & 0xff, (body.length + 2) & 0xff, ...body];
+  const jfif = seg(0xe0, [0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00]);
+  const dqt = seg(0xdb, [0x00, ...new Array(64).fill(1)]);
+  const sof = seg(0xc0, [8, 0, 8, 0, 8, 1, 1, 0x11, 0]);
+  const oneCode = (tableClassId: number) => seg(0xc4, [tableClassId, 1, ...new Array(15).fill(0), 0x00]);
+  const sos = seg(0xda, [1, 1, 0x00, 0, 63, 0]);
+  // DC difference 0 (code "0"), then end-of-block (code "0"), padded with ones.
+  return Buffer.from([0xff, 0xd8, ...jfif, ...dqt, ...sof, ...oneCode(0x00), ...oneCode(0x10), ...sos, 0x3f, 0xff, 0xd9]);
+}
