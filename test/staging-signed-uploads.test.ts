@@ -71,6 +71,9 @@ describe("upload/video + signed PUT", () => {
     const other = await put(d.uploadURL, MP4, { "X-Goog-Content-Length-Range": "0,1" });
     expect(other.status).toBe(400);
     expect(other.json.error.issues[0]).toMatchObject({ field: "X-Goog-Content-Length-Range", received: "0,1" });
+    const empty = await put(d.uploadURL, Buffer.alloc(0), d.extensionHeaders);
+    expect(empty.status).toBe(400);
+    expect(empty.json.message).toMatch(/empty/);
     const ok = await put(d.uploadURL, MP4, d.extensionHeaders);
     expect(ok.status).toBe(200);
   });

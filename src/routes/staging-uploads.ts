@@ -337,6 +337,7 @@ export function stagingUploadRoutes(emu: Emulator) {
     try {
       const got = await receiveBodyToTemp(c, emu.store.tmpRoot, slot.max_size, slot.kind === "video" ? "The video" : "The shard archive");
       try {
+        if (got.size === 0) throw badRequest(`The upload body is empty: PUT the ${slot.kind === "video" ? "video" : ".tar archive"} bytes (e.g. curl --upload-file <path>)`);
         const now = emu.clock.now();
         const claim = () => {
           if (!consumeUploadSlot(emu.db, token, now)) throw new ApiError(409, "upload-url-used", "This upload URL was already used; upload URLs are single-use");
