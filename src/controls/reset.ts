@@ -2,9 +2,10 @@
 // transaction, blobs after it commits, then every background worker re-reads the store (which
 // drops its timers for work that no longer exists) and the default workspace and key are restored.
 import fs from "node:fs";
+import path from "node:path";
 import type { Emulator } from "../context.js";
 import { ensureWorkspace } from "../state/workspaces.js";
-import { removeBlob } from "../state/blobs.js";
+import { blobPath } from "../state/blobs.js";
 import { allTables, CONTROL_TABLES, KEPT_TABLES, quoteIdent } from "./tables.js";
 import { controlsOf } from "./plane.js";
 import { resetJobs } from "../simulator/engine.js";
@@ -25,6 +26,7 @@ export function resetAll(emu: Emulator): ResetOutcome {
   plane.journal.discardBuffered();
   // The simulator first: it cancels job timers and temp files before the rows go.
   resetJobs(emu);
+  const blobRows = countBlobRows(emu);
   const deletedRows: Record<string, number> = {};
   const tables = allTables(emu.db).filter((t) => !KEPT_TABLES.has(t.name));
   emu.db.transaction(() => {
@@ -38,7 +40,7 @@ export function resetAll(emu: Emulator): ResetOutcome {
     }
     ensureWorkspace(emu.db, emu.config.workspace, emu.config.apiKey, emu.clock.now());
   })();
-  const blobsRemoved = emptyDir(emu.store.blobRoot);
+  const blobsRemoved = discardBlobs(emu, blobRows);
   plane.faults.invalidate();
   emu.ids.restart();
   afterWorldChange(emu);
@@ -70,7 +72,8 @@ export function resetWorkspace(emu: Emulator, ws: string): ResetOutcome {
     if (ws === emu.config.workspace) ensureWorkspace(emu.db, ws, emu.config.apiKey, emu.clock.now());
   })();
   if (jobs) deletedRows.jobs = (deletedRows.jobs ?? 0) + jobs;
-  for (const rel of blobs) removeBlob(emu.store.blobRoot, rel);
+  // Rows are gone, so nothing can read these any more: unlink them off the request path.
+  for (const rel of blobs) void fs.promises.rm(blobPath(emu.store.blobRoot, rel), { force: true }).catch(() => {});
   afterWorldChange(emu);
   return { workspace: ws, ms: performance.now() - started, deletedRows, blobsRemoved: blobs.length };
 }
@@ -86,18 +89,37 @@ export function afterWorldChange(emu: Emulator): void {
   }
 }
 
-function emptyDir(dir: string): number {
-  let removed = 0;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    if (entry.isDirectory()) removed += countFiles(`${dir}/${entry.name}`);
-    else removed++;
-    fs.rmSync(`${dir}/${entry.name}`, { recursive: true, force: true });
+/**
+ * Empties the blob folder in O(1): it is renamed aside and deleted in the background, so a reset
+ * costs the same with 5 files or 5000. Returns how many blobs the store's rows named.
+ */
+export function discardBlobs(emu: Emulator, blobRows: number): number {
+  const root = emu.store.blobRoot;
+  const trash = path.join(path.dirname(root), `.trash-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`);
+  try {
+    fs.renameSync(root, trash);
+  } catch {
+    fs.rmSync(root, { recursive: true, force: true });
   }
-  return removed;
+  fs.mkdirSync(root, { recursive: true });
+  removeInBackground(path.dirname(root), /^\.trash-/);
+  return blobRows;
 }
 
-function countFiles(dir: string): number {
+/** Deletes matching entries of `dir` (earlier resets' leftovers included) without blocking requests. */
+function removeInBackground(dir: string, name: RegExp): void {
+  for (const e of fs.readdirSync(dir)) {
+    if (name.test(e)) void fs.promises.rm(path.join(dir, e), { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+/** Number of rows that name a blob, over every table with a `blob` column. */
+export function countBlobRows(emu: Emulator, ws?: string): number {
   let n = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) n += e.isDirectory() ? countFiles(`${dir}/${e.name}`) : 1;
+  for (const t of allTables(emu.db)) {
+    if (!t.columns.includes("blob")) continue;
+    const sql = `SELECT COUNT(*) AS n FROM ${quoteIdent(t.name)}${ws !== undefined && t.columns.includes("workspace_id") ? " WHERE workspace_id = ?" : ""}`;
+    n += (emu.db.prepare(sql).get(...(ws !== undefined && t.columns.includes("workspace_id") ? [ws] : [])) as { n: number }).n;
+  }
   return n;
 }

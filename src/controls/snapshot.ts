@@ -10,7 +10,7 @@ import { blobPath, commitTemp } from "../state/blobs.js";
 import { ensureWorkspace } from "../state/workspaces.js";
 import { MIGRATIONS } from "../state/schema.js";
 import { controlsOf } from "./plane.js";
-import { afterWorldChange } from "./reset.js";
+import { afterWorldChange, discardBlobs } from "./reset.js";
 import { quoteIdent, worldTables } from "./tables.js";
 
 export const SNAPSHOT_FORMAT = "roboflow-batch-emulator-snapshot";
@@ -65,8 +65,7 @@ export function importSnapshot(emu: Emulator, snap: SnapshotT): ImportOutcome {
     // The configured key keeps working whatever the snapshot holds.
     ensureWorkspace(emu.db, emu.config.workspace, emu.config.apiKey, emu.clock.now());
   })();
-  fs.rmSync(emu.store.blobRoot, { recursive: true, force: true });
-  fs.mkdirSync(emu.store.blobRoot, { recursive: true });
+  discardBlobs(emu, 0);
   for (const b of blobEntries) {
     const tmp = path.join(emu.store.tmpRoot, `snapshot-${path.basename(b.abs)}-${Math.random().toString(36).slice(2)}`);
     fs.writeFileSync(tmp, b.bytes);
