@@ -2,6 +2,7 @@
 // snapshot export/import round trip — all over HTTP.
 import crypto from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "undici";
@@ -172,5 +173,25 @@ describe("snapshot", () => {
     const r = await ctl("POST", "/snapshot", evil);
     expect(r.status).toBe(400);
     expect(fs.existsSync(path.join(emu.emulator.store.blobRoot, "../../evil.txt"))).toBe(false);
+  });
+});
+
+describe("start-up seed file", () => {
+  it("is applied at start (--seed) and again by reset {reseed: true}", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rf-seed-"));
+    const seedFile = path.join(dir, "seed.json");
+    fs.writeFileSync(seedFile, JSON.stringify({ workspaces: [{ id: "ci", apiKeys: ["ci-key"] }], batches: [{ workspace: "ci", batchId: "inputs", images: { count: 4 } }] }));
+    const e = await startTestEmulator({ seedFile });
+    try {
+      const count = () => e.call("GET", "/data-staging/v1/external/ci/batches/inputs/count", { apiKey: "ci-key" });
+      expect((await count()).json.count).toBe(4);
+      await e.call("POST", "/_emulator/reset", { apiKey: null, json: {} });
+      expect((await count()).status).toBe(401);
+      expect((await e.call("POST", "/_emulator/reset", { apiKey: null, json: { reseed: true } })).status).toBe(200);
+      expect((await count()).json.count).toBe(4);
+    } finally {
+      await e.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
