@@ -170,7 +170,7 @@ function seedBatch(emu: Emulator, b: SeedBatchT, now: number): number {
   // Blobs first (they are complete files before any row names them), then the rows in one transaction.
   const stored = files.map((f) => ({ f, blob: writeBlob(emu.store.blobRoot, emu.store.tmpRoot, `${ws}/${b.batchId}`, f.bytes) }));
   const replaced: string[] = [];
-  emu.db.transaction(() => {
+  const commit = emu.db.transaction(() => {
     if (!getBatch(emu.db, ws, b.batchId)) {
       insertBatch(emu.db, {
         workspace_id: ws, batch_id: b.batchId, display_name: b.displayName ?? b.batchId, batch_type: batchType, content_type: contentType,
@@ -196,7 +196,14 @@ function seedBatch(emu: Emulator, b: SeedBatchT, now: number): number {
       });
       if (r.replacedBlob) replaced.push(r.replacedBlob);
     }
-  })();
+  });
+  try {
+    commit();
+  } catch (err) {
+    // No row names these blobs: remove them so a failed seed leaves nothing behind.
+    for (const { blob } of stored) removeBlob(emu.store.blobRoot, blob.blob);
+    throw err;
+  }
   for (const rel of replaced) removeBlob(emu.store.blobRoot, rel);
   return files.length;
 }
