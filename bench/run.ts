@@ -1,0 +1,474 @@
+// `npm run bench`: side-by-side measurements on loopback, every loop bounded. Prints a table and
+// writes bench/results.md (date, machine). BENCH_QUICK=1 shortens every section (CI smoke run);
+// BENCH_ONLY=startup,status,... runs a subset.
+import { spawnSync } from "node:child_process";
+import zlib from "node:zlib";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { request } from "undici";
+import { openStore } from "../src/state/db.js";
+import { insertBatch, upsertFile, BATCH_RETENTION_MS } from "../src/state/batches.js";
+import { writeBlob } from "../src/state/blobs.js";
+import { encodeToken } from "../src/state/pagination.js";
+import { DEFAULT_API_KEY, DEFAULT_WORKSPACE } from "../src/config.js";
+import { png, tar } from "../test/helpers/media.js";
+import { renderOpenApiDocument } from "../scripts/openapi-document.js";
+import { load } from "./lib/load.js";
+import { ensurePeers } from "./lib/peers.js";
+import { ROOT, spawnBare, spawnEmulator, spawnPrism, type Proc } from "./lib/procs.js";
+
+const QUICK = process.env.BENCH_QUICK === "1";
+const ONLY = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
+const WS = DEFAULT_WORKSPACE;
+const KEY = DEFAULT_API_KEY;
+const WORK = path.join(ROOT, "bench", ".work");
+
+interface Row {
+  section: string;
+  metric: string;
+  emulator: string;
+  baseline: string;
+  ratio: string;
+  goal: string;
+  verdict: "met" | "missed" | "info" | "n/a";
+  note?: string;
+}
+const rows: Row[] = [];
+const notes: string[] = [];
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
+};
+const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : "n/a");
+const tmpDir = (name: string) => {
+  fs.mkdirSync(WORK, { recursive: true });
+  return fs.mkdtempSync(path.join(WORK, `${name}-`));
+};
+const staging = (base: string, batch = "") => `${base}/data-staging/v1/external/${WS}/batches${batch ? `/${batch}` : ""}`;
+const jobsUrl = (base: string, job = "") => `${base}/batch-processing/v1/external/${WS}/jobs${job ? `/${job}` : ""}`;
+
+function push(r: Row) {
+  rows.push(r);
+  console.log(`  ${r.section} | ${r.metric}: ${r.emulator} vs ${r.baseline} → ${r.ratio} (goal ${r.goal}) ${r.verdict}${r.note ? ` — ${r.note}` : ""}`);
+}
+
+async function get(url: string): Promise<{ status: number; json: any; text: string }> {
+  const res = await request(url);
+  const text = await res.body.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.statusCode, json, text };
+}
+
+function wants(section: string) {
+  return !ONLY || ONLY.includes(section);
+}
+
+// ---- setup -----------------------------------------------------------------------------------------
+
+function build(): void {
+  console.log("building dist/ (tsc -p tsconfig.build.json) so the emulator starts as users run it");
+  const r = spawnSync(process.execPath, [path.join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], { cwd: ROOT, encoding: "utf8", timeout: 300_000 });
+  if (!fs.existsSync(path.join(ROOT, "dist", "cli.js"))) throw new Error(`build failed:\n${r.stdout}\n${r.stderr}`);
+  if (r.status !== 0) notes.push(`tsc reported type errors while building dist/ (the build still emitted): ${r.stdout.split("\n")[0]}`);
+}
+
+/** A data folder with one simple batch of `files` images (rows straight into the store, one real blob). */
+function seededDataDir(name: string, batchId: string, files: number): string {
+  const dir = tmpDir(name);
+  const store = openStore(dir);
+  const now = Date.now();
+  insertBatch(store.db, { workspace_id: WS, batch_id: batchId, display_name: batchId, batch_type: "simple-batch", content_type: "images", origin: "user", created_at: now, expires_at: now + BATCH_RETENTION_MS });
+  const blob = writeBlob(store.blobRoot, store.tmpRoot, "files", png(1));
+  store.db.transaction(() => {
+    for (let i = 0; i < files; i++) {
+      upsertFile(store.db, { workspace_id: WS, batch_id: batchId, part_name: "", file_name: `img-${String(i).padStart(7, "0")}.png`, content_type: "image", nested_content_type: null, shard_id: null, blob: blob.blob, size: blob.size, sha256: blob.sha256, media_type: "image/png", created_at: now });
+    }
+  })();
+  store.close();
+  return dir;
+}
+
+/** A data folder with one finished job whose processing stage has `tasks` task rows (straight into the store). */
+function seededTasksDir(name: string, jobId: string, tasks: number): string {
+  const dir = tmpDir(name);
+  const store = openStore(dir);
+  const now = Date.now();
+  const db = store.db;
+  db.prepare(
+    `INSERT INTO jobs (workspace_id, job_id, name, job_type, definition, state, planned_stages, current_stage, error, is_terminal, created_at, updated_at)
+     VALUES (?, ?, ?, 'simple-image-processing-v1', '{}', 'succeeded', '["processing"]', 'processing', 0, 1, ?, ?)`,
+  ).run(WS, jobId, jobId, now, now);
+  db.prepare(
+    `INSERT INTO job_stages (workspace_id, job_id, stage_id, stage_name, ordinal, tasks_number, output_batches, state, status_type, notification, started_at, last_event_at)
+     VALUES (?, ?, 'processing', 'processing', 0, ?, '[]', 'succeeded', 'success', '{}', ?, ?)`,
+  ).run(WS, jobId, tasks, now, now);
+  const insert = db.prepare(
+    `INSERT INTO job_tasks (workspace_id, job_id, stage_id, task_index, task_id, range_from, range_to, items_total, cursor, items_done, attempts, state, status_type, notification, progress, event_at)
+     VALUES (?, ?, 'processing', ?, ?, 0, 0, 1, 0, 1, 1, 'succeeded', 'success', '{"type":"task-completed"}', 1, ?)`,
+  );
+  for (let start = 0; start < tasks; start += 50_000) {
+    db.transaction(() => {
+      for (let i = start; i < Math.min(tasks, start + 50_000); i++) insert.run(WS, jobId, i, `task-${i}`, now);
+    })();
+  }
+  store.close();
+  return dir;
+}
+
+// ---- sections --------------------------------------------------------------------------------------
+
+async function startup(spec: string) {
+  const runs = QUICK ? 3 : 9;
+  const emu: number[] = [];
+  const tsx: number[] = [];
+  const prism: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const p = await spawnEmulator(tmpDir("start"));
+    emu.push(p.startMs);
+    await p.stop();
+  }
+  for (let i = 0; i < Math.min(runs, 3); i++) {
+    const p = await spawnEmulator(tmpDir("start-tsx"), { runner: "tsx" });
+    tsx.push(p.startMs);
+    await p.stop();
+  }
+  for (let i = 0; i < (QUICK ? 1 : 3); i++) {
+    const p = await spawnPrism(spec);
+    prism.push(p.startMs);
+    await p.stop();
+  }
+  const e = median(emu);
+  const pr = median(prism);
+  push({ section: "startup", metric: `spawn → first /health 200 (node dist/cli.js, fresh data folder, median of ${runs})`, emulator: `${f(e, 0)} ms`, baseline: `Prism 5.14.2 ${f(pr, 0)} ms`, ratio: `${f(pr / e)}× faster`, goal: "< 150 ms and ≥ 5×", verdict: e < 150 && pr / e >= 5 ? "met" : "missed" });
+  push({ section: "startup", metric: "same via npx-free `node --import tsx src/cli.ts` (dev mode)", emulator: `${f(median(tsx), 0)} ms`, baseline: "", ratio: "", goal: "", verdict: "info" });
+}
+
+/** Picks the GET the official client polls most: job status when the jobs API exists, else batch metadata. */
+async function statusTarget(emu: Proc, batchId: string): Promise<{ path: string; what: string }> {
+  const jobId = "bench-job";
+  const body = {
+    type: "simple-image-processing-v1",
+    jobInput: { type: "staging-batch-input-v1", batchId },
+    computeConfiguration: { type: "compute-configuration-v2", machineType: "cpu", workersPerMachine: 1 },
+    processingSpecification: { type: "workflows-processing-specification-v1", workspace: WS, workflowId: "bench-workflow" },
+  };
+  const res = await request(`${jobsUrl(emu.url, jobId)}?api_key=${KEY}`, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
+  await res.body.text();
+  if (res.statusCode < 300) {
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const r = await get(`${jobsUrl(emu.url, jobId)}?api_key=${KEY}`);
+      if (r.json?.job?.isTerminal) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return { path: `/batch-processing/v1/external/${WS}/jobs/${jobId}?api_key=${KEY}`, what: "GET job status" };
+  }
+  notes.push(`status req/s measured on GET batch metadata: creating a job answered ${res.statusCode} (jobs API not available yet)`);
+  return { path: `/data-staging/v1/external/${WS}/batches/${batchId}?api_key=${KEY}`, what: "GET batch metadata (jobs API not available)" };
+}
+
+async function statusThroughput(spec: string) {
+  const dur = QUICK ? 2 : 5;
+  const conns = 50;
+  const batchId = "bench-batch";
+  const emu = await spawnEmulator(seededDataDir("status", batchId, 10));
+  const target = await statusTarget(emu, batchId);
+  const sample = await get(emu.url + target.path);
+  if (sample.status !== 200) throw new Error(`${target.what} answered ${sample.status}: ${sample.text.slice(0, 300)}`);
+  const bodyFile = path.join(tmpDir("bare-json"), "body.json");
+  fs.writeFileSync(bodyFile, sample.text);
+  await load({ url: emu.url + target.path, connections: conns, durationS: 1 }); // warm-up
+  const e = await load({ url: emu.url + target.path, connections: conns, durationS: dur });
+  const rss = emu.rssMb();
+  await emu.stop();
+  const bare = await spawnBare("json", { BODY_FILE: bodyFile });
+  await load({ url: bare.url + "/x", connections: conns, durationS: 1 });
+  const b = await load({ url: bare.url + target.path, connections: conns, durationS: dur });
+  await bare.stop();
+  const prism = await spawnPrism(spec);
+  const prismPath = target.path;
+  await load({ url: prism.url + prismPath, connections: conns, durationS: 1 });
+  const p = await load({ url: prism.url + prismPath, connections: conns, durationS: dur });
+  await prism.stop();
+  const bad = e.errors + e.non2xx;
+  push({ section: "status", metric: `${target.what}, ${conns} connections × ${dur} s, body ${sample.text.length} B`, emulator: `${f(e.rps, 0)} req/s (p99 ${e.p99} ms, RSS ${f(rss, 0)} MB)`, baseline: `bare node:http ${f(b.rps, 0)} req/s`, ratio: `${f((100 * e.rps) / b.rps, 0)}% of bare`, goal: "≥ 60% of bare", verdict: e.rps >= 0.6 * b.rps && bad === 0 ? "met" : "missed", note: bad ? `${bad} errors/non-2xx` : undefined });
+  push({ section: "status", metric: `same GET on Prism 5.14.2 mocking openapi/openapi.json`, emulator: `${f(e.rps, 0)} req/s`, baseline: `Prism ${f(p.rps, 0)} req/s${p.non2xx ? ` (${p.non2xx} non-2xx)` : ""}`, ratio: `${f(e.rps / p.rps)}× Prism`, goal: "≥ 3× Prism", verdict: e.rps >= 3 * p.rps ? "met" : "missed" });
+}
+
+function multipart(name: string, data: Buffer): { body: Buffer; contentType: string } {
+  const boundary = "----benchboundary";
+  return {
+    body: Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${name}"\r\n\r\n`), data, Buffer.from(`\r\n--${boundary}--\r\n`)]),
+    contentType: `multipart/form-data; boundary=${boundary}`,
+  };
+}
+
+/** A valid PNG padded to about `bytes` with a private ancillary chunk (so every byte is a real image byte). */
+function bigPng(seed: number, bytes: number): Buffer {
+  const base = png(seed);
+  const pad = Buffer.alloc(Math.max(0, bytes - base.length - 12), seed & 0xff);
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(pad.length);
+  const td = Buffer.concat([Buffer.from("prVt"), pad]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(zlib.crc32(td) >>> 0);
+  // Insert before IEND (last 12 bytes).
+  return Buffer.concat([base.subarray(0, base.length - 12), len, td, crc, base.subarray(base.length - 12)]);
+}
+
+async function uploads() {
+  const dur = QUICK ? 2 : 5;
+  const conns = 16;
+  const image = png(7);
+  const mp = multipart("bench.png", image);
+  const emu = await spawnEmulator(tmpDir("upload"));
+  const probe = await request(`${staging(emu.url, "bench-up")}/upload/image?api_key=${KEY}&fileName=probe.png`, { method: "POST", body: mp.body, headers: { "content-type": mp.contentType } });
+  const probeText = await probe.body.text();
+  if (probe.statusCode >= 300) {
+    await emu.stop();
+    push({ section: "upload", metric: "single-image upload", emulator: "n/a", baseline: "", ratio: "", goal: "≥ 50% of raw PUT", verdict: "n/a", note: `upload/image answered ${probe.statusCode}: ${probeText.slice(0, 120)}` });
+    return;
+  }
+  let n = 0;
+  const upPath = () => `/data-staging/v1/external/${WS}/batches/bench-up/upload/image?api_key=${KEY}&fileName=i${n++}.png`;
+  const e = await load({ url: emu.url, method: "POST", body: mp.body, headers: { "content-type": mp.contentType }, connections: conns, durationS: dur, pathFor: upPath });
+  const count = await get(`${staging(emu.url, "bench-up")}/count?api_key=${KEY}`);
+  // Tar ingest: shards of 256 images of ~64 KiB (≈16 MiB each) through the signed PUT.
+  const shards = QUICK ? 2 : 6;
+  const shardTar = tar(Array.from({ length: 256 }, (_, i) => ({ name: `s-${i}.png`, data: bigPng(i, 64 * 1024) })));
+  let tarBytes = 0;
+  let tarMs = 0;
+  let tarNote = "";
+  for (let s = 0; s < shards; s++) {
+    const slot = await request(`${staging(emu.url, "bench-tar")}/bulk-upload/image-files?api_key=${KEY}`, { method: "POST" });
+    const slotJson: any = await slot.body.json().catch(() => undefined);
+    const details = slotJson?.signedURLDetails;
+    if (!details?.uploadURL) {
+      tarNote = `bulk-upload/image-files answered ${slot.statusCode}`;
+      break;
+    }
+    const t0 = performance.now();
+    const put = await request(details.uploadURL, { method: "PUT", body: shardTar, headers: details.extensionHeaders ?? {} });
+    await put.body.text();
+    tarMs += performance.now() - t0;
+    if (put.statusCode >= 300) {
+      tarNote = `PUT answered ${put.statusCode}`;
+      break;
+    }
+    tarBytes += shardTar.length;
+  }
+  // Time until every shard is indexed (count reaches shards × 256), bounded.
+  let indexedMs = NaN;
+  if (!tarNote) {
+    const t0 = performance.now();
+    const deadline = t0 + 60_000;
+    while (performance.now() < deadline) {
+      const c = await get(`${staging(emu.url, "bench-tar")}/count?api_key=${KEY}`);
+      if (c.json?.count >= shards * 256) {
+        indexedMs = performance.now() - t0;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  await emu.stop();
+
+  const bareDir = tmpDir("bare-put");
+  const bare = await spawnBare("put", { DIR: bareDir });
+  const b = await load({ url: bare.url + "/put", method: "PUT", body: image, connections: conns, durationS: dur });
+  let bareTarMs = 0;
+  for (let s = 0; s < shards; s++) {
+    const t0 = performance.now();
+    const put = await request(bare.url + "/tar", { method: "PUT", body: shardTar });
+    await put.body.text();
+    bareTarMs += performance.now() - t0;
+  }
+  await bare.stop();
+  fs.rmSync(bareDir, { recursive: true, force: true });
+  const lost = e.requests - e.errors - e.non2xx - (count.json?.count ?? 0);
+  push({ section: "upload", metric: `single-image multipart upload (${image.length} B PNG, ${conns} conns × ${dur} s)`, emulator: `${f(e.rps, 0)} req/s`, baseline: `raw PUT + fsync ${f(b.rps, 0)} req/s`, ratio: `${f((100 * e.rps) / b.rps, 0)}%`, goal: "≥ 50%", verdict: e.rps >= 0.5 * b.rps && e.errors + e.non2xx === 0 ? "met" : "missed", note: `count after run ${count.json?.count}; ${e.non2xx} non-2xx; ${lost === 0 ? "none lost" : `${lost} unaccounted`}` });
+  if (tarNote) {
+    push({ section: "upload", metric: "bulk tar ingest", emulator: "n/a", baseline: "", ratio: "", goal: "≥ 50% of raw PUT", verdict: "n/a", note: tarNote });
+  } else {
+    const mb = tarBytes / 1024 / 1024;
+    push({ section: "upload", metric: `bulk tar PUT, ${shards} shards × 256 images (${f(shardTar.length / 1024 / 1024)} MiB each)`, emulator: `${f(mb / (tarMs / 1000))} MB/s`, baseline: `raw PUT + fsync ${f(mb / (bareTarMs / 1000))} MB/s`, ratio: `${f((100 * bareTarMs) / tarMs, 0)}%`, goal: "≥ 50%", verdict: bareTarMs / tarMs >= 0.5 ? "met" : "missed", note: `all ${shards * 256} images indexed ${f(indexedMs, 0)} ms after the last PUT` });
+  }
+}
+
+interface PageTimes {
+  first: number;
+  deep: number;
+  count: number;
+  rss: number;
+}
+
+/** Times a first page, a page near the end (keyset token) and an extra call, on an emulator over `dir`. */
+async function pageTimes(dir: string, n: number, listUrl: (base: string) => string, extraUrl: ((base: string) => string) | null): Promise<PageTimes> {
+  const emu = await spawnEmulator(dir);
+  try {
+    const base = listUrl(emu.url);
+    const deepToken = encodeToken(Math.max(0, n - 150) + 1);
+    const urls: [keyof PageTimes, string][] = [["first", base], ["deep", `${base}&nextPageToken=${deepToken}`]];
+    if (extraUrl) urls.push(["count", extraUrl(emu.url)]);
+    const times: Record<string, number[]> = { first: [], deep: [], count: [] };
+    for (let i = 0; i < (QUICK ? 20 : 60); i++) {
+      for (const [k, url] of urls) {
+        const s = performance.now();
+        const r = await get(url);
+        times[k].push(performance.now() - s);
+        if (r.status !== 200) throw new Error(`${url} → ${r.status} ${r.text.slice(0, 200)}`);
+        if (k !== "count" && !(JSON.stringify(r.json).length > 100)) throw new Error(`${url} returned an empty page`);
+      }
+    }
+    return { first: median(times.first), deep: median(times.deep), count: median(times.count), rss: emu.rssMb() };
+  } finally {
+    await emu.stop();
+  }
+}
+
+async function pages() {
+  const big = QUICK ? 100_000 : 1_000_000;
+  const label = big >= 1_000_000 ? "1M" : `${big / 1000}k`;
+  const kinds = [
+    {
+      what: "list (files of a batch)",
+      seed: (n: number) => seededDataDir(`pages-${n}`, "big", n),
+      list: (u: string) => `${staging(u, "big")}/list?api_key=${KEY}&pageSize=100`,
+      extra: (u: string) => `${staging(u, "big")}/count?api_key=${KEY}`,
+    },
+    {
+      what: "tasks (of a job stage)",
+      seed: (n: number) => seededTasksDir(`tasks-${n}`, "big-job", n),
+      list: (u: string) => `${jobsUrl(u, "big-job")}/stages/processing/tasks?api_key=${KEY}&pageSize=100`,
+      extra: null,
+    },
+  ];
+  for (const kind of kinds) {
+    const results: Record<number, PageTimes> = {};
+    for (const n of [1_000, big]) {
+      const t0 = performance.now();
+      const dir = kind.seed(n);
+      notes.push(`pages: seeded ${n} ${kind.what} rows in ${f(performance.now() - t0, 0)} ms`);
+      try {
+        results[n] = await pageTimes(dir, n, kind.list, kind.extra);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    const a = results[1_000];
+    const z = results[big];
+    push({ section: "pages", metric: `${kind.what}: first page (100) at 1k vs ${label}`, emulator: `${f(z.first, 2)} ms`, baseline: `${f(a.first, 2)} ms at 1k`, ratio: `${f(z.first / a.first, 2)}`, goal: "≤ 1.5", verdict: z.first / a.first <= 1.5 ? "met" : "missed" });
+    push({ section: "pages", metric: `${kind.what}: deep page (token near the end) at 1k vs ${label}`, emulator: `${f(z.deep, 2)} ms`, baseline: `${f(a.deep, 2)} ms at 1k`, ratio: `${f(z.deep / a.deep, 2)}`, goal: "≤ 1.5", verdict: z.deep / a.deep <= 1.5 ? "met" : "missed" });
+    push({ section: "pages", metric: `${kind.what}: emulator RSS after paging, 1k vs ${label}`, emulator: `${f(z.rss, 0)} MB`, baseline: `${f(a.rss, 0)} MB at 1k`, ratio: `${f(z.rss / a.rss, 2)}`, goal: "≤ 1.5", verdict: z.rss / a.rss <= 1.5 ? "met" : "missed" });
+    if (kind.extra) push({ section: "pages", metric: `count at 1k vs ${label} (COUNT(*) over an index)`, emulator: `${f(z.count, 2)} ms`, baseline: `${f(a.count, 2)} ms at 1k`, ratio: `${f(z.count / a.count, 2)}`, goal: "", verdict: "info" });
+  }
+}
+
+async function helper() {
+  const testing = path.join(ROOT, "src", "testing.ts");
+  if (!fs.existsSync(testing)) {
+    push({ section: "helper", metric: "in-process helper start+stop", emulator: "n/a", baseline: "", ratio: "", goal: "", verdict: "n/a", note: "src/testing.ts not present" });
+    return;
+  }
+  const mod: any = await import(testing);
+  const start = mod.startEmulatorForTests ?? mod.startTestEmulator ?? mod.start ?? mod.default;
+  if (typeof start !== "function") {
+    push({ section: "helper", metric: "in-process helper start+stop", emulator: "n/a", baseline: "", ratio: "", goal: "", verdict: "n/a", note: `no start function exported (exports: ${Object.keys(mod).join(", ")})` });
+    return;
+  }
+  const times: number[] = [];
+  for (let i = 0; i < (QUICK ? 5 : 20); i++) {
+    const t0 = performance.now();
+    const h = await start();
+    await (h.close ?? h.stop).call(h);
+    times.push(performance.now() - t0);
+  }
+  push({ section: "helper", metric: `in-process helper start+stop (src/testing.ts, median of ${times.length})`, emulator: `${f(median(times), 1)} ms`, baseline: "", ratio: "", goal: "", verdict: "info" });
+}
+
+async function job100k() {
+  const script = path.join(ROOT, "bench", "job-100k.ts");
+  if (!fs.existsSync(script)) {
+    push({ section: "job", metric: "100,000-image job, start → downloadable export", emulator: "n/a", baseline: "", ratio: "", goal: "", verdict: "n/a", note: "bench/job-100k.ts not present yet" });
+    return;
+  }
+  const images = Number(process.env.BENCH_JOB_IMAGES ?? (QUICK ? 10_000 : 100_000));
+  const { runJobBench } = (await import(script)) as { runJobBench: (n: number) => Promise<any> };
+  const r = await runJobBench(images);
+  const s = (ms: number) => `${f(ms / 1000, 1)} s`;
+  push({
+    section: "job", metric: `${images.toLocaleString("en")}-image job (time scale max): start → success / → every export archive downloaded`,
+    emulator: `${s(r.startToSuccessMs)} / ${s(r.startToDownloadedMs)}`, baseline: "", ratio: "", goal: "", verdict: r.resultLines === images ? "info" : "missed",
+    note: `${r.archives} archives, ${r.resultLines} result lines; peak RSS ${f(r.peakRssMb, 0)} MB; job GET while running p50 ${f(r.getP50Ms, 1)} ms, max ${f(r.getMaxMs, 0)} ms; staging ${s(r.stageMs)}; stages ${r.stages.map((x: any) => `${x.name} ${x.tasks} tasks ${s(x.ms)}`).join(", ")}`,
+  });
+}
+
+// ---- report ----------------------------------------------------------------------------------------
+
+function machine(): string {
+  const cpus = os.cpus();
+  return `${cpus[0]?.model ?? "unknown CPU"} × ${cpus.length}, ${f(os.totalmem() / 1024 ** 3, 1)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}, load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(" / ")}`;
+}
+
+function table(): string {
+  const head = "| section | metric | emulator | baseline | ratio | goal | verdict | note |\n| --- | --- | --- | --- | --- | --- | --- | --- |";
+  const esc = (s: string | undefined) => (s ?? "").replace(/\|/g, "\\|");
+  return [head, ...rows.map((r) => `| ${r.section} | ${esc(r.metric)} | ${esc(r.emulator)} | ${esc(r.baseline)} | ${esc(r.ratio)} | ${esc(r.goal)} | ${r.verdict} | ${esc(r.note)} |`)].join("\n");
+}
+
+async function main() {
+  const started = new Date();
+  const machineLine = machine();
+  ensurePeers();
+  build();
+  // Prism mocks the document this very build serves (the committed file may lag behind the code).
+  const spec = path.join(tmpDir("spec"), "openapi.json");
+  fs.writeFileSync(spec, renderOpenApiDocument());
+  const sections: [string, () => Promise<void>][] = [
+    ["startup", () => startup(spec)],
+    ["status", () => statusThroughput(spec)],
+    ["upload", uploads],
+    ["pages", pages],
+    ["job", job100k],
+    ["helper", helper],
+  ];
+  for (const [name, fn] of sections) {
+    if (!wants(name)) continue;
+    console.log(`== ${name}`);
+    try {
+      await fn();
+    } catch (err) {
+      push({ section: name, metric: "(section failed)", emulator: "error", baseline: "", ratio: "", goal: "", verdict: "missed", note: String((err as Error).message ?? err).slice(0, 300) });
+    }
+  }
+  fs.rmSync(WORK, { recursive: true, force: true });
+  const md = [
+    "# Benchmark results",
+    "",
+    `Run: ${started.toISOString()} (${QUICK ? "quick mode, BENCH_QUICK=1" : "full mode"}), \`npm run bench\`.`,
+    `Machine: ${machineLine}; load average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(" / ")}. Load generator (autocannon 9.0.0) and server share the machine; loopback only.`,
+    "",
+    table(),
+    "",
+    ...(notes.length ? ["Notes:", "", ...notes.map((n) => `- ${n}`), ""] : []),
+    "Method: every server is a separate process started the way its users start it (`node dist/cli.js` for the emulator, `prism mock` for Prism 5.14.2, `node bench/bare-server.mjs` for the bare baselines). Req/s figures are autocannon averages after a 1 s warm-up; times are medians.",
+    "",
+  ].join("\n");
+  fs.writeFileSync(path.join(ROOT, "bench", "results.md"), md);
+  console.log(`\n${table()}\n\nwrote bench/results.md`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
