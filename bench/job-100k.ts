@@ -198,7 +198,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const r = await runJobBench(images);
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   console.log(`staged ${r.images} images in ${s(r.stageMs)} (rows + blobs written directly)`);
-  console.log(`stages: ${r.stages.map((x) => `${x.name} ${x.tasks} tasks ${s(x.ms)}`).join(", ")}`);
+  console.log(`stages (emulated time): ${r.stages.map((x) => `${x.name} ${x.tasks} tasks ${s(x.ms)}`).join(", ")}`);
   console.log(`job GET while running: p50 ${r.getP50Ms.toFixed(1)} ms, max ${r.getMaxMs.toFixed(1)} ms; emulator RSS at start ${r.rssAtStartMb.toFixed(0)} MB`);
   console.log(`downloaded ${r.archives} archive(s), ${r.resultLines} result lines (expected ${r.images})`);
   if (r.resultLines !== r.images) {

@@ -288,7 +288,7 @@ export class JobEngine implements Worker {
 
   // ---- processing ------------------------------------------------------------------------------
 
-  private processingStep(ctx: JobContext, stage: StageRow): number | null {
+  private processingStep(ctx: JobContext, stage: StageRow): Promise<number | null> | number | null {
     const { db } = this.emu;
     let running = tasksInState(db, ctx.ws, ctx.jobId, stage.stage_id, "running");
     if (running.length < ctx.params.maxParallelTasks) {
@@ -320,7 +320,7 @@ export class JobEngine implements Worker {
     return { ...t, ...patch };
   }
 
-  private processSlice(ctx: JobContext, stage: StageRow, task: TaskRow): number | null {
+  private async processSlice(ctx: JobContext, stage: StageRow, task: TaskRow): Promise<number | null> {
     const { db, clock, store } = this.emu;
     const input = (ctx.def as any).jobInput as { batchId: string; partName?: string };
     const workflowId = (ctx.def as any).processingSpecification.workflowId as string;
@@ -374,7 +374,8 @@ export class JobEngine implements Worker {
       progress: done ? 1 : Math.min(0.99, (task.items_done + files.length) / Math.max(1, task.items_total)),
       event_at: now,
     };
-    db.transaction(() => {
+    // Progress is advisory (a crash rewinds running tasks anyway): written without waiting for the disk.
+    advisoryWrite(db, () => {
       updateTask(db, task, {
         cursor: updated.cursor,
         items_done: updated.items_done,
@@ -389,15 +390,15 @@ export class JobEngine implements Worker {
         if (logged++ >= MAX_FAILURE_LOGS_PER_TASK) break;
         this.log(ctx, "warning", "workflow-worker", ctx.kind === "video" ? "video-processing-error" : "image-processing-error", f, stage.stage_id, task.task_id);
       }
-    })();
+    });
 
     const budget = taskBudgetMs(ctx.params, stage.tasks_number);
     if (updated.machine_ms > budget) return this.timeoutJob(ctx, stage, updated, budget);
-    if (done) this.completeProcessingTask(ctx, stage, updated);
+    if (done) await this.completeProcessingTask(ctx, stage, updated);
     return stepDelay(ctx.script, stage.stage_name, this.expectedSteps(ctx, stage.stage_name, stage.tasks_number), DELAYS.processingStepMs);
   }
 
-  private completeProcessingTask(ctx: JobContext, stage: StageRow, task: TaskRow): void {
+  private async completeProcessingTask(ctx: JobContext, stage: StageRow, task: TaskRow): Promise<void> {
     const { db, clock, store } = this.emu;
     const tmp = this.tempPath(task);
     const tooMany = ctx.kind === "image" && tooManyFailures(task.items_failed, task.items_done, ctx.params.maxImageFailureRate);
@@ -410,10 +411,13 @@ export class JobEngine implements Worker {
     if (this.shouldFailTask(ctx, stage.stage_name, task)) return;
     const format = ctx.params.aggregationFormat;
     const bytes = fs.readFileSync(tmp);
+    await fsyncOffLoop(tmp);
+    if (!this.isCurrent(ctx)) return this.removeTemp(tmp);
     const rel = newBlobName("jobs");
     commitTemp(store.blobRoot, tmp, rel);
     const now = clock.now();
-    db.transaction(() => {
+    const committed = db.transaction(() => {
+      if (!this.isCurrent(ctx)) return false;
       const replaced = recordOutputFile(db, {
         ws: ctx.ws,
         batchId: outputBatchId(ctx.jobId, "processing"),
@@ -441,7 +445,9 @@ export class JobEngine implements Worker {
       if (task.items_failed > 0) {
         this.log(ctx, "warning", "workflow-worker", "task-completed-with-failures", { taskId: task.task_id, processed: task.items_done, failed: task.items_failed }, stage.stage_id, task.task_id);
       }
+      return true;
     })();
+    if (!committed) removeBlob(store.blobRoot, rel);
   }
 
   private timeoutJob(ctx: JobContext, stage: StageRow, task: TaskRow, budgetMs: number): null {
@@ -660,6 +666,27 @@ export class JobEngine implements Worker {
       return;
     }
     for (const n of names) if (n.startsWith(prefix) && n.endsWith(".part")) this.removeTemp(path.join(this.emu.store.tmpRoot, n));
+  }
+}
+
+/** Runs a write whose loss on power failure is harmless (progress), without an fsync; kill -9 still keeps it. */
+function advisoryWrite(db: Emulator["db"], fn: () => void): void {
+  if (db.inTransaction) return db.transaction(fn)();
+  db.pragma("synchronous = NORMAL");
+  try {
+    db.transaction(fn)();
+  } finally {
+    db.pragma("synchronous = FULL");
+  }
+}
+
+/** fsync on the thread pool, so a slow disk does not stall requests; commitTemp's own fsync then finds nothing to flush. */
+async function fsyncOffLoop(file: string): Promise<void> {
+  const fh = await fs.promises.open(file, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 
