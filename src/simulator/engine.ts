@@ -316,7 +316,7 @@ export class JobEngine implements Worker {
       notification: json({ type: "task-started", message: `Task started (attempt ${t.attempts + 1})` }),
       event_at: this.emu.clock.now(),
     };
-    updateTask(this.emu.db, t, patch);
+    advisoryWrite(this.emu.db, () => updateTask(this.emu.db, t, patch));
     return { ...t, ...patch };
   }
 
