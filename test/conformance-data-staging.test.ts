@@ -167,6 +167,18 @@ describe("rf-cloud data-staging against the emulator", () => {
     await waitFor(async () => (await count("conf-video-refs")) === 3, 20_000, "3 referenced videos indexed");
   });
 
+  it("create-batch-of-images from a RoboQL query: accepted, and its shard reports that RoboQL is not emulated", async () => {
+    const run = await ds("create-batch-of-images", "--data-source", "roboql", "--query", "project:cars AND split:train", "--batch-id", "conf-roboql", "--batch-name", "RoboQL");
+    expect(run.code).toBe(0);
+    const shards = await waitFor(async () => {
+      const r = await emu.call("GET", `${emu.staging("conf-roboql")}/shards`);
+      return r.status === 200 && r.json.shards.length && r.json.shards.every((s: any) => s.statusType !== "info") ? r.json.shards : undefined;
+    }, 20_000, "the RoboQL shard to settle");
+    expect(shards[0].statusType).toMatch(/error/);
+    const details = await ds("list-ingest-details", "--batch-id", "conf-roboql");
+    expect(details.stdout).toContain(shards[0].shardId);
+  });
+
   it("list-batches across pages shows every batch", async () => {
     const run = await ds("list-batches", "--pages", "10", "--page-size", "1");
     for (const id of ["conf-five", "conf-forty", "conf-refs", "conf-videos", "conf-video-refs"]) expect(run.stdout).toContain(id);
