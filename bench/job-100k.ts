@@ -125,6 +125,8 @@ export async function runJobBench(images: number): Promise<JobBenchResult> {
       type: "simple-image-processing-v1",
       jobInput: { type: "staging-batch-input-v1", batchId: BATCH },
       computeConfiguration: { type: "compute-configuration-v2", machineType: "gpu" },
+      // 100k images fit the default 3600 s of simulated gpu time (25 ms each); bigger runs need more.
+      ...(images > 100_000 ? { processingTimeoutSeconds: 86_400 } : {}),
       processingSpecification: { type: "workflows-processing-specification-v1", workspace: WS, workflowId: "bench-workflow" },
     };
     const start = performance.now();

@@ -11,7 +11,7 @@ import { JobDefinition, type JobDefinitionJson, type RestartOverrideJson, type T
 import { JobIdParam } from "../contract/common.js";
 import { badRequest, conflict, notFound, validationError } from "../errors.js";
 import { blobPath, commitTemp, newBlobName, removeBlob } from "../state/blobs.js";
-import { countFiles, deleteBatchRows, fileSeqsAfter, filesInSeqRange, getBatch, getFileByName, listParts } from "../state/batches.js";
+import { countFiles, deleteBatchRows, filesAfter, filesInSeqRange, nthFileSeqAfter, getBatch, getFileByName, listParts } from "../state/batches.js";
 import {
   activeJobs, countTasks, deleteJob, rewindTasks, getJob, getStage, insertJob, insertLog, insertStage, insertTask, jobKeys, listStages,
   tasksInState, updateJob, updateStage, updateTask, updateTasksWhere, type JobPatch, type JobRow, type Severity, type StageRow, type TaskRow,
@@ -215,14 +215,19 @@ export class JobEngine implements Worker {
       const input = (ctx.def as any).jobInput as { batchId: string; partName?: string };
       const per = ctx.kind === "video" ? VIDEOS_PER_TASK : IMAGES_PER_TASK;
       const out: { from: number; to: number; items: number }[] = [];
+      const part = input.partName ?? "";
+      // Task boundaries by index seeks (one row per task), never the whole listing in memory.
       let after = 0;
       for (;;) {
-        const seqs = fileSeqsAfter(db, ctx.ws, input.batchId, input.partName ?? "", after, per);
-        if (!seqs.length) break;
-        out.push({ from: after, to: seqs[seqs.length - 1], items: seqs.length });
-        after = seqs[seqs.length - 1];
+        const last = nthFileSeqAfter(db, ctx.ws, input.batchId, part, after, per - 1);
+        if (last === undefined) {
+          const rest = filesAfter(db, ctx.ws, input.batchId, part, after);
+          if (rest.count > 0 && rest.lastSeq !== null) out.push({ from: after, to: rest.lastSeq, items: rest.count });
+          return out;
+        }
+        out.push({ from: after, to: last, items: per });
+        after = last;
       }
-      return out;
     }
     if (stageName === "export") {
       const processing = getStage(db, ctx.ws, ctx.jobId, "processing");
@@ -455,7 +460,7 @@ export class JobEngine implements Worker {
     const message =
       `Processing timeout: task ${task.task_id} needed more than its ${seconds(budgetMs)} s share of processingTimeoutSeconds=${ctx.params.timeoutSeconds} ` +
       `(the limit is total machine time, split evenly across ${stage.tasks_number} task(s); ${ctx.params.machineType} machines with ${ctx.params.workersPerMachine} worker(s)). ` +
-      "Restart the job with a larger --max-runtime-seconds, or use gpu machines.";
+      `Restart the job with a larger --max-runtime-seconds${ctx.params.machineType === "cpu" ? ", or use gpu machines" : ""}.`;
     this.failTask(ctx, stage, task, "processing-timeout", message);
     return this.failStage(ctx, getStage(this.emu.db, ctx.ws, ctx.jobId, stage.stage_id)!, { type: "stage-failed", reason: "processing-timeout", message });
   }

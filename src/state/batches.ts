@@ -118,12 +118,19 @@ export function upsertPart(db: Db, row: PartRow): void {
 
 // ---- queries the job simulator pages with (keyset by seq, never the whole batch in memory) ----
 
-/** Seqs of the next `limit` files after `afterSeq` in a batch part (only the seqs: cheap to page through). */
-export function fileSeqsAfter(db: Db, ws: string, batchId: string, partName: string, afterSeq: number, limit: number): number[] {
+/** Seq of the file `offset` places after `afterSeq` in a batch part (0 = the next one), or undefined past the end. */
+export function nthFileSeqAfter(db: Db, ws: string, batchId: string, partName: string, afterSeq: number, offset: number): number | undefined {
   return db
-    .prepare("SELECT seq FROM files WHERE workspace_id = ? AND batch_id = ? AND part_name = ? AND seq > ? ORDER BY seq LIMIT ?")
+    .prepare("SELECT seq FROM files WHERE workspace_id = ? AND batch_id = ? AND part_name = ? AND seq > ? ORDER BY seq LIMIT 1 OFFSET ?")
     .pluck()
-    .all(ws, batchId, partName, afterSeq, limit) as number[];
+    .get(ws, batchId, partName, afterSeq, offset) as number | undefined;
+}
+
+/** How many files of a batch part come after `afterSeq`, and the last one's seq. */
+export function filesAfter(db: Db, ws: string, batchId: string, partName: string, afterSeq: number): { count: number; lastSeq: number | null } {
+  return db
+    .prepare("SELECT COUNT(*) AS count, MAX(seq) AS lastSeq FROM files WHERE workspace_id = ? AND batch_id = ? AND part_name = ? AND seq > ?")
+    .get(ws, batchId, partName, afterSeq) as { count: number; lastSeq: number | null };
 }
 
 /** Files of a batch part with afterSeq < seq <= toSeq, in seq order. */
