@@ -45,6 +45,8 @@ export interface Worker {
   stop(): void;
   /** Re-reads the store after a reset or import. */
   reload?(): void;
+  /** True when nothing is in flight; close waits (bounded) for this so no step outlives the store. */
+  idle?(): boolean;
 }
 
 /** Hono variables set by the auth middleware. */

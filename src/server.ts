@@ -16,6 +16,14 @@ import { applySeedFile, readSeedFile, startsManual, startTimeOf } from "./seed.j
 import { installControls } from "./controls/plane.js";
 import { randomIds } from "./controls/prng.js";
 
+const CLOCK_SAVE_INTERVAL_MS = 1000;
+const CLOSE_DRAIN_MS = 5000;
+
+async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+}
+
 export interface RunningEmulator {
   url: string;
   port: number;
@@ -29,7 +37,10 @@ export function createEmulator(config: EmulatorConfig): Emulator {
   // The seed is read first: its "deterministic" block decides where the clock starts.
   const seed = config.seedFile ? readSeedFile(config.seedFile) : undefined;
   const store = openStore(config.dataDir);
-  const clock = new Clock(config.timeScale, startTimeOf(seed) ?? Date.now(), startsManual(seed) ? "manual" : undefined);
+  // A scaled clock runs ahead of real time; start no earlier than where the last run left it, so
+  // timestamps never go backwards across a restart.
+  const lastClock = Number(getSetting(store.db, "clock_now") ?? 0);
+  const clock = new Clock(config.timeScale, startTimeOf(seed) ?? Math.max(Date.now(), lastClock), startsManual(seed) ? "manual" : undefined);
   const now = clock.now();
   ensureWorkspace(store.db, config.workspace, config.apiKey, now);
   let secret = config.signingSecret ?? getSetting(store.db, "signing_secret");
@@ -83,12 +94,20 @@ export async function startEmulator(partial: Partial<EmulatorConfig> = {}): Prom
   (emu as { setBaseUrl?: (u: string) => void }).setBaseUrl?.(url);
   emu.webhooks.start();
   for (const w of emu.workers) w.start();
+  const saveClock = () => setSetting(emu.db, "clock_now", String(emu.clock.now()));
+  const clockSaver = setInterval(saveClock, CLOCK_SAVE_INTERVAL_MS);
+  clockSaver.unref();
 
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
+      clearInterval(clockSaver);
       for (const w of emu.workers) w.stop();
       emu.webhooks.close();
+      // Let steps already running (an archive being written, a shard being indexed) finish before
+      // the store closes under them; bounded, since a reference download may be slow.
+      await waitUntil(() => emu.workers.every((w) => w.idle?.() ?? true), CLOSE_DRAIN_MS);
+      saveClock();
       emu.clock.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

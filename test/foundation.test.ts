@@ -59,3 +59,24 @@ describe("foundation", () => {
     expect(r.json.paths["/data-staging/v1/external/{workspace}/batches/{batchId}/list"]).toBeDefined();
   });
 });
+
+describe("restart", () => {
+  it("a scaled clock never goes backwards across a restart on the same data folder", async () => {
+    const fs = await import("node:fs");
+    const os = await import("node:os");
+    const path = await import("node:path");
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "rf-emu-clock-"));
+    try {
+      const first = await startTestEmulator({ dataDir, timeScale: 1000 });
+      await new Promise((r) => setTimeout(r, 100)); // ~100 s of emulated time
+      const before = first.emulator.clock.now();
+      expect(before - Date.now()).toBeGreaterThan(50_000);
+      await first.close();
+      const second = await startTestEmulator({ dataDir, timeScale: 1000 });
+      expect(second.emulator.clock.now()).toBeGreaterThanOrEqual(before);
+      await second.close();
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -120,6 +120,9 @@ export class JobEngine implements Worker {
     try {
       next = await this.step(ws, jobId);
     } catch (err) {
+      // Stopped under a running step (close or reset): the step's transaction never committed and
+      // the job resumes from the store next time; this is not the job's failure.
+      if (!this.running) return;
       console.error(`[jobs] step of job ${jobId} failed:`, err);
       next = this.failOnInternalError(ws, jobId, err);
     } finally {
