@@ -2,45 +2,13 @@
 // members can be written exactly), multipart bodies, and a webhook receiver on loopback.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import zlib from "node:zlib";
+import { makePng } from "../src/controls/png.js";
 
 // ---- PNG ------------------------------------------------------------------------------------------
 
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-function crc32(buf: Buffer): number {
-  let c = 0xffffffff;
-  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-function chunk(type: string, data: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([len, body, crc]);
-}
-
 /** A valid 1×1 RGB PNG whose pixel colour is derived from `seed` (so every seed gives different bytes). */
 export function png(seed = 0): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(1, 0);
-  ihdr.writeUInt32BE(1, 4);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 2; // RGB
-  const pixel = Buffer.from([0, seed & 0xff, (seed >> 8) & 0xff, (seed >> 16) & 0xff]);
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", ihdr),
-    chunk("IDAT", zlib.deflateSync(pixel)),
-    chunk("IEND", Buffer.alloc(0)),
-  ]);
+  return makePng(1, 1, [seed & 0xff, (seed >> 8) & 0xff, (seed >> 16) & 0xff]);
 }
 
 /** PNG-signature bytes padded to exactly `size` bytes (content detection only looks at the start). */
