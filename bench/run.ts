@@ -495,7 +495,7 @@ async function main() {
     table(),
     "",
     ...(notes.length ? ["Notes:", "", ...notes.map((n) => `- ${n}`), ""] : []),
-    "Method: every server is a separate process started the way its users start it (`node dist/cli.js` for the emulator, `prism mock` for Prism 5.14.2, `node bench/bare-server.mjs` for the bare baselines). Req/s figures are autocannon averages after a 1 s warm-up; times are medians.",
+    "Method: every server is a separate process started the way its users start it (`node dist/cli.js` for the emulator, `prism mock` for Prism 5.14.2, `node bench/bare-server.mjs` for the bare baselines). Req/s figures are autocannon totals over 1 s slices that alternate between the contenders (after a 1 s warm-up each), so a change in machine load hits all of them alike; page times are medians of requests alternating between a 1k and a 1M emulator running side by side; other times are medians.",
     "",
   ].join("\n");
   fs.writeFileSync(path.join(ROOT, "bench", "results.md"), md);
