@@ -6,6 +6,8 @@ import type { Db } from "../state/db.js";
 export const CONTROL_TABLES = new Set(["journal", "fault_rules", "receiver_deliveries"]);
 /** Kept by every reset and snapshot: the signing secret lives here. */
 export const KEPT_TABLES = new Set(["settings"]);
+/** Maintained by triggers from other tables (src/state/migrations/counts.ts): never copied or cleared directly. */
+export const DERIVED_TABLES = new Set(["file_counts"]);
 
 export interface TableInfo {
   name: string;
@@ -20,7 +22,7 @@ export function allTables(db: Db): TableInfo[] {
 
 /** Tables that make up the emulated world (workspaces, batches, files, jobs, webhooks...). */
 export function worldTables(db: Db): TableInfo[] {
-  return allTables(db).filter((t) => !CONTROL_TABLES.has(t.name) && !KEPT_TABLES.has(t.name));
+  return allTables(db).filter((t) => !CONTROL_TABLES.has(t.name) && !KEPT_TABLES.has(t.name) && !DERIVED_TABLES.has(t.name));
 }
 
 export const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;

@@ -11,6 +11,7 @@ import { JobDefinition, type JobDefinitionJson, type RestartOverrideJson, type T
 import { JobIdParam } from "../contract/common.js";
 import { badRequest, conflict, notFound, validationError } from "../errors.js";
 import { blobPath, commitTemp, newBlobName, removeBlob } from "../state/blobs.js";
+import { advisoryWrite } from "../state/db.js";
 import { countFiles, deleteBatchRows, filesAfter, filesInSeqRange, nthFileSeqAfter, getBatch, getFileByName, listParts } from "../state/batches.js";
 import {
   activeJobs, countTasks, deleteJob, rewindTasks, getJob, getStage, insertJob, insertLog, insertStage, insertTask, jobKeys, listStages,
@@ -674,17 +675,6 @@ export class JobEngine implements Worker {
       return;
     }
     for (const n of names) if (n.startsWith(prefix) && n.endsWith(".part")) this.removeTemp(path.join(this.emu.store.tmpRoot, n));
-  }
-}
-
-/** Runs a write whose loss on power failure is harmless (progress), without an fsync; kill -9 still keeps it. */
-function advisoryWrite(db: Emulator["db"], fn: () => void): void {
-  if (db.inTransaction) return db.transaction(fn)();
-  db.pragma("synchronous = NORMAL");
-  try {
-    db.transaction(fn)();
-  } finally {
-    db.pragma("synchronous = FULL");
   }
 }
 

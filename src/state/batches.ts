@@ -66,8 +66,8 @@ export function listBatches(db: Db, ws: string, afterSeq: number, size: number) 
 
 export function countFiles(db: Db, ws: string, batchId: string, partName?: string): number {
   const row = (partName === undefined
-    ? db.prepare("SELECT COUNT(*) AS n FROM files WHERE workspace_id = ? AND batch_id = ?").get(ws, batchId)
-    : db.prepare("SELECT COUNT(*) AS n FROM files WHERE workspace_id = ? AND batch_id = ? AND part_name = ?").get(ws, batchId, partName)) as { n: number };
+    ? db.prepare("SELECT COALESCE(SUM(n), 0) AS n FROM file_counts WHERE workspace_id = ? AND batch_id = ?").get(ws, batchId)
+    : db.prepare("SELECT COALESCE(SUM(n), 0) AS n FROM file_counts WHERE workspace_id = ? AND batch_id = ? AND part_name = ?").get(ws, batchId, partName)) as { n: number };
   return row.n;
 }
 

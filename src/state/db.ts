@@ -33,6 +33,7 @@ export function openStore(dataDir: string): OpenedStore {
   db.pragma("synchronous = FULL");
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
+  cacheStatements(db);
   migrate(db);
 
   let closed = false;
@@ -60,5 +61,37 @@ export function migrate(db: Db): void {
       db.exec(MIGRATIONS[v]);
       db.pragma(`user_version = ${v + 1}`);
     })();
+  }
+}
+
+/**
+ * Makes `db.prepare(sql)` return one compiled statement per SQL text. Queries are written inline
+ * next to the code that uses them; compiling them on every request cost more than running them.
+ * (Safe here: no caller iterates a statement or changes its mode per call.)
+ */
+function cacheStatements(db: Db): void {
+  const compile = db.prepare.bind(db);
+  const cache = new Map<string, ReturnType<Db["prepare"]>>();
+  (db as { prepare: Db["prepare"] }).prepare = ((sql: string) => {
+    let stmt = cache.get(sql);
+    if (!stmt) {
+      stmt = compile(sql);
+      cache.set(sql, stmt);
+    }
+    return stmt;
+  }) as Db["prepare"];
+}
+
+/**
+ * Runs a write whose loss on power failure is harmless (progress, the request journal) without an
+ * fsync. A kill -9 still keeps it (the WAL is in the OS cache); the next FULL commit syncs it too.
+ */
+export function advisoryWrite(db: Db, fn: () => void): void {
+  if (db.inTransaction) return db.transaction(fn)();
+  db.pragma("synchronous = NORMAL");
+  try {
+    db.transaction(fn)();
+  } finally {
+    db.pragma("synchronous = FULL");
   }
 }

@@ -1,7 +1,7 @@
 // The request journal: every request the emulator received, newest kept, oldest pruned. Writes
 // are buffered and flushed in one transaction (per tick, or before any read), so journaling costs
 // the emulated API one array push per request instead of one fsync.
-import type { Db } from "./db.js";
+import { advisoryWrite, type Db } from "./db.js";
 
 export const DEFAULT_JOURNAL_LIMIT = 10_000;
 const FLUSH_AT_ROWS = 500;
@@ -81,7 +81,8 @@ export class Journal {
       `INSERT INTO journal (at, method, path, query, headers, status, latency_ms, workspace_id, fault, control)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.db.transaction(() => {
+    // The journal is diagnostic: it does not need an fsync per flush.
+    advisoryWrite(this.db, () => {
       for (const e of rows) {
         insert.run(e.at, e.method, e.path, e.query, JSON.stringify(e.headers), e.status, e.latencyMs, e.workspace, e.fault ? JSON.stringify(e.fault) : null, e.control ? 1 : 0);
       }
@@ -91,7 +92,7 @@ export class Journal {
         this.sincePrune = 0;
         this.db.prepare("DELETE FROM journal WHERE seq <= (SELECT MAX(seq) FROM journal) - ?").run(this.limit);
       }
-    })();
+    });
   }
 
   /** Drops buffered rows (used by reset before the tables are emptied). */

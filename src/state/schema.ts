@@ -2,6 +2,7 @@
 // Append new migrations at the end; never edit one that has shipped. Each API area owns its file.
 import { JOBS_MIGRATION } from "./migrations/jobs.js";
 import { CONTROLS_MIGRATION } from "./migrations/controls.js";
+import { COUNTS_MIGRATION } from "./migrations/counts.js";
 
 const STAGING_MIGRATION = `
   CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -133,4 +134,4 @@ const STAGING_MIGRATION = `
   CREATE INDEX webhook_attempts_hook ON webhook_attempts (webhook_id, attempt);
 `;
 
-export const MIGRATIONS: readonly string[] = [STAGING_MIGRATION, JOBS_MIGRATION, CONTROLS_MIGRATION];
+export const MIGRATIONS: readonly string[] = [STAGING_MIGRATION, JOBS_MIGRATION, CONTROLS_MIGRATION, COUNTS_MIGRATION];
