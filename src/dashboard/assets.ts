@@ -12,7 +12,8 @@ const TYPES: Record<string, string> = {
 };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const CANDIDATE_DIRS = [here, path.resolve(here, "../../src/dashboard")];
+// Beside this module (tsx), from dist/dashboard/ (tsc output) or from dist/ (the bundled CLI).
+const CANDIDATE_DIRS = [here, path.resolve(here, "../../src/dashboard"), path.resolve(here, "../src/dashboard")];
 
 export function dashboardAsset(name: string): { body: string; contentType: string } | null {
   // Only plain file names from the fixed set of types: nothing can be read outside the folder.
