@@ -1,8 +1,9 @@
 // Builds the Hono app: middleware, every API area, the OpenAPI document and the one error shape.
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
+import { bodyLimit } from "hono/body-limit";
 import type { AppEnv, Emulator } from "./context.js";
-import { ApiError } from "./errors.js";
+import { ApiError, tooLarge } from "./errors.js";
 import { rootRoutes } from "./routes/root.js";
 import { stagingRoutes } from "./routes/staging.js";
 import { stagingUploadRoutes } from "./routes/staging-uploads.js";
@@ -11,6 +12,9 @@ import { jobRoutes } from "./routes/jobs.js";
 import { controlRoutes, controlMiddleware } from "./routes/controls.js";
 import { requireWorkspaceKey } from "./routes/auth.js";
 import { responseCheck, responseCheckEnabled } from "./routes/response-check.js";
+
+/** 20,000 references with long signed URLs fit comfortably; anything bigger is a mistake. */
+export const MAX_JSON_BODY_BYTES = 32 * 1024 * 1024;
 
 export const API_TITLE = "Roboflow Batch Processing & Data Staging API (emulator)";
 export const API_VERSION = "1.0.0";
@@ -29,6 +33,16 @@ export function buildApp(emu: Emulator): OpenAPIHono<AppEnv> {
 
   app.use("/data-staging/v1/external/:workspace/*", requireWorkspaceKey(emu));
   app.use("/batch-processing/v1/external/:workspace/*", requireWorkspaceKey(emu));
+  // JSON bodies are parsed in memory: cap them (uploads are streamed and have their own limits).
+  const jsonLimit = bodyLimit({
+    maxSize: MAX_JSON_BODY_BYTES,
+    onError: () => {
+      throw tooLarge(`JSON body larger than ${MAX_JSON_BODY_BYTES} bytes`, "Split reference ingests into requests of at most 20,000 references, as the official client does.");
+    },
+  });
+  app.use("/batch-processing/v1/external/:workspace/*", jsonLimit);
+  for (const kind of ["image-references", "video-references"]) app.use(`/data-staging/v1/external/:workspace/batches/:batchId/bulk-upload/${kind}`, jsonLimit);
+  app.use("/data-staging/v1/external/:workspace/batches/:batchId/roboql-ingest", jsonLimit);
 
   app.route("/", rootRoutes(emu));
   app.route("/", stagingRoutes(emu));

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { startTestEmulator, type TestEmulator } from "./helpers/emulator.js";
 
 let emu: TestEmulator;
@@ -78,5 +78,38 @@ describe("restart", () => {
     } finally {
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("body limits", () => {
+  let big: TestEmulator;
+  beforeAll(async () => {
+    big = await startTestEmulator();
+  });
+  afterAll(async () => big?.close());
+
+  it("refuses a JSON body over 32 MiB with 413 before reading it into memory, and stores nothing", async () => {
+    const body = JSON.stringify({ type: "simple-image-processing-v1", padding: "x".repeat(33 * 1024 * 1024) });
+    const r = await big.call("POST", big.jobs("too-big"), { body, headers: { "content-type": "application/json" } });
+    expect(r.status, r.text).toBe(413);
+    expect(r.json.error.type).toBe("payload-too-large");
+    const jobs = await big.call("GET", big.jobs());
+    expect(jobs.json.jobs).toEqual([]);
+  });
+
+  it("refuses an oversize chunked JSON body too", async () => {
+    // A fresh emulator: the early 413 above makes the server close that keep-alive connection.
+    const big = await startTestEmulator();
+    onTestFinished(() => big.close());
+    const chunk = Buffer.alloc(1024 * 1024, 0x61);
+    async function* gen() {
+      yield Buffer.from('{"imageReferences":"');
+      for (let i = 0; i < 40; i++) yield chunk;
+      yield Buffer.from('"}');
+    }
+    const r = await big.call("POST", big.staging("refs") + "/bulk-upload/image-references", { body: gen(), headers: { "content-type": "application/json" } });
+    expect(r.status).toBe(413);
+    const batch = await big.call("GET", big.staging("refs"));
+    expect(batch.status).toBe(404);
   });
 });

@@ -41,7 +41,7 @@ const createJobRoute = createRoute({
     query: CreateJobQuery,
     body: { required: true, content: { "application/json": { schema: JobDefinition } } },
   },
-  responses: { 200: jsonContent(StatusOk, "Job accepted."), ...errorResponses(400, 404, 409, 415) },
+  responses: { 200: jsonContent(StatusOk, "Job accepted."), ...errorResponses(400, 404, 409, 413, 415) },
 });
 
 const listStagesRoute = createRoute({
@@ -66,7 +66,7 @@ const abortRoute = createRoute({
   method: "post", path: `${BASE}/{jobId}/abort`, tags, summary: "Abort a running job",
   description: "Stops the job for good; results produced so far stay in its output batches. A finished job answers 409.",
   request: { params: JobPathParams, query: KeyOnlyQuery },
-  responses: { 200: jsonContent(JobActionResponse, "Abort done."), ...errorResponses(400, 404, 409) },
+  responses: { 200: jsonContent(JobActionResponse, "Abort done."), ...errorResponses(400, 404, 409, 413) },
 });
 
 const restartRoute = createRoute({
@@ -79,7 +79,7 @@ const restartRoute = createRoute({
     query: KeyOnlyQuery,
     body: { required: false, content: { "application/json": { schema: RestartOverride } } },
   },
-  responses: { 200: jsonContent(JobActionResponse, "Restart accepted."), ...errorResponses(400, 404, 409, 415) },
+  responses: { 200: jsonContent(JobActionResponse, "Restart accepted."), ...errorResponses(400, 404, 409, 413, 415) },
 });
 
 function requireJob(emu: Emulator, ws: string, jobId: string): JobRow {

@@ -97,21 +97,21 @@ const imageReferencesRoute = createRoute({
     "The emulator downloads each {name, url} in the background (loopback URLs only; others fail as unsafe-url-detected). " +
     "The same ingestId and body again answers duplicated=true and does nothing. Without ingestId, the id is derived from the body, so repeating a request is also de-duplicated.",
   request: { params: BatchPathParams, query: BulkUploadQuery, body: { required: true, content: { "application/json": { schema: ImageReferencesBody } } } },
-  responses: { 200: jsonContent(ImageReferencesResponse, "Ingest accepted."), ...errorResponses(400, 409, 415) },
+  responses: { 200: jsonContent(ImageReferencesResponse, "Ingest accepted."), ...errorResponses(400, 409, 413, 415) },
 });
 
 const videoReferencesRoute = createRoute({
   method: "post", path: `${BASE}/bulk-upload/video-references`, tags, summary: "Ingest videos from URLs",
   description: "Like image-references, for videos (the batch is a simple-batch of videos).",
   request: { params: BatchPathParams, query: BulkUploadQuery, body: { required: true, content: { "application/json": { schema: VideoReferencesBody } } } },
-  responses: { 200: jsonContent(VideoReferencesResponse, "Ingest accepted."), ...errorResponses(400, 409, 415) },
+  responses: { 200: jsonContent(VideoReferencesResponse, "Ingest accepted."), ...errorResponses(400, 409, 413, 415) },
 });
 
 const roboqlRoute = createRoute({
   method: "post", path: `${BASE}/roboql-ingest`, tags, summary: "Ingest images selected by a RoboQL query (not emulated)",
   description: `Accepted and recorded, but the emulator has no RoboQL engine: the ingest's shard ends with statusName "roboql-not-supported" (statusType error) and an ingest-status notification with success=false.`,
   request: { params: BatchPathParams, body: { required: true, content: { "application/json": { schema: RoboqlBody } } } },
-  responses: { 200: jsonContent(RoboqlResponse, "Ingest recorded."), ...errorResponses(400, 409, 415) },
+  responses: { 200: jsonContent(RoboqlResponse, "Ingest recorded."), ...errorResponses(400, 409, 413, 415) },
 });
 
 // ---- helpers -------------------------------------------------------------------------------------
