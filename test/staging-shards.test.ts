@@ -197,7 +197,7 @@ describe("bulk-upload/image-files", () => {
     expect(await count(emu, "shard-corrupt")).toBe(0);
   });
 
-  it("takes PAX long names and gzip, ingests at most 500 images per shard", async () => {
+  it("takes PAX long names, refuses compressed shards, ingests at most 500 images per shard", async () => {
     const longName = `${"d".repeat(120)}/${"n".repeat(150)}.png`;
     const pax = await uploadShard(emu, "shard-pax", tarOf([paxFor(longName), { name: "placeholder", data: png(7) }]));
     const p = await finishedShard(emu, "shard-pax", pax);
@@ -205,8 +205,11 @@ describe("bulk-upload/image-files", () => {
     const files = (await emu.call("GET", `${emu.staging("shard-pax")}/list`)).json.filesMetadata;
     expect(files[0].fileName).toBe(`${"n".repeat(150)}.png`);
 
-    const gz = await uploadShard(emu, "shard-pax", zlib.gzipSync(tarOf([{ name: "zipped.png", data: png(8) }])));
-    expect((await finishedShard(emu, "shard-pax", gz)).shardObjectsCount).toBe(1);
+    const gz = await uploadShard(emu, "shard-gz", zlib.gzipSync(tarOf([{ name: "zipped.png", data: png(8) }])));
+    const g = await finishedShard(emu, "shard-gz", gz);
+    expect(g.statusType).toMatch(/error/);
+    expect(JSON.stringify(g.statusMetadata)).toMatch(/gzip-compressed; upload an uncompressed \.tar/);
+    expect(await count(emu, "shard-gz")).toBe(0);
 
     const many: TarMember[] = Array.from({ length: 503 }, (_, i) => ({ name: `m-${i}.png`, data: png(1000 + i) }));
     const big = await uploadShard(emu, "shard-many", tarOf(many));

@@ -156,6 +156,10 @@ export async function indexTar(tarPath: string, tmpRoot: string, isStopped: () =
     });
   });
 
+  // Shards are plain tar (the official client never compresses them). A compressed shard would be
+  // inflated on the event loop, and a small gzip bomb grows to gigabytes: refuse it before parsing.
+  corrupt ??= compressionOf(tarPath) ?? null;
+
   try {
     const stream = fs.createReadStream(tarPath, { highWaterMark: 1024 * 1024 });
     for await (const chunk of stream) {
@@ -177,4 +181,25 @@ export async function indexTar(tarPath: string, tmpRoot: string, isStopped: () =
     return { files: [], failed, shardError: corrupt ? { type: "corrupted-archive", reason: `The shard is not a readable tar archive: ${corrupt}` } : null, notificationConfig };
   }
   return { files, failed, shardError: null, notificationConfig };
+}
+
+const COMPRESSED_MAGIC: readonly [string, number[]][] = [
+  ["gzip", [0x1f, 0x8b]],
+  ["bzip2", [0x42, 0x5a, 0x68]],
+  ["xz", [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+  ["zstd", [0x28, 0xb5, 0x2f, 0xfd]],
+];
+
+/** A reason to refuse the shard when it is a compressed archive, else undefined. */
+export function compressionOf(file: string): string | undefined {
+  const head = Buffer.alloc(8);
+  const fd = fs.openSync(file, "r");
+  let n: number;
+  try {
+    n = fs.readSync(fd, head, 0, head.length, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  const found = COMPRESSED_MAGIC.find(([, magic]) => n >= magic.length && magic.every((b, i) => head[i] === b));
+  return found ? `the shard is ${found[0]}-compressed; upload an uncompressed .tar archive (compressed shards are not accepted)` : undefined;
 }
