@@ -92,10 +92,10 @@ async function spawnReady(cmd: string, args: string[], env: Record<string, strin
   return { url, pid: child.pid!, startMs, rssMb: () => rssMbOf(child.pid!), stop, output: () => out };
 }
 
-export async function spawnEmulator(dataDir: string, opts: { runner?: "dist" | "tsx"; env?: Record<string, string> } = {}): Promise<Proc> {
+export async function spawnEmulator(dataDir: string, opts: { runner?: "bin" | "tsx"; env?: Record<string, string> } = {}): Promise<Proc> {
   const port = await freePort();
   const env = { PORT: String(port), HOST: "127.0.0.1", DATA_DIR: dataDir, EMULATOR_TIME_SCALE: "max", EMULATOR_QUIET: "1", ...opts.env };
-  const args = opts.runner === "tsx" ? ["--import", "tsx", "src/cli.ts"] : ["dist/cli.js"];
+  const args = opts.runner === "tsx" ? ["--import", "tsx", "src/cli.ts"] : ["bin/roboflow-batch-emulator.js"];
   return spawnReady(process.execPath, args, env, "/health", port, 30_000);
 }
 
