@@ -1,7 +1,6 @@
 // kill -9 in the middle of a job, start again on the same DATA_DIR: the job carries on from its
 // last committed task and completes once, with exactly one result row per input file and one
 // terminal webhook.
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -10,45 +9,26 @@ import { request } from "undici";
 import { png, tar } from "./helpers/media.js";
 import { download, parseJsonl, startReceiver, type Receiver } from "./helpers/jobs.js";
 import "./helpers/emulator.js";
+import { startChildEmulator, type ChildEmulator } from "./helpers/child-emulator.js";
 
 const WS = "emulator-workspace";
 const KEY = "emulator-api-key";
 const IMAGES = 520; // three processing tasks of up to 256 images
-const children: ChildProcess[] = [];
+const children: ChildEmulator[] = [];
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "rf-jobs-recovery-"));
 let receiver: Receiver | undefined;
 
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  for (const c of children) await c.kill9();
   await receiver?.close();
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-function startChild(timeScale: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts"], {
-    cwd: path.resolve(import.meta.dirname, ".."),
-    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", DATA_DIR: dataDir, EMULATOR_TIME_SCALE: timeScale },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+const startChild = async (timeScale: string): Promise<ChildEmulator> => {
+  const child = await startChildEmulator(dataDir, { EMULATOR_TIME_SCALE: timeScale });
   children.push(child);
-  let out = "";
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`emulator did not start:\n${out}`)), 30_000);
-    child.stderr!.on("data", (d) => (out += d));
-    child.stdout!.on("data", (d) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ url: m[1], child });
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`emulator exited with ${code}:\n${out}`));
-    });
-  });
-}
+  return child;
+};
 
 async function call(base: string, method: string, p: string, json?: unknown): Promise<{ status: number; json: any }> {
   const url = `${base}${p}${p.includes("?") ? "&" : "?"}api_key=${KEY}`;
@@ -101,8 +81,7 @@ describe("kill -9 mid-job", () => {
       if (Date.now() > deadline) throw new Error("no processing task finished in time");
       await new Promise((r) => setTimeout(r, 10));
     }
-    first.child.kill("SIGKILL");
-    await new Promise((r) => first.child.once("exit", r));
+    await first.kill9();
     expect(done).toBeLessThan(3);
 
     const second = await startChild("max");
@@ -133,7 +112,6 @@ describe("kill -9 mid-job", () => {
 
     await new Promise((r) => setTimeout(r, 300));
     expect(receiver.requests.map((r) => r.body.job_state)).toEqual(["success"]);
-    second.child.kill("SIGTERM");
-    await new Promise((r) => second.child.once("exit", r));
+    await second.stop();
   });
 });
