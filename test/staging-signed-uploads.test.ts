@@ -3,7 +3,7 @@
 import { Readable } from "node:stream";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestEmulator, type TestEmulator } from "./helpers/emulator.js";
+import { readResponse, startTestEmulator, type TestEmulator } from "./helpers/emulator.js";
 import { png } from "./staging-fixtures.js";
 
 let emu: TestEmulator;
@@ -20,17 +20,7 @@ async function videoSlot(batchId: string, fileName = "clip.mp4", extra = "") {
   return r.json.signedURLDetails as { uploadURL: string; method: string; extensionHeaders: Record<string, string>; maxFileSize: number };
 }
 
-async function put(url: string, body: Buffer | Readable | undefined, headers: Record<string, string>) {
-  const res = await request(url, { method: "PUT", body, headers });
-  const text = await res.body.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.statusCode, json, text };
-}
+const put = async (url: string, body: Buffer | Readable | undefined, headers: Record<string, string>) => readResponse(await request(url, { method: "PUT", body, headers }));
 
 const tokenOf = (uploadURL: string) => new URL(uploadURL).pathname.split("/").pop()!;
 

@@ -1,5 +1,5 @@
 // Starts a real emulator on a free loopback port for a test file; requests go over HTTP with undici.
-import { request } from "undici";
+import { request, type Dispatcher } from "undici";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -31,15 +31,7 @@ export async function startTestEmulator(overrides: Partial<EmulatorConfig> = {})
       body = JSON.stringify(opts.json);
       headers["content-type"] ??= "application/json";
     }
-    const res = await request(url, { method: method as any, body, headers });
-    const text = await res.body.text();
-    let json: any;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    return { status: res.statusCode, headers: res.headers, json, text };
+    return readResponse(await request(url, { method: method as any, body, headers }));
   };
   return {
     ...running,
@@ -52,6 +44,18 @@ export async function startTestEmulator(overrides: Partial<EmulatorConfig> = {})
       if (!overrides.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Reads an undici response whole: status, headers, text, and the JSON when the text is JSON. */
+export async function readResponse(res: Dispatcher.ResponseData): Promise<{ status: number; headers: Record<string, any>; json: any; text: string }> {
+  const text = await res.body.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.statusCode, headers: res.headers, json, text };
 }
 
 /** Polls `fn` until it returns a truthy value or the (real-time) deadline passes. */
