@@ -62,8 +62,6 @@ export function buildApp(emu: Emulator): OpenAPIHono<AppEnv> {
   app.onError((err, c) => {
     if (err instanceof ApiError) {
       for (const [k, v] of Object.entries(err.headers ?? {})) c.header(k, v);
-      // The rest of an oversize body is not worth reading: answer at once and close the connection.
-      if (err.status === 413) c.header("connection", "close");
       return c.json(err.body(), err.status as 400);
     }
     if (err instanceof HTTPException) {
