@@ -408,7 +408,7 @@ export class JobEngine implements Worker {
   }
 
   private async completeProcessingTask(ctx: JobContext, stage: StageRow, task: TaskRow): Promise<void> {
-    const { db, clock, store } = this.emu;
+    const { db } = this.emu;
     const tmp = this.tempPath(task);
     const tooMany = ctx.kind === "image" && tooManyFailures(task.items_failed, task.items_done, ctx.params.maxImageFailureRate);
     if (tooMany) {
@@ -422,41 +422,53 @@ export class JobEngine implements Worker {
     const bytes = fs.readFileSync(tmp);
     await fsyncOffLoop(tmp);
     if (!this.isCurrent(ctx)) return this.removeTemp(tmp);
+    this.commitTaskOutput(ctx, stage, task, tmp, {
+      batchId: outputBatchId(ctx.jobId, "processing"),
+      partName: RESULTS_PART.partName,
+      fileName: resultFileName(task.task_index, format),
+      contentType: "metadata",
+      nestedContentType: null,
+      size: bytes.length,
+      sha256: crypto.createHash("sha256").update(bytes).digest("hex"),
+      mediaType: format === "csv" ? "text/csv" : "application/x-ndjson",
+    }, { type: "task-completed", message: `Processed ${task.items_done} file(s), ${task.items_failed} failed`, processed: task.items_done, failed: task.items_failed }, (now) => {
+      updateJob(db, ctx.ws, ctx.jobId, { machine_ms: ctx.job.machine_ms + task.machine_ms }, now);
+      ctx.job.machine_ms += task.machine_ms;
+      if (task.items_failed > 0) {
+        this.log(ctx, "warning", "workflow-worker", "task-completed-with-failures", { taskId: task.task_id, processed: task.items_done, failed: task.items_failed }, stage.stage_id, task.task_id);
+      }
+    });
+  }
+
+  /**
+   * Moves a task's finished output file into the blob tree and, in one transaction, records it in the
+   * stage's output batch and marks the task succeeded. Output written asynchronously is dropped if the
+   * job was aborted, restarted or reset meanwhile. Returns whether it was committed.
+   */
+  private commitTaskOutput(
+    ctx: JobContext,
+    stage: StageRow,
+    task: TaskRow,
+    tmp: string,
+    file: { batchId: string; partName: string; fileName: string; contentType: string; nestedContentType: string | null; size: number; sha256: string; mediaType: string },
+    notification: Record<string, unknown>,
+    alsoInTransaction?: (now: number) => void,
+  ): boolean {
+    const { db, clock, store } = this.emu;
     const rel = newBlobName("jobs");
     commitTemp(store.blobRoot, tmp, rel);
     const now = clock.now();
     const committed = db.transaction(() => {
       if (!this.isCurrent(ctx)) return false;
-      const replaced = recordOutputFile(db, {
-        ws: ctx.ws,
-        batchId: outputBatchId(ctx.jobId, "processing"),
-        partName: RESULTS_PART.partName,
-        fileName: resultFileName(task.task_index, format),
-        contentType: "metadata",
-        nestedContentType: null,
-        blob: rel,
-        size: bytes.length,
-        sha256: crypto.createHash("sha256").update(bytes).digest("hex"),
-        mediaType: format === "csv" ? "text/csv" : "application/x-ndjson",
-        now,
-      });
+      const replaced = recordOutputFile(db, { ws: ctx.ws, ...file, blob: rel, now });
       if (replaced) removeBlob(store.blobRoot, replaced);
-      updateTask(db, task, {
-        state: "succeeded",
-        status_type: "success",
-        progress: 1,
-        event_at: now,
-        notification: json({ type: "task-completed", message: `Processed ${task.items_done} file(s), ${task.items_failed} failed`, processed: task.items_done, failed: task.items_failed }),
-      });
-      updateJob(db, ctx.ws, ctx.jobId, { machine_ms: ctx.job.machine_ms + task.machine_ms }, now);
-      ctx.job.machine_ms += task.machine_ms;
+      updateTask(db, task, { state: "succeeded", status_type: "success", progress: 1, event_at: now, notification: json(notification) });
       updateStage(db, ctx.ws, ctx.jobId, stage.stage_id, {}, now);
-      if (task.items_failed > 0) {
-        this.log(ctx, "warning", "workflow-worker", "task-completed-with-failures", { taskId: task.task_id, processed: task.items_done, failed: task.items_failed }, stage.stage_id, task.task_id);
-      }
+      alsoInTransaction?.(now);
       return true;
     })();
     if (!committed) removeBlob(store.blobRoot, rel);
+    return committed;
   }
 
   private timeoutJob(ctx: JobContext, stage: StageRow, task: TaskRow, budgetMs: number): null {
@@ -472,7 +484,7 @@ export class JobEngine implements Worker {
   // ---- export ----------------------------------------------------------------------------------
 
   private async exportStep(ctx: JobContext, stage: StageRow): Promise<number | null> {
-    const { db, clock, store } = this.emu;
+    const { db, store } = this.emu;
     const next = tasksInState(db, ctx.ws, ctx.jobId, stage.stage_id, "running", 1)[0] ?? tasksInState(db, ctx.ws, ctx.jobId, stage.stage_id, "pending", 1)[0];
     if (!next) return this.finishStage(ctx, stage);
     const task = this.startTask(ctx, next);
@@ -491,40 +503,17 @@ export class JobEngine implements Worker {
       return 0;
     }
     if (this.shouldFailTask(ctx, stage.stage_name, task)) return delay;
-    const rel = newBlobName("jobs");
-    commitTemp(store.blobRoot, tmp, rel);
-    const now = clock.now();
-    const committed = db.transaction(() => {
-      // The archive was written asynchronously: drop it if the job was aborted, restarted or reset meanwhile.
-      if (!this.isCurrent(ctx)) return false;
-      const replaced = recordOutputFile(db, {
-        ws: ctx.ws,
-        batchId: outputBatchId(ctx.jobId, "export"),
-        partName: ARCHIVES_PART.partName,
-        fileName: archiveFileName(task.task_index),
-        contentType: "archive",
-        nestedContentType: "metadata",
-        blob: rel,
-        size,
-        sha256,
-        mediaType: "application/gzip",
-        now,
-      });
-      if (replaced) removeBlob(store.blobRoot, replaced);
-      updateTask(db, task, {
-        state: "succeeded",
-        status_type: "success",
-        progress: 1,
-        event_at: now,
-        notification: json({ type: "task-completed", message: `Archived ${entries.length} result file(s) into ${archiveFileName(task.task_index)}` }),
-      });
-      updateStage(db, ctx.ws, ctx.jobId, stage.stage_id, {}, now);
-      return true;
-    })();
-    if (!committed) {
-      removeBlob(store.blobRoot, rel);
-      return 0;
-    }
+    const committed = this.commitTaskOutput(ctx, stage, task, tmp, {
+      batchId: outputBatchId(ctx.jobId, "export"),
+      partName: ARCHIVES_PART.partName,
+      fileName: archiveFileName(task.task_index),
+      contentType: "archive",
+      nestedContentType: "metadata",
+      size,
+      sha256,
+      mediaType: "application/gzip",
+    }, { type: "task-completed", message: `Archived ${entries.length} result file(s) into ${archiveFileName(task.task_index)}` });
+    if (!committed) return 0;
     return delay;
   }
 
