@@ -15,7 +15,6 @@ import { request } from "undici";
 import * as tar from "tar";
 import { openStore } from "../src/state/db.js";
 import { BATCH_RETENTION_MS, insertBatch } from "../src/state/batches.js";
-import { blobPath } from "../src/state/blobs.js";
 import { png } from "../test/helpers/media.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -54,7 +53,7 @@ export function stageImages(dataDir: string, n: number): void {
         for (let i = start; i < Math.min(n, start + 10_000); i++) {
           const bytes = png(i);
           const rel = path.join("bench", String(i % 256).padStart(3, "0"), `img-${i}.png`);
-          const abs = blobPath(store.blobRoot, rel);
+          const abs = store.blobs.path(rel);
           const dir = path.dirname(abs);
           if (!dirs.has(dir)) {
             fs.mkdirSync(dir, { recursive: true });

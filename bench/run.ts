@@ -9,7 +9,6 @@ import path from "node:path";
 import { request } from "undici";
 import { openStore } from "../src/state/db.js";
 import { insertBatch, upsertFile, BATCH_RETENTION_MS } from "../src/state/batches.js";
-import { writeBlob } from "../src/state/blobs.js";
 import { encodeToken } from "../src/state/pagination.js";
 import { DEFAULT_API_KEY, DEFAULT_WORKSPACE } from "../src/config.js";
 import { png, tar } from "../test/helpers/media.js";
@@ -85,7 +84,7 @@ function seededDataDir(name: string, batchId: string, files: number): string {
   const store = openStore(dir);
   const now = Date.now();
   insertBatch(store.db, { workspace_id: WS, batch_id: batchId, display_name: batchId, batch_type: "simple-batch", content_type: "images", origin: "user", created_at: now, expires_at: now + BATCH_RETENTION_MS });
-  const blob = writeBlob(store.blobRoot, store.tmpRoot, "files", png(1));
+  const blob = store.blobs.write("files", png(1));
   store.db.transaction(() => {
     for (let i = 0; i < files; i++) {
       upsertFile(store.db, { workspace_id: WS, batch_id: batchId, part_name: "", file_name: `img-${String(i).padStart(7, "0")}.png`, content_type: "image", nested_content_type: null, shard_id: null, blob: blob.blob, size: blob.size, sha256: blob.sha256, media_type: "image/png", created_at: now });

@@ -13,7 +13,7 @@ export function renderOpenApiDocument(): string {
     return `${JSON.stringify(app.getOpenAPI31Document(openApiInfo()), null, 2)}\n`;
   } finally {
     emu.clock.stop();
-    emu.webhooks.close();
+    emu.webhooks.stop();
     emu.store.close();
   }
 }

@@ -9,7 +9,6 @@ import { SeedBody, type JobScriptT, type SeedBatchT, type SeedBodyT, type SeedJo
 import { badRequest, validationError } from "./errors.js";
 import { ensureWorkspace, workspaceExists } from "./state/workspaces.js";
 import { BATCH_RETENTION_MS, getBatch, insertBatch, listParts, upsertFile, upsertPart } from "./state/batches.js";
-import { removeBlob, writeBlob } from "./state/blobs.js";
 import { colorOf, makePng, parseColor } from "./controls/png.js";
 import { startScriptedJob } from "./controls/scripted-jobs.js";
 
@@ -168,7 +167,7 @@ function seedBatch(emu: Emulator, b: SeedBatchT, now: number): number {
   const contentType = b.contentType ?? (kinds.size === 1 ? [...kinds][0] : kinds.size === 0 ? "images" : "mixed");
   const batchType = b.batchType ?? (partNames.size ? "multipart-batch" : "simple-batch");
   // Blobs first (they are complete files before any row names them), then the rows in one transaction.
-  const stored = files.map((f) => ({ f, blob: writeBlob(emu.store.blobRoot, emu.store.tmpRoot, `${ws}/${b.batchId}`, f.bytes) }));
+  const stored = files.map((f) => ({ f, blob: emu.blobs.write(`${ws}/${b.batchId}`, f.bytes) }));
   const replaced: string[] = [];
   const commit = emu.db.transaction(() => {
     if (!getBatch(emu.db, ws, b.batchId)) {
@@ -201,9 +200,9 @@ function seedBatch(emu: Emulator, b: SeedBatchT, now: number): number {
     commit();
   } catch (err) {
     // No row names these blobs: remove them so a failed seed leaves nothing behind.
-    for (const { blob } of stored) removeBlob(emu.store.blobRoot, blob.blob);
+    for (const { blob } of stored) emu.blobs.remove(blob.blob);
     throw err;
   }
-  for (const rel of replaced) removeBlob(emu.store.blobRoot, rel);
+  for (const rel of replaced) emu.blobs.remove(rel);
   return files.length;
 }

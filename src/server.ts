@@ -7,14 +7,14 @@ import type { AddressInfo } from "node:net";
 import { buildApp } from "./app.js";
 import { Clock } from "./clock.js";
 import { resolveConfig, type EmulatorConfig } from "./config.js";
-import { NO_FAULTS, type Emulator, type Worker } from "./context.js";
+import type { Core, Emulator, Worker } from "./context.js";
 import { openStore } from "./state/db.js";
 import { ensureWorkspace, getSetting, setSetting } from "./state/workspaces.js";
 import { WebhookSender } from "./simulator/webhooks.js";
-import { createWorkers } from "./simulator/workers.js";
+import { IngestWorker } from "./simulator/ingest-worker.js";
+import { JobEngine } from "./simulator/engine.js";
 import { applySeedFile, readSeedFile, startsManual, startTimeOf } from "./seed.js";
-import { installControls } from "./controls/plane.js";
-import { randomIds } from "./controls/prng.js";
+import { createControlPlane } from "./controls/plane.js";
 
 const CLOCK_SAVE_INTERVAL_MS = 1000;
 const CLOSE_DRAIN_MS = 5000;
@@ -33,6 +33,10 @@ export interface RunningEmulator {
   close(): Promise<void>;
 }
 
+/**
+ * Builds every part of one emulator in dependency order and hands each its collaborators: store,
+ * clock, control plane, webhook sender, then the workers, then the seed. Nothing is started here.
+ */
 export function createEmulator(config: EmulatorConfig): Emulator {
   // The seed is read first: its "deterministic" block decides where the clock starts.
   const seed = config.seedFile ? readSeedFile(config.seedFile) : undefined;
@@ -49,25 +53,41 @@ export function createEmulator(config: EmulatorConfig): Emulator {
     setSetting(store.db, "signing_secret", secret);
   }
   let base = config.publicUrl ?? `http://${config.host}:${config.port}`;
-  const workers: Worker[] = [];
-  const emu: Emulator = {
+  const controls = createControlPlane(store.db, clock, config, seed);
+  const webhooks = new WebhookSender({
+    db: store.db,
+    clock,
+    transport: (input, init) => fetch(input, init),
+    faultHook: controls.faults.webhookHook(),
+    newId: () => controls.ids.uuid(),
+  });
+  const core: Core = {
     config,
     store,
     db: store.db,
+    blobs: store.blobs,
     clock,
-    webhooks: new WebhookSender(store.db, clock),
     signingSecret: secret,
     baseUrl: () => base,
-    workers,
-    faults: { ...NO_FAULTS },
-    ids: randomIds(),
+    ids: controls.ids,
+    faults: controls.faults.simulatorHooks(),
+    webhooks,
   };
-  (emu as { setBaseUrl?: (u: string) => void }).setBaseUrl = (u: string) => {
-    if (!config.publicUrl) base = u;
+  const ingest = new IngestWorker(core);
+  const jobs = new JobEngine(core);
+  // Buffered journal rows are flushed last, after every worker has stopped writing.
+  const journalFlusher: Worker = { name: "controls-journal", start() {}, stop: () => controls.journal.flush() };
+  const emu: Emulator = {
+    ...core,
+    controls,
+    ingest,
+    jobs,
+    workers: [webhooks, ingest, jobs, journalFlusher],
+    setBaseUrl: (u: string) => {
+      if (!config.publicUrl) base = u;
+    },
   };
-  installControls(emu, seed);
   if (seed !== undefined) applySeedFile(emu, seed);
-  workers.push(...createWorkers(emu));
   return emu;
 }
 
@@ -91,8 +111,7 @@ export async function startEmulator(partial: Partial<EmulatorConfig> = {}): Prom
   const port = (server.address() as AddressInfo).port;
   const hostForUrl = config.host.includes(":") ? `[${config.host}]` : config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
   const url = `http://${hostForUrl}:${port}`;
-  (emu as { setBaseUrl?: (u: string) => void }).setBaseUrl?.(url);
-  emu.webhooks.start();
+  emu.setBaseUrl(url);
   for (const w of emu.workers) w.start();
   const saveClock = () => setSetting(emu.db, "clock_now", String(emu.clock.now()));
   const clockSaver = setInterval(saveClock, CLOCK_SAVE_INTERVAL_MS);
@@ -102,8 +121,7 @@ export async function startEmulator(partial: Partial<EmulatorConfig> = {}): Prom
   const close = () =>
     (closing ??= (async () => {
       clearInterval(clockSaver);
-      for (const w of emu.workers) w.stop();
-      emu.webhooks.close();
+      for (const w of [...emu.workers].reverse()) w.stop();
       // Let steps already running (an archive being written, a shard being indexed) finish before
       // the store closes under them; bounded, since a reference download may be slow.
       await waitUntil(() => emu.workers.every((w) => w.idle?.() ?? true), CLOSE_DRAIN_MS);

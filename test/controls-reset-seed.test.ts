@@ -20,7 +20,7 @@ const PIXEL_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+
 
 function blobCount(): number {
   const walk = (d: string): number => fs.readdirSync(d, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? walk(path.join(d, e.name)) : 1), 0);
-  return walk(emu.emulator.store.blobRoot);
+  return walk(emu.emulator.blobs.root);
 }
 
 async function seedTwoWorkspaces() {
@@ -172,7 +172,7 @@ describe("snapshot", () => {
     const evil = { ...snap, blobs: { "../../evil.txt": Buffer.from("x").toString("base64") } };
     const r = await ctl("POST", "/snapshot", evil);
     expect(r.status).toBe(400);
-    expect(fs.existsSync(path.join(emu.emulator.store.blobRoot, "../../evil.txt"))).toBe(false);
+    expect(fs.existsSync(path.join(emu.emulator.blobs.root, "../../evil.txt"))).toBe(false);
   });
 });
 

@@ -9,7 +9,6 @@ import net from "node:net";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { insertBatch, upsertFile, BATCH_RETENTION_MS } from "../src/state/batches.js";
-import { writeBlob } from "../src/state/blobs.js";
 import { startTestEmulator, type TestEmulator } from "./helpers/emulator.js";
 import { png } from "./helpers/media.js";
 import { operations, sample, type Operation } from "./helpers/openapi-sampler.js";
@@ -30,7 +29,7 @@ beforeAll(async () => {
   const e = emu.emulator;
   const now = e.clock.now();
   insertBatch(e.db, { workspace_id: emu.workspace, batch_id: BATCH, display_name: BATCH, batch_type: "simple-batch", content_type: "images", origin: "user", created_at: now, expires_at: now + BATCH_RETENTION_MS });
-  const blob = writeBlob(e.store.blobRoot, e.store.tmpRoot, "files", png(1));
+  const blob = e.store.blobs.write("files", png(1));
   upsertFile(e.db, { workspace_id: emu.workspace, batch_id: BATCH, part_name: "", file_name: "one.png", content_type: "image", nested_content_type: null, shard_id: null, blob: blob.blob, size: blob.size, sha256: blob.sha256, media_type: "image/png", created_at: now });
   const r = await emu.call("GET", "/openapi.json", { apiKey: null });
   doc = r.json;
@@ -229,7 +228,7 @@ function bump(status: number) {
 describe("fuzz: every published operation", () => {
   it("never answers 5xx, always a JSON error for 4xx, and leaves state unchanged when it rejects", async () => {
     expect(ops.length).toBeGreaterThanOrEqual(8);
-    const dataRoot = emu.emulator.store.blobRoot.replace(/[/\\]blobs$/, "");
+    const dataRoot = emu.emulator.blobs.root.replace(/[/\\]blobs$/, "");
     const outcome = await fc.check(
       fc.asyncProperty(casePlan, async (plan) => {
         const req = buildRequest(plan);
@@ -296,7 +295,7 @@ describe("fuzz: malformed HTTP on the wire", () => {
   const list = () => `/data-staging/v1/external/${emu.workspace}/batches?api_key=${emu.apiKey}`;
 
   it("survives absurd Content-Length, lying lengths, bad chunking and garbage request lines", async () => {
-    const dataRoot = emu.emulator.store.blobRoot.replace(/[/\\]blobs$/, "");
+    const dataRoot = emu.emulator.blobs.root.replace(/[/\\]blobs$/, "");
     const before = stateDigest(emu.emulator.db, dataRoot);
     const cases: { payload: string | Buffer; end?: boolean }[] = [
       { payload: `POST ${upload()} HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 99999999999999\r\n\r\n--b\r\n`, end: true },

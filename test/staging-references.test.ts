@@ -4,7 +4,6 @@ import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
 import { bigPng, png, startLoopbackServer, type LoopbackServer } from "./staging-fixtures.js";
-import { ingestWorkerOf } from "../src/simulator/ingest-worker.js";
 import { attemptsOf, listWebhooks } from "../src/simulator/webhooks.js";
 
 let emu: TestEmulator;
@@ -140,7 +139,7 @@ describe("bulk-upload/image-references", () => {
   });
 
   it("applies a per-file timeout", async () => {
-    const worker = ingestWorkerOf(emu.emulator)!;
+    const worker = emu.emulator.ingest;
     const saved = worker.fetchLimits.timeoutMs;
     worker.fetchLimits.timeoutMs = 200;
     try {

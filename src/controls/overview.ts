@@ -4,7 +4,6 @@
 import type { Emulator } from "../context.js";
 import type { BatchRow } from "../state/batches.js";
 import { listWorkspaces } from "../state/workspaces.js";
-import { controlsOf } from "./plane.js";
 import { clockView } from "./time.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -39,7 +38,7 @@ export function overview(emu: Emulator) {
     byWs.set(b.workspace_id, list);
   }
   const webhookStates = Object.fromEntries((db.prepare("SELECT state, COUNT(*) AS n FROM webhooks GROUP BY state").all() as { state: string; n: number }[]).map((r) => [r.state, r.n]));
-  const plane = controlsOf(emu);
+  const plane = emu.controls;
   return {
     status: "ok",
     clock: clockView(emu),

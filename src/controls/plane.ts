@@ -1,44 +1,36 @@
-// The control plane of one emulator instance: journal, fault engine and deterministic settings.
-// Installed on the Emulator at creation (before the seed is applied), so the simulator's fault
-// hooks, the webhook sender's delivery hook and the id generator are the real ones from the start.
-import type { Emulator } from "../context.js";
+// The control plane of one emulator instance: journal, fault engine, id source and the start-up
+// seed. Built before anything else that consults it, so the simulator's fault hooks, the webhook
+// sender's delivery hook and the id generator are the real ones from the start.
+import type { Clock } from "../clock.js";
+import type { EmulatorConfig } from "../config.js";
 import type { SeedBodyT } from "../contract/controls.js";
+import type { Db } from "../state/db.js";
 import { Journal } from "../state/journal.js";
 import { FaultEngine } from "./faults.js";
-import { randomIds, seededIds } from "./prng.js";
+import { randomIds, seededIds, type IdSource } from "./prng.js";
 
 export interface ControlPlane {
   journal: Journal;
   faults: FaultEngine;
+  ids: IdSource;
   /** The deterministic block of the start-up seed, if any. */
   deterministic: SeedBodyT["deterministic"] | null;
   /** The start-up seed file's contents, for reset {reseed: true}. */
   startupSeed: unknown;
 }
 
-export function installControls(emu: Emulator, startupSeed?: unknown): ControlPlane {
+export function createControlPlane(db: Db, clock: Clock, config: EmulatorConfig, startupSeed?: unknown): ControlPlane {
   const deterministic = (startupSeed as SeedBodyT | undefined)?.deterministic ?? null;
-  if (deterministic) emu.ids = seededIds(deterministic.seed);
-  else emu.ids ??= randomIds();
-  if (deterministic?.clock && deterministic.clock !== emu.clock.state().mode) {
-    const scale = Number.isFinite(emu.config.timeScale) && emu.config.timeScale !== 1 ? emu.config.timeScale : 10;
-    emu.clock.setMode(deterministic.clock, deterministic.clock === "scaled" ? scale : undefined);
+  const ids = deterministic ? seededIds(deterministic.seed) : randomIds();
+  if (deterministic?.clock && deterministic.clock !== clock.state().mode) {
+    const scale = Number.isFinite(config.timeScale) && config.timeScale !== 1 ? config.timeScale : 10;
+    clock.setMode(deterministic.clock, deterministic.clock === "scaled" ? scale : undefined);
   }
-  const plane: ControlPlane = {
-    journal: new Journal(emu.db),
-    faults: new FaultEngine(emu.db, emu.clock, () => emu.ids),
+  return {
+    journal: new Journal(db),
+    faults: new FaultEngine(db, clock, () => ids),
+    ids,
     deterministic,
     startupSeed: startupSeed ?? null,
   };
-  emu.controls = plane;
-  emu.faults = plane.faults.simulatorHooks();
-  emu.webhooks.faultHook = plane.faults.webhookHook();
-  emu.webhooks.newId = () => emu.ids.uuid();
-  // Flush buffered journal rows before the store closes.
-  emu.workers.push({ name: "controls-journal", start() {}, stop: () => plane.journal.flush() });
-  return plane;
-}
-
-export function controlsOf(emu: Emulator): ControlPlane {
-  return emu.controls ?? installControls(emu);
 }

@@ -1,13 +1,9 @@
 // Reset: the whole emulator, or one workspace, back to empty in one call. Rows go in one
 // transaction, blobs after it commits, then every background worker re-reads the store (which
 // drops its timers for work that no longer exists) and the default workspace and key are restored.
-import fs from "node:fs";
-import path from "node:path";
 import type { Emulator } from "../context.js";
 import { ensureWorkspace } from "../state/workspaces.js";
-import { blobPath } from "../state/blobs.js";
 import { allTables, CONTROL_TABLES, KEPT_TABLES, quoteIdent } from "./tables.js";
-import { controlsOf } from "./plane.js";
 import { resetJobs } from "../simulator/engine.js";
 
 export interface ResetOutcome {
@@ -22,7 +18,7 @@ const WORKSPACE_IDENTITY = new Set(["workspaces", "api_keys"]);
 
 export function resetAll(emu: Emulator): ResetOutcome {
   const started = performance.now();
-  const plane = controlsOf(emu);
+  const plane = emu.controls;
   plane.journal.discardBuffered();
   // The simulator first: it cancels job timers and temp files before the rows go.
   resetJobs(emu);
@@ -49,7 +45,7 @@ export function resetAll(emu: Emulator): ResetOutcome {
 
 export function resetWorkspace(emu: Emulator, ws: string): ResetOutcome {
   const started = performance.now();
-  const plane = controlsOf(emu);
+  const plane = emu.controls;
   plane.journal.flush();
   const jobs = resetJobs(emu, ws);
   const deletedRows: Record<string, number> = {};
@@ -73,7 +69,7 @@ export function resetWorkspace(emu: Emulator, ws: string): ResetOutcome {
   })();
   if (jobs) deletedRows.jobs = (deletedRows.jobs ?? 0) + jobs;
   // Rows are gone, so nothing can read these any more: unlink them off the request path.
-  for (const rel of blobs) void fs.promises.rm(blobPath(emu.store.blobRoot, rel), { force: true }).catch(() => {});
+  emu.blobs.removeLater(blobs);
   afterWorldChange(emu);
   return { workspace: ws, ms: performance.now() - started, deletedRows, blobsRemoved: blobs.length };
 }
@@ -94,23 +90,8 @@ export function afterWorldChange(emu: Emulator): void {
  * costs the same with 5 files or 5000. Returns how many blobs the store's rows named.
  */
 export function discardBlobs(emu: Emulator, blobRows: number): number {
-  const root = emu.store.blobRoot;
-  const trash = path.join(path.dirname(root), `.trash-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`);
-  try {
-    fs.renameSync(root, trash);
-  } catch {
-    fs.rmSync(root, { recursive: true, force: true });
-  }
-  fs.mkdirSync(root, { recursive: true });
-  removeInBackground(path.dirname(root), /^\.trash-/);
+  emu.blobs.discardAll();
   return blobRows;
-}
-
-/** Deletes matching entries of `dir` (earlier resets' leftovers included) without blocking requests. */
-function removeInBackground(dir: string, name: RegExp): void {
-  for (const e of fs.readdirSync(dir)) {
-    if (name.test(e)) void fs.promises.rm(path.join(dir, e), { recursive: true, force: true }).catch(() => {});
-  }
 }
 
 /** Number of rows that name a blob, over every table with a `blob` column. */

@@ -2,14 +2,11 @@
 // JSON document, so a test can start from a known state or a bug report can carry one. Control-plane
 // tables (journal, fault rules, receiver inbox) and the signing secret are not part of it.
 import fs from "node:fs";
-import path from "node:path";
 import type { Emulator } from "../context.js";
 import type { SnapshotT } from "../contract/controls.js";
 import { badRequest, conflict } from "../errors.js";
-import { blobPath, commitTemp } from "../state/blobs.js";
 import { ensureWorkspace } from "../state/workspaces.js";
 import { MIGRATIONS } from "../state/schema.js";
-import { controlsOf } from "./plane.js";
 import { afterWorldChange, discardBlobs } from "./reset.js";
 import { quoteIdent, worldTables } from "./tables.js";
 
@@ -19,9 +16,7 @@ export function exportSnapshot(emu: Emulator): SnapshotT {
   const tables: SnapshotT["tables"] = {};
   for (const t of worldTables(emu.db)) tables[t.name] = emu.db.prepare(`SELECT * FROM ${quoteIdent(t.name)}`).all() as Record<string, unknown>[];
   const blobs: Record<string, string> = {};
-  walk(emu.store.blobRoot, "", (rel, abs) => {
-    blobs[rel] = fs.readFileSync(abs).toString("base64");
-  });
+  for (const rel of emu.blobs.list()) blobs[rel] = emu.blobs.read(rel).toString("base64");
   return { format: SNAPSHOT_FORMAT, version: 1, schemaVersion: MIGRATIONS.length, exportedAt: emu.clock.nowIso(), tables, blobs };
 }
 
@@ -43,12 +38,12 @@ export function importSnapshot(emu: Emulator, snap: SnapshotT): ImportOutcome {
   // Validate blob paths before touching anything: a snapshot must not write outside the blob root.
   const blobEntries = Object.entries(snap.blobs).map(([rel, b64]) => {
     try {
-      return { rel, abs: blobPath(emu.store.blobRoot, rel), bytes: Buffer.from(b64, "base64") };
+      return { rel, abs: emu.blobs.path(rel), bytes: Buffer.from(b64, "base64") };
     } catch {
       throw badRequest(`Snapshot blob path "${rel}" escapes the blob folder`);
     }
   });
-  controlsOf(emu).journal.flush();
+  emu.controls.journal.flush();
   const rows: Record<string, number> = {};
   emu.db.transaction(() => {
     emu.db.pragma("defer_foreign_keys = ON");
@@ -67,9 +62,9 @@ export function importSnapshot(emu: Emulator, snap: SnapshotT): ImportOutcome {
   })();
   discardBlobs(emu, 0);
   for (const b of blobEntries) {
-    const tmp = path.join(emu.store.tmpRoot, `snapshot-${path.basename(b.abs)}-${Math.random().toString(36).slice(2)}`);
+    const tmp = emu.blobs.tempPath("snapshot");
     fs.writeFileSync(tmp, b.bytes);
-    commitTemp(emu.store.blobRoot, tmp, b.rel);
+    emu.blobs.commitAt(tmp, b.rel);
   }
   afterWorldChange(emu);
   emu.webhooks.start(); // resume deliveries the snapshot left pending
@@ -81,13 +76,4 @@ function sqlValue(v: unknown): unknown {
   if (typeof v === "boolean") return v ? 1 : 0;
   if (typeof v === "object") return JSON.stringify(v);
   return v;
-}
-
-function walk(root: string, rel: string, visit: (rel: string, abs: string) => void): void {
-  const dir = path.join(root, rel);
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const r = rel ? `${rel}/${e.name}` : e.name;
-    if (e.isDirectory()) walk(root, r, visit);
-    else if (e.isFile()) visit(r, path.join(root, r));
-  }
 }

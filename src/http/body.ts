@@ -5,7 +5,7 @@ import type { Context } from "hono";
 import type { IncomingMessage } from "node:http";
 import { Readable } from "node:stream";
 import { ApiError, badRequest, tooLarge } from "../errors.js";
-import { BlobTooLargeError, streamToTemp } from "../state/blobs.js";
+import { BlobTooLargeError, type BlobStore, type TempFile } from "../state/blobs.js";
 
 /** The request body as a Node stream: the socket itself under @hono/node-server, else the Web body. */
 export function requestBodyStream(c: Context): Readable | null {
@@ -32,7 +32,7 @@ export function formatBytes(n: number): string {
  * Streams the whole request body into a temp file, refusing it (413) past `limit` bytes: early
  * when Content-Length already says so, otherwise as soon as the counter passes the limit.
  */
-export async function receiveBodyToTemp(c: Context, tmpRoot: string, limit: number, what: string): Promise<{ tmp: string; size: number; sha256: string }> {
+export async function receiveBodyToTemp(c: Context, blobs: BlobStore, limit: number, what: string): Promise<TempFile> {
   const declared = declaredLength(c);
   if (declared !== null && declared > limit) {
     throw tooLarge(`${what} is ${formatBytes(declared)}; the limit is ${formatBytes(limit)}`, "Split the data or request a new upload URL for a smaller file.");
@@ -40,7 +40,7 @@ export async function receiveBodyToTemp(c: Context, tmpRoot: string, limit: numb
   const source = requestBodyStream(c);
   if (!source) throw badRequest(`The request has no body: send the ${what} bytes as the PUT body`);
   try {
-    return await streamToTemp(tmpRoot, source, limit);
+    return await blobs.receive(source, limit);
   } catch (err) {
     if (err instanceof BlobTooLargeError) {
       throw tooLarge(`${what} exceeds the limit of ${formatBytes(limit)}; nothing was stored`, "Split the data or request a new upload URL for a smaller file.");

@@ -1,11 +1,10 @@
 // multipart/form-data with exactly one file part, streamed with busboy into a temp file. busboy
 // silently truncates a file at `limits.fileSize`, so the `truncated` flag is checked explicitly.
 import { Busboy, type BusboyFileStream } from "@fastify/busboy";
-import fs from "node:fs";
 import type { IncomingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
 import { ApiError, badRequest, tooLarge } from "../errors.js";
-import { streamToTemp } from "../state/blobs.js";
+import type { BlobStore, TempFile } from "../state/blobs.js";
 import { formatBytes } from "./body.js";
 
 export interface ReceivedFile {
@@ -28,7 +27,7 @@ export function isMultipart(contentType: string | undefined): boolean {
  * Reads a multipart body holding exactly one file part. Resolves once the part is fully on disk
  * (temp file); rejects with a 4xx ApiError, leaving nothing behind, on any other shape.
  */
-export function receiveSingleFile(source: Readable, headers: IncomingHttpHeaders, tmpRoot: string, maxFileSize: number): Promise<ReceivedFile> {
+export function receiveSingleFile(source: Readable, headers: IncomingHttpHeaders, blobs: BlobStore, maxFileSize: number): Promise<ReceivedFile> {
   const contentType = headers["content-type"];
   if (!isMultipart(contentType)) {
     return Promise.reject(new ApiError(415, "unsupported-media-type", `Expected a multipart/form-data body, got Content-Type "${contentType ?? "(none)"}"`, undefined, CURL_HINT));
@@ -47,7 +46,7 @@ export function receiveSingleFile(source: Readable, headers: IncomingHttpHeaders
 
   return new Promise<ReceivedFile>((resolve, reject) => {
     let file: { stream: BusboyFileStream; fieldName: string; fileName?: string; contentType: string } | null = null;
-    let written: Promise<{ tmp: string; size: number; sha256: string }> | null = null;
+    let written: Promise<TempFile> | null = null;
     let extraFiles = false;
     const fieldNames: string[] = [];
     let settled = false;
@@ -61,15 +60,16 @@ export function receiveSingleFile(source: Readable, headers: IncomingHttpHeaders
       // A part cut off mid-way never ends by itself: end its temp-file pipeline so the file is removed.
       if (file && !file.stream.readableEnded) file.stream.destroy(new Error("upload abandoned"));
       const done = await written?.catch(() => null);
-      if (done) fs.rmSync(done.tmp, { force: true });
+      if (done) blobs.discard(done.tmp);
       reject(err);
     };
 
     bb.on("file", (fieldName, stream, fileName, _enc, mimeType) => {
       file = { stream, fieldName, fileName, contentType: mimeType };
-      written = streamToTemp(tmpRoot, stream, Number.POSITIVE_INFINITY);
+      const receiving = blobs.receive(stream, Number.POSITIVE_INFINITY);
       // A broken part is reported by busboy's own 'error'; this only avoids an unhandled rejection.
-      written.catch(() => {});
+      receiving.catch(() => {});
+      written = receiving;
     });
     bb.on("field", (name) => fieldNames.push(name));
     bb.on("filesLimit", () => {
@@ -83,14 +83,14 @@ export function receiveSingleFile(source: Readable, headers: IncomingHttpHeaders
         return void fail(badRequest(`The multipart body has no file part${fields}`, undefined, CURL_HINT));
       }
       if (extraFiles) return void fail(badRequest("The multipart body has more than one file part; upload one image per request", undefined, CURL_HINT));
-      let done: { tmp: string; size: number; sha256: string };
+      let done: TempFile;
       try {
         done = await written;
       } catch (err) {
         return void fail(badRequest(`The file part could not be read: ${(err as Error)?.message ?? String(err)}`));
       }
       if (file.stream.truncated) {
-        fs.rmSync(done.tmp, { force: true });
+        blobs.discard(done.tmp);
         return void fail(tooLarge(`The image is larger than the limit of ${formatBytes(maxFileSize)}; nothing was stored`, "Resize or recompress the image; the staging service refuses single images over 20 MiB."));
       }
       settled = true;

@@ -13,7 +13,7 @@ import {
   ResetBody, ResetResult, ScriptedJobBody, SeedBody, SeedResult, SendWebhookBody, Snapshot, WebhookDelivery, WebhooksQuery,
 } from "../contract/controls.js";
 import { ApiError, badRequest, notFound } from "../errors.js";
-import { controlsOf, type ControlPlane } from "../controls/plane.js";
+import type { ControlPlane } from "../controls/plane.js";
 import { pathContext, presentFaultRule, type FiredFault } from "../controls/faults.js";
 import { pathPredicate } from "../controls/glob.js";
 import { resetAll, resetWorkspace } from "../controls/reset.js";
@@ -51,7 +51,7 @@ function isOpenControlPath(method: string, path: string): boolean {
 // ---- middleware: journal + request faults, admin token --------------------------------------------
 
 export function controlMiddleware(emu: Emulator): MiddlewareHandler<AppEnv>[] {
-  const plane = controlsOf(emu);
+  const plane = emu.controls;
   return [journalAndFaults(emu, plane), adminToken(emu)];
 }
 
@@ -324,7 +324,7 @@ function presentJournal(r: JournalRow) {
 
 export function controlRoutes(emu: Emulator) {
   const app = new OpenAPIHono<AppEnv>();
-  const plane = controlsOf(emu);
+  const plane = emu.controls;
 
   app.openapi(resetRoute, async (c) => {
     const body = (c.req.valid("json") ?? {}) as z.infer<typeof ResetBody>;

@@ -1,12 +1,10 @@
 // Signed download URLs served by the emulator: signature and expiry checked on the emulator clock,
 // Range requests supported, bytes streamed from disk.
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
-import fs from "node:fs";
 import { Readable } from "node:stream";
 import type { AppEnv, Emulator } from "../context.js";
 import { ApiError, forbidden, notFound } from "../errors.js";
 import { getFileBySeq } from "../state/batches.js";
-import { blobPath } from "../state/blobs.js";
 import { verify } from "../signing.js";
 import { downloadPath } from "./present.js";
 
@@ -62,13 +60,8 @@ export function downloadRoutes(emu: Emulator) {
     const seq = Number(c.req.param("seq"));
     const file = Number.isInteger(seq) ? getFileBySeq(emu.db, seq) : undefined;
     if (!file || downloadPath(file) !== url.pathname) throw notFound("The file behind this URL no longer exists (the batch was reset or expired)");
-    const abs = blobPath(emu.store.blobRoot, file.blob);
-    let size: number;
-    try {
-      size = fs.statSync(abs).size;
-    } catch {
-      throw notFound("The file behind this URL no longer exists");
-    }
+    const size = emu.blobs.sizeOf(file.blob);
+    if (size === null) throw notFound("The file behind this URL no longer exists");
     const headers: Record<string, string> = {
       "content-type": file.media_type,
       "accept-ranges": "bytes",
@@ -84,7 +77,7 @@ export function downloadRoutes(emu: Emulator) {
     headers["content-length"] = String(size === 0 ? 0 : end - start + 1);
     if (range) headers["content-range"] = `bytes ${start}-${end}/${size}`;
     if (c.req.method === "HEAD" || size === 0) return new Response(null, { status: range ? 206 : 200, headers });
-    const stream = Readable.toWeb(fs.createReadStream(abs, { start, end })) as ReadableStream;
+    const stream = Readable.toWeb(emu.blobs.openRead(file.blob, { start, end })) as ReadableStream;
     return new Response(stream, { status: range ? 206 : 200, headers });
   });
   return app;

@@ -3,7 +3,6 @@
 // and renamed into the blob tree and the file row is committed before the 200.
 import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
 import crypto from "node:crypto";
-import fs from "node:fs";
 import type { AppEnv, Emulator } from "../context.js";
 import { errorResponses, jsonContent } from "../contract/common.js";
 import { BatchPathParams } from "../contract/staging.js";
@@ -18,7 +17,6 @@ import { fileNameProblem } from "../http/file-names.js";
 import { receiveSingleFile } from "../http/multipart.js";
 import { ACCEPTED_IMAGE_FORMATS, readHead, sniff, videoMediaType } from "../http/sniff.js";
 import { upsertFile } from "../state/batches.js";
-import { commitTemp, newBlobName, removeBlob } from "../state/blobs.js";
 import {
   BULK_IMAGES, SINGLE_IMAGES, VIDEOS, checkBatchTarget, consumeUploadSlot, ensureBatch, getIngest, getUploadSlot, insertIngest, insertUploadSlot,
   listShardsOfIngest, type BatchTarget, type IngestKind, type UploadSlotRow,
@@ -123,14 +121,7 @@ function assertFileName(name: string, source: string): void {
 
 /** Moves a finished temp file into the blob tree and runs `write` (which inserts rows) in one transaction; undoes the blob if it fails. */
 function commitWith<T>(emu: Emulator, tmp: string, prefix: string, write: (blob: string) => T): T {
-  const blob = newBlobName(prefix);
-  commitTemp(emu.store.blobRoot, tmp, blob);
-  try {
-    return emu.db.transaction(() => write(blob))();
-  } catch (err) {
-    removeBlob(emu.store.blobRoot, blob);
-    throw err;
-  }
+  return emu.blobs.commitWith(tmp, prefix, (blob) => emu.db.transaction(() => write(blob))());
 }
 
 function hashOf(text: string, algo: "sha256" | "md5"): string {
@@ -278,7 +269,7 @@ export function stagingUploadRoutes(emu: Emulator) {
     }
     const source = requestBodyStream(c);
     if (!source) throw badRequest("The request has no body: send the image as multipart/form-data", undefined, 'e.g. curl -F "image.jpg=@/path/to/image.jpg"');
-    const got = await receiveSingleFile(source, { "content-type": c.req.header("content-type") }, emu.store.tmpRoot, MAX_IMAGE_BYTES);
+    const got = await receiveSingleFile(source, { "content-type": c.req.header("content-type") }, emu.blobs, MAX_IMAGE_BYTES);
     try {
       const fileName = q.fileName ?? got.partFileName;
       if (!fileName) throw badRequest("No file name: pass ?fileName=... or give the file part a filename", [{ field: "fileName", problem: "required when the file part has no filename", received: "(missing)" }]);
@@ -295,9 +286,9 @@ export function stagingUploadRoutes(emu: Emulator) {
           blob, size: got.size, sha256: got.sha256, media_type: detected.mediaType, created_at: now,
         }).replacedBlob;
       });
-      if (replaced) removeBlob(emu.store.blobRoot, replaced);
+      if (replaced) emu.blobs.remove(replaced);
     } finally {
-      fs.rmSync(got.tmp, { force: true });
+      emu.blobs.discard(got.tmp);
     }
     return c.json({ status: "ok" }, 200);
   }, hookFor(uploadImageRoute));
@@ -335,7 +326,7 @@ export function stagingUploadRoutes(emu: Emulator) {
     checkExtensionHeaders(c, slot);
     uploadsInFlight.add(token);
     try {
-      const got = await receiveBodyToTemp(c, emu.store.tmpRoot, slot.max_size, slot.kind === "video" ? "The video" : "The shard archive");
+      const got = await receiveBodyToTemp(c, emu.blobs, slot.max_size, slot.kind === "video" ? "The video" : "The shard archive");
       try {
         if (got.size === 0) throw badRequest(`The upload body is empty: PUT the ${slot.kind === "video" ? "video" : ".tar archive"} bytes (e.g. curl --upload-file <path>)`);
         const now = emu.clock.now();
@@ -352,7 +343,7 @@ export function stagingUploadRoutes(emu: Emulator) {
               nested_content_type: null, shard_id: null, blob, size: got.size, sha256: got.sha256, media_type: mediaType, created_at: now,
             }).replacedBlob;
           });
-          if (replaced) removeBlob(emu.store.blobRoot, replaced);
+          if (replaced) emu.blobs.remove(replaced);
         } else {
           commitWith(emu, got.tmp, "uploads", (blob) => {
             claim();
@@ -366,7 +357,7 @@ export function stagingUploadRoutes(emu: Emulator) {
           scheduleShard(emu, { shard_id: slot.shard_id!, kind: "tar-upload" });
         }
       } finally {
-        fs.rmSync(got.tmp, { force: true });
+        emu.blobs.discard(got.tmp);
       }
     } finally {
       uploadsInFlight.delete(token);

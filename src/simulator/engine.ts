@@ -6,11 +6,10 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import type { Emulator, Worker } from "../context.js";
+import type { Core, Emulator, Worker } from "../context.js";
 import { JobDefinition, type JobDefinitionJson, type RestartOverrideJson, type TrtJobDefinition } from "../contract/jobs.js";
 import { JobIdParam } from "../contract/common.js";
 import { badRequest, conflict, notFound, validationError } from "../errors.js";
-import { blobPath, commitTemp, newBlobName, removeBlob } from "../state/blobs.js";
 import { advisoryWrite } from "../state/db.js";
 import { countFiles, deleteBatchRows, filesAfter, filesInSeqRange, nthFileSeqAfter, getBatch, getFileByName, listParts } from "../state/batches.js";
 import {
@@ -68,7 +67,7 @@ export class JobEngine implements Worker {
   /** Reused read buffer for input file headers (one step runs at a time). */
   private readonly scratch = Buffer.alloc(HEAD_BYTES);
 
-  constructor(private readonly emu: Emulator) {}
+  constructor(private readonly emu: Core) {}
 
   /** Resumes every unfinished job from the store (after a start, a crash or a reset). */
   start(): void {
@@ -330,7 +329,7 @@ export class JobEngine implements Worker {
   }
 
   private async processSlice(ctx: JobContext, stage: StageRow, task: TaskRow): Promise<number | null> {
-    const { db, clock, store } = this.emu;
+    const { db, clock } = this.emu;
     const input = (ctx.def as any).jobInput as { batchId: string; partName?: string };
     const workflowId = (ctx.def as any).processingSpecification.workflowId as string;
     const format = ctx.params.aggregationFormat;
@@ -340,7 +339,7 @@ export class JobEngine implements Worker {
     let items = 0;
     const emit = (r: ImageResult | FrameResult) => lines.push(format === "csv" ? csvLine(r, ctx.kind === "video" ? "video" : "image") : jsonlLine(r));
     for (const f of files) {
-      const bytes = readFileBytes(blobPath(store.blobRoot, f.blob), this.scratch);
+      const bytes = readFileBytes(this.emu.blobs.path(f.blob), this.scratch);
       if (ctx.kind === "image") {
         const info = "ok" in bytes ? bytes : inspectImage(bytes);
         items++;
@@ -420,7 +419,7 @@ export class JobEngine implements Worker {
     if (this.shouldFailTask(ctx, stage.stage_name, task)) return;
     const format = ctx.params.aggregationFormat;
     const bytes = fs.readFileSync(tmp);
-    await fsyncOffLoop(tmp);
+    await this.emu.blobs.syncTemp(tmp);
     if (!this.isCurrent(ctx)) return this.removeTemp(tmp);
     this.commitTaskOutput(ctx, stage, task, tmp, {
       batchId: outputBatchId(ctx.jobId, "processing"),
@@ -454,20 +453,19 @@ export class JobEngine implements Worker {
     notification: Record<string, unknown>,
     alsoInTransaction?: (now: number) => void,
   ): boolean {
-    const { db, clock, store } = this.emu;
-    const rel = newBlobName("jobs");
-    commitTemp(store.blobRoot, tmp, rel);
+    const { db, clock, blobs } = this.emu;
+    const rel = blobs.commit(tmp, "jobs");
     const now = clock.now();
     const committed = db.transaction(() => {
       if (!this.isCurrent(ctx)) return false;
       const replaced = recordOutputFile(db, { ws: ctx.ws, ...file, blob: rel, now });
-      if (replaced) removeBlob(store.blobRoot, replaced);
+      if (replaced) blobs.remove(replaced);
       updateTask(db, task, { state: "succeeded", status_type: "success", progress: 1, event_at: now, notification: json(notification) });
       updateStage(db, ctx.ws, ctx.jobId, stage.stage_id, {}, now);
       alsoInTransaction?.(now);
       return true;
     })();
-    if (!committed) removeBlob(store.blobRoot, rel);
+    if (!committed) blobs.remove(rel);
     return committed;
   }
 
@@ -484,7 +482,7 @@ export class JobEngine implements Worker {
   // ---- export ----------------------------------------------------------------------------------
 
   private async exportStep(ctx: JobContext, stage: StageRow): Promise<number | null> {
-    const { db, store } = this.emu;
+    const { db } = this.emu;
     const next = tasksInState(db, ctx.ws, ctx.jobId, stage.stage_id, "running", 1)[0] ?? tasksInState(db, ctx.ws, ctx.jobId, stage.stage_id, "pending", 1)[0];
     if (!next) return this.finishStage(ctx, stage);
     const task = this.startTask(ctx, next);
@@ -493,7 +491,7 @@ export class JobEngine implements Worker {
     const entries = [];
     for (let i = task.range_from; i <= task.range_to; i++) {
       const f = getFileByName(db, ctx.ws, processingBatch, RESULTS_PART.partName, resultFileName(i, format));
-      if (f) entries.push({ name: f.file_name, path: blobPath(store.blobRoot, f.blob) });
+      if (f) entries.push({ name: f.file_name, path: this.emu.blobs.path(f.blob) });
     }
     const tmp = this.tempPath(task);
     const { size, sha256 } = await writeTarGz(entries, tmp);
@@ -648,7 +646,7 @@ export class JobEngine implements Worker {
   }
 
   private tempPath(t: Pick<TaskRow, "workspace_id" | "job_id" | "stage_id" | "task_index">): string {
-    return path.join(this.emu.store.tmpRoot, `job-${t.workspace_id}-${t.job_id}-${t.stage_id}-${t.task_index}.part`);
+    return path.join(this.emu.blobs.tmpRoot, `job-${t.workspace_id}-${t.job_id}-${t.stage_id}-${t.task_index}.part`);
   }
 
   private removeTemp(p: string): void {
@@ -659,35 +657,19 @@ export class JobEngine implements Worker {
     const prefix = `job-${ws}-${jobId}-`;
     let names: string[] = [];
     try {
-      names = fs.readdirSync(this.emu.store.tmpRoot);
+      names = fs.readdirSync(this.emu.blobs.tmpRoot);
     } catch {
       return;
     }
-    for (const n of names) if (n.startsWith(prefix) && n.endsWith(".part")) this.removeTemp(path.join(this.emu.store.tmpRoot, n));
+    for (const n of names) if (n.startsWith(prefix) && n.endsWith(".part")) this.removeTemp(path.join(this.emu.blobs.tmpRoot, n));
   }
 }
 
-/** fsync on the thread pool, so a slow disk does not stall requests; commitTemp's own fsync then finds nothing to flush. */
-async function fsyncOffLoop(file: string): Promise<void> {
-  const fh = await fs.promises.open(file, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 // ---- service functions (routes, seeds and the control API call these) ------------------------
 
-export function jobEngine(emu: Emulator): JobEngine | undefined {
-  return emu.workers.find((w): w is JobEngine => w instanceof JobEngine);
-}
 
-export function createJobEngine(emu: Emulator): JobEngine {
-  return new JobEngine(emu);
-}
-
-function writeLog(emu: Emulator, ws: string, jobId: string, severity: Severity, module: string, logType: string, payload: object, stageId: string | null, taskId: string | null): void {
+function writeLog(emu: Core, ws: string, jobId: string, severity: Severity, module: string, logType: string, payload: object, stageId: string | null, taskId: string | null): void {
   insertLog(emu.db, {
     workspace_id: ws,
     job_id: jobId,
@@ -701,7 +683,7 @@ function writeLog(emu: Emulator, ws: string, jobId: string, severity: Severity, 
   });
 }
 
-function notifyJob(emu: Emulator, ws: string, jobId: string, url: string | undefined, jobState: "success" | "fail"): void {
+function notifyJob(emu: Core, ws: string, jobId: string, url: string | undefined, jobState: "success" | "fail"): void {
   if (!url) return;
   emu.webhooks.enqueue({ workspaceId: ws, url, category: "job", subject: jobId, payload: { type: JOB_NOTIFICATION_TYPE, job_id: jobId, job_state: jobState } });
 }
@@ -771,7 +753,7 @@ export function startJob(emu: Emulator, ws: string, jobId: string, definition: u
     });
     writeLog(emu, ws, jobId, "info", "batch-processing-api", "job-created", { jobType: def.type, name, plannedStages: stages, ...(kind !== "trt" ? { inputBatch: (def as any).jobInput.batchId, inputFiles: inputCount } : {}) }, null, null);
   })();
-  jobEngine(emu)?.schedule(ws, jobId, stepDelay(opts.script ?? null, "queued", 1, DELAYS.queuedMs));
+  emu.jobs.schedule(ws, jobId, stepDelay(opts.script ?? null, "queued", 1, DELAYS.queuedMs));
   return { created: true, job: getJob(emu.db, ws, jobId)! };
 }
 
@@ -862,7 +844,7 @@ export function abortJob(emu: Emulator, ws: string, jobId: string): { message: s
     writeLog(emu, ws, jobId, "warning", "batch-processing-api", "job-aborted", notification, job.current_stage, null);
     notifyJob(emu, ws, jobId, (JSON.parse(job.definition) as { notificationsURL?: string }).notificationsURL, "fail");
   })();
-  jobEngine(emu)?.cancel(ws, jobId);
+  emu.jobs.cancel(ws, jobId);
   return { message: notification.message };
 }
 
@@ -903,7 +885,7 @@ export function restartJob(emu: Emulator, ws: string, jobId: string, override?: 
     }, now);
     writeLog(emu, ws, jobId, "info", "batch-processing-api", "job-restarted", { override: override ? withoutNulls(override) : null }, job.current_stage, null);
   })();
-  jobEngine(emu)?.schedule(ws, jobId, DELAYS.queuedMs);
+  emu.jobs.schedule(ws, jobId, DELAYS.queuedMs);
   return { message: notification.message };
 }
 
@@ -912,10 +894,9 @@ export function restartJob(emu: Emulator, ws: string, jobId: string, override?: 
  * output batches (rows and blobs). For the control API's reset.
  */
 export function resetJobs(emu: Emulator, ws?: string): number {
-  const engine = jobEngine(emu);
   const keys = jobKeys(emu.db, ws);
   const blobs: string[] = [];
-  for (const k of keys) engine?.cancel(k.workspace_id, k.job_id);
+  for (const k of keys) emu.jobs.cancel(k.workspace_id, k.job_id);
   emu.db.transaction(() => {
     for (const k of keys) {
       for (const stage of listStages(emu.db, k.workspace_id, k.job_id)) {
@@ -927,6 +908,6 @@ export function resetJobs(emu: Emulator, ws?: string): number {
       deleteJob(emu.db, k.workspace_id, k.job_id);
     }
   })();
-  for (const b of blobs) removeBlob(emu.store.blobRoot, b);
+  emu.blobs.removeLater(blobs);
   return keys.length;
 }

@@ -1,12 +1,9 @@
 // Ends a shard: moves its staged files into the blob tree (fsync + rename), then in ONE transaction
 // inserts the file rows, sets the shard's final status and enqueues its notifications. A crash
 // before the commit leaves the shard "info", so a restarted worker simply does it again.
-import fs from "node:fs";
-import path from "node:path";
-import type { Emulator } from "../context.js";
+import type { Core } from "../context.js";
 import { ApiError } from "../errors.js";
 import { upsertFile } from "../state/batches.js";
-import { blobPath, newBlobName, removeBlob } from "../state/blobs.js";
 import { ensureBatch, listShardsOfIngest, setShardNotifications, type BatchTarget } from "../state/ingests.js";
 import { getShard, updateShardStatus, type ShardRow } from "../state/shards.js";
 import { errorDetailsOf, notifyFilesStatus, notifyIngestStatus, type ErrorDetails, type FailedFile, type NotificationTarget } from "./ingest-notify.js";
@@ -86,61 +83,14 @@ function ingestErrorOf(shards: ShardRow[]): ErrorDetails | null {
   return failures > 1 ? { type: first.type, reason: `${first.reason} (and ${failures - 1} more failure${failures > 2 ? "s" : ""} in this ingest)` } : first;
 }
 
-/** Disk writes in flight at once while committing a shard's files. */
-const FSYNC_CONCURRENCY = 8;
-
-async function fsyncPath(p: string): Promise<void> {
-  const fh = await fs.promises.open(p, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/**
- * Moves every staged file into the blob tree durably: all files are fsynced (in parallel), then
- * renamed, then each blob directory is fsynced once. Same guarantee as commitTemp per file, far
- * fewer waits for a 500-image shard.
- */
-async function commitStaged(blobRoot: string, files: StagedFile[]): Promise<{ file: StagedFile; blob: string }[]> {
-  const planned = files.map((file) => ({ file, blob: newBlobName("files") }));
-  let next = 0;
-  const lane = async () => {
-    while (next < planned.length) await fsyncPath(planned[next++].file.tmp);
-  };
-  await Promise.all(Array.from({ length: FSYNC_CONCURRENCY }, lane));
-  const dirs = new Set<string>();
-  const done: { file: StagedFile; blob: string }[] = [];
-  try {
-    for (const p of planned) {
-      const dest = blobPath(blobRoot, p.blob);
-      fs.mkdirSync(path.dirname(dest), { recursive: true });
-      fs.renameSync(p.file.tmp, dest);
-      dirs.add(path.dirname(dest));
-      done.push(p);
-    }
-  } catch (err) {
-    for (const c of done) removeBlob(blobRoot, c.blob);
-    throw err;
-  }
-  await Promise.all(
-    [...dirs].map((d) =>
-      fsyncPath(d).catch(() => {
-        // Some filesystems refuse fsync on directories; the file fsyncs already cover the data.
-      }),
-    ),
-  );
-  return done;
-}
-
 /** Applies a shard's outcome. Returns false when the shard vanished or already ended (nothing applied). */
-export async function finishShard(emu: Emulator, shardId: string, result: ShardResult, opts: FinishOptions): Promise<boolean> {
+export async function finishShard(emu: Core, shardId: string, result: ShardResult, opts: FinishOptions): Promise<boolean> {
   let committed: { file: StagedFile; blob: string }[];
   try {
-    committed = await commitStaged(emu.store.blobRoot, result.files);
+    const blobs = await emu.blobs.commitMany(result.files.map((f) => f.tmp), "files");
+    committed = result.files.map((file, i) => ({ file, blob: blobs[i] }));
   } catch (err) {
-    for (const f of result.files) fs.rmSync(f.tmp, { force: true });
+    for (const f of result.files) emu.blobs.discard(f.tmp);
     throw err;
   }
 
@@ -203,13 +153,13 @@ export async function finishShard(emu: Emulator, shardId: string, result: ShardR
       applied = true;
     })();
   } catch (err) {
-    for (const c of committed) removeBlob(emu.store.blobRoot, c.blob);
+    for (const c of committed) emu.blobs.remove(c.blob);
     throw err;
   }
   // Blobs the transaction did not reference (shard vanished, or a late batch conflict) are dropped.
-  for (const c of committed) if (!used.has(c.blob)) removeBlob(emu.store.blobRoot, c.blob);
+  for (const c of committed) if (!used.has(c.blob)) emu.blobs.remove(c.blob);
   if (!applied) return false;
-  for (const blob of replaced) removeBlob(emu.store.blobRoot, blob);
-  if (opts.consumedBlob) removeBlob(emu.store.blobRoot, opts.consumedBlob);
+  for (const blob of replaced) emu.blobs.remove(blob);
+  if (opts.consumedBlob) emu.blobs.remove(opts.consumedBlob);
   return true;
 }

@@ -1,6 +1,6 @@
 // Data staging webhooks: the real roboflow-data-staging-notification-v1 payloads (integration guide,
 // seed 002), filtered by the ingest's notificationCategories and handed to the durable sender.
-import type { Emulator } from "../context.js";
+import type { Core } from "../context.js";
 
 export const NOTIFICATION_TYPE = "roboflow-data-staging-notification-v1";
 export const DEFAULT_CATEGORIES = ["ingest-status"];
@@ -68,13 +68,13 @@ export function errorDetailsOf(shardError: ErrorDetails | null, failed: FailedFi
 }
 
 /** Enqueues a files-status notification for one finished shard, if the ingest asked for it. Call inside the shard's final transaction. */
-export function notifyFilesStatus(emu: Emulator, t: NotificationTarget, shardId: string, ingested: string[], failed: FailedFile[], shardFailed: boolean): void {
+export function notifyFilesStatus(emu: Core, t: NotificationTarget, shardId: string, ingested: string[], failed: FailedFile[], shardFailed: boolean): void {
   if (!wants(t, "files-status")) return;
   emu.webhooks.enqueue({ workspaceId: t.workspaceId, url: t.url!, category: "files-status", subject: t.batchId, payload: filesStatusPayload(t, shardId, ingested, failed, shardFailed) });
 }
 
 /** Enqueues an ingest-status notification, if the ingest asked for it. Call inside the final transaction. */
-export function notifyIngestStatus(emu: Emulator, t: NotificationTarget, shardId: string | null, error: ErrorDetails | null): void {
+export function notifyIngestStatus(emu: Core, t: NotificationTarget, shardId: string | null, error: ErrorDetails | null): void {
   if (!wants(t, "ingest-status")) return;
   emu.webhooks.enqueue({
     workspaceId: t.workspaceId,

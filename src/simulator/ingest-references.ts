@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import { MAX_IMAGE_BYTES, MAX_VIDEO_BYTES } from "../contract/staging-uploads.js";
 import { fileNameProblem } from "../http/file-names.js";
 import { ACCEPTED_IMAGE_FORMATS, readHead, sniff, videoMediaType } from "../http/sniff.js";
-import { BlobTooLargeError, streamToTemp } from "../state/blobs.js";
+import { BlobTooLargeError, type BlobStore } from "../state/blobs.js";
 import type { FailedFile } from "./ingest-notify.js";
 import type { StagedFile } from "./ingest-finish.js";
 
@@ -94,7 +94,7 @@ function describeFetchError(err: unknown, timeoutMs: number): RefFailure {
 }
 
 /** Downloads `url` into a temp file of at most `limit` bytes. */
-async function downloadToTemp(url: string, tmpRoot: string, limit: number, limits: FetchLimits, tooBig: () => RefFailure) {
+async function downloadToTemp(url: string, blobs: BlobStore, limit: number, limits: FetchLimits, tooBig: () => RefFailure) {
   const signal = AbortSignal.timeout(limits.timeoutMs);
   try {
     const res = await getLoopback(url, signal);
@@ -103,8 +103,8 @@ async function downloadToTemp(url: string, tmpRoot: string, limit: number, limit
       await res.body?.cancel().catch(() => {});
       throw tooBig();
     }
-    if (!res.body) return await streamToTemp(tmpRoot, Readable.from([]), limit);
-    return await streamToTemp(tmpRoot, Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>), limit);
+    if (!res.body) return await blobs.receive(Readable.from([]), limit);
+    return await blobs.receive(Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>), limit);
   } catch (err) {
     if (err instanceof BlobTooLargeError) throw tooBig();
     throw describeFetchError(err, limits.timeoutMs);
@@ -112,7 +112,7 @@ async function downloadToTemp(url: string, tmpRoot: string, limit: number, limit
 }
 
 /** Fetches one reference; never throws. */
-export async function fetchReference(ref: Reference, kind: ReferenceKind, tmpRoot: string, limits: FetchLimits): Promise<StagedFile | FailedFile> {
+export async function fetchReference(ref: Reference, kind: ReferenceKind, blobs: BlobStore, limits: FetchLimits): Promise<StagedFile | FailedFile> {
   const failed = (type: string, reason: string): FailedFile => ({ type, file_name: ref.name, reason });
   if (ref.duplicate) return failed("duplicated-file-name", `Another reference of this ingest is already named "${ref.name}".`);
   const nameProblem = fileNameProblem(ref.name);
@@ -121,7 +121,7 @@ export async function fetchReference(ref: Reference, kind: ReferenceKind, tmpRoo
   const tooBig = () => new RefFailure("file-size-limit-exceeded", kind === "image" ? `Max size of single image is ${limit}B.` : `Max size of single video is ${limit}B.`);
   let got: { tmp: string; size: number; sha256: string };
   try {
-    got = await downloadToTemp(ref.url, tmpRoot, limit, limits, tooBig);
+    got = await downloadToTemp(ref.url, blobs, limit, limits, tooBig);
   } catch (err) {
     const f = err instanceof RefFailure ? err : describeFetchError(err, limits.timeoutMs);
     return failed(f.type, f.message);
@@ -130,7 +130,7 @@ export async function fetchReference(ref: Reference, kind: ReferenceKind, tmpRoo
   if (kind === "image") {
     const s = sniff(head);
     if (s.kind !== "image") {
-      fs.rmSync(got.tmp, { force: true });
+      blobs.discard(got.tmp);
       return failed("invalid-file-type", `Not an image: detected ${s.label}; accepted formats are ${ACCEPTED_IMAGE_FORMATS}.`);
     }
     return { fileName: ref.name, tmp: got.tmp, size: got.size, sha256: got.sha256, mediaType: s.mediaType, contentType: "image" };
@@ -139,13 +139,13 @@ export async function fetchReference(ref: Reference, kind: ReferenceKind, tmpRoo
 }
 
 /** Fetches every reference with bounded concurrency, in input order. */
-export async function fetchReferences(refs: Reference[], kind: ReferenceKind, tmpRoot: string, limits: FetchLimits, isStopped: () => boolean): Promise<{ files: StagedFile[]; failed: FailedFile[] }> {
+export async function fetchReferences(refs: Reference[], kind: ReferenceKind, blobs: BlobStore, limits: FetchLimits, isStopped: () => boolean): Promise<{ files: StagedFile[]; failed: FailedFile[] }> {
   const results: (StagedFile | FailedFile | null)[] = new Array(refs.length).fill(null);
   let next = 0;
   const lane = async () => {
     while (next < refs.length && !isStopped()) {
       const i = next++;
-      results[i] = await fetchReference(refs[i], kind, tmpRoot, limits);
+      results[i] = await fetchReference(refs[i], kind, blobs, limits);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, limits.concurrency) }, lane));
@@ -157,7 +157,7 @@ export async function fetchReferences(refs: Reference[], kind: ReferenceKind, tm
     else failed.push(r);
   }
   if (isStopped()) {
-    for (const f of files) fs.rmSync(f.tmp, { force: true });
+    for (const f of files) blobs.discard(f.tmp);
     return { files: [], failed: [] };
   }
   return { files, failed };
@@ -176,10 +176,10 @@ export function markDuplicates(refs: { name: string; url: string }[], seen = new
 export type ReferencesFileResult = { ok: true; references: Reference[]; problems: FailedFile[] } | { ok: false; type: string; reason: string };
 
 /** Downloads and parses a JSONL references file ({"name": ..., "url": ...} per line). */
-export async function loadReferencesFile(url: string, tmpRoot: string, limits: FetchLimits, maxReferences: number): Promise<ReferencesFileResult> {
+export async function loadReferencesFile(url: string, blobs: BlobStore, limits: FetchLimits, maxReferences: number): Promise<ReferencesFileResult> {
   let got: { tmp: string };
   try {
-    got = await downloadToTemp(url, tmpRoot, MAX_REFERENCES_FILE_BYTES, limits, () => new RefFailure("references-file-too-large", `The references file is larger than ${MAX_REFERENCES_FILE_BYTES} bytes.`));
+    got = await downloadToTemp(url, blobs, MAX_REFERENCES_FILE_BYTES, limits, () => new RefFailure("references-file-too-large", `The references file is larger than ${MAX_REFERENCES_FILE_BYTES} bytes.`));
   } catch (err) {
     const f = err instanceof RefFailure ? err : describeFetchError(err, limits.timeoutMs);
     return { ok: false, type: f.type, reason: `References file: ${f.message}` };
@@ -188,7 +188,7 @@ export async function loadReferencesFile(url: string, tmpRoot: string, limits: F
   try {
     text = fs.readFileSync(got.tmp, "utf8");
   } finally {
-    fs.rmSync(got.tmp, { force: true });
+    blobs.discard(got.tmp);
   }
   const refs: { name: string; url: string }[] = [];
   const problems: FailedFile[] = [];

@@ -10,6 +10,7 @@ import { baseName, fileNameProblem } from "../http/file-names.js";
 import { ACCEPTED_IMAGE_FORMATS, sniff } from "../http/sniff.js";
 import type { ErrorDetails, FailedFile } from "./ingest-notify.js";
 import type { StagedFile } from "./ingest-finish.js";
+import type { BlobStore } from "../state/blobs.js";
 
 export const NOTIFICATION_CONFIG_NAME = "notification_config.json";
 const MAX_CONFIG_BYTES = 64 * 1024;
@@ -72,8 +73,8 @@ export function parseNotificationConfig(raw: Buffer): NotificationConfig | strin
   return { ingestId, url, categories };
 }
 
-/** Reads the archive at `tarPath` and stages its images into `tmpRoot`. Never throws for bad archives. */
-export async function indexTar(tarPath: string, tmpRoot: string, isStopped: () => boolean): Promise<TarIndexResult> {
+/** Reads the archive at `tarPath` and stages its images as temp files of the blob store. Never throws for bad archives. */
+export async function indexTar(tarPath: string, blobs: BlobStore, isStopped: () => boolean): Promise<TarIndexResult> {
   const files: StagedFile[] = [];
   const failed: FailedFile[] = [];
   const names = new Set<string>();
@@ -119,7 +120,7 @@ export async function indexTar(tarPath: string, tmpRoot: string, isStopped: () =
     if (kind.kind !== "image") return refuse("invalid-file-type", entry.path, `Not an image: detected ${kind.label}; accepted formats are ${ACCEPTED_IMAGE_FORMATS}.`);
     if (names.has(name)) return refuse("duplicated-file-name", entry.path, `Another member of this archive is already named "${name}" (names are the members' base names).`);
     if (files.length >= MAX_IMAGES_PER_SHARD) return refuse("too-many-files", entry.path, `Max number of images in a shard is ${MAX_IMAGES_PER_SHARD}.`);
-    const tmp = path.join(tmpRoot, crypto.randomUUID());
+    const tmp = blobs.tempPath("tar-member");
     fs.writeFileSync(tmp, data);
     names.add(name);
     files.push({ fileName: name, tmp, size: data.length, sha256: crypto.createHash("sha256").update(data).digest("hex"), mediaType: kind.mediaType, contentType: "image" });
@@ -177,7 +178,7 @@ export async function indexTar(tarPath: string, tmpRoot: string, isStopped: () =
   }
 
   if (corrupt || isStopped()) {
-    for (const f of files) fs.rmSync(f.tmp, { force: true });
+    for (const f of files) blobs.discard(f.tmp);
     return { files: [], failed, shardError: corrupt ? { type: "corrupted-archive", reason: `The shard is not a readable tar archive: ${corrupt}` } : null, notificationConfig };
   }
   return { files, failed, shardError: null, notificationConfig };

@@ -4,8 +4,7 @@
 // in memory: on start the worker resumes every shard that is still "info".
 import crypto from "node:crypto";
 import fs from "node:fs";
-import type { Emulator, Worker } from "../context.js";
-import { blobPath } from "../state/blobs.js";
+import type { Core, Emulator, Worker } from "../context.js";
 import { BULK_IMAGES, VIDEOS, listUnfinishedShards, setShardPayload } from "../state/ingests.js";
 import { getShard, insertShard, updateShardStatus, type ShardRow } from "../state/shards.js";
 import { MAX_REFERENCES_PER_REQUEST } from "../contract/staging-uploads.js";
@@ -46,7 +45,7 @@ export class IngestWorker implements Worker {
   private readonly active = new Set<string>();
   private stopped = false;
 
-  constructor(private readonly emu: Emulator) {}
+  constructor(private readonly emu: Core) {}
 
   start(): void {
     this.stopped = false;
@@ -124,7 +123,7 @@ export class IngestWorker implements Worker {
 
   private async finish(shard: ShardRow, result: ShardResult): Promise<void> {
     if (this.stopped) {
-      for (const f of result.files) fs.rmSync(f.tmp, { force: true });
+      for (const f of result.files) this.emu.blobs.discard(f.tmp);
       return;
     }
     await finishShard(this.emu, shard.shard_id, result, this.optionsFor(shard));
@@ -138,7 +137,7 @@ export class IngestWorker implements Worker {
     const payload = JSON.parse(shard.payload ?? "{}") as Partial<TarShardPayload>;
     if (!payload.tarBlob) return await this.finish(shard, { files: [], failed: [], shardError: { type: "upload-missing", reason: "The uploaded archive of this shard is missing." } });
     this.setRunning(shard, "indexing");
-    const result = await indexTar(blobPath(this.emu.store.blobRoot, payload.tarBlob), this.emu.store.tmpRoot, () => this.stopped);
+    const result = await indexTar(this.emu.blobs.path(payload.tarBlob), this.emu.blobs, () => this.stopped);
     await this.finish(shard, result);
   }
 
@@ -147,13 +146,13 @@ export class IngestWorker implements Worker {
     const isStopped = () => this.stopped;
     if (!payload.references && payload.referencesURL) {
       this.setRunning(shard, "downloading-references-file");
-      const loaded = await loadReferencesFile(payload.referencesURL, this.emu.store.tmpRoot, this.fetchLimits, MAX_REFERENCES_PER_REQUEST);
+      const loaded = await loadReferencesFile(payload.referencesURL, this.emu.blobs, this.fetchLimits, MAX_REFERENCES_PER_REQUEST);
       if (this.stopped) return;
       if (!loaded.ok) return await this.finish(shard, { files: [], failed: [], shardError: { type: loaded.type, reason: loaded.reason } });
       payload = this.splitReferences(shard, payload, loaded.references, loaded.problems);
     }
     this.setRunning(shard, "downloading");
-    const { files, failed } = await fetchReferences(payload.references ?? [], payload.kind, this.emu.store.tmpRoot, this.fetchLimits, isStopped);
+    const { files, failed } = await fetchReferences(payload.references ?? [], payload.kind, this.emu.blobs, this.fetchLimits, isStopped);
     if (this.stopped) return;
     await this.finish(shard, { files, failed: [...(payload.problems ?? []), ...failed], shardError: null });
   }
@@ -194,11 +193,7 @@ function delayFor(s: ShardRow): number {
   return s.kind === "tar-upload" ? INDEXING_DELAY_MS : FETCH_DELAY_MS;
 }
 
-export function ingestWorkerOf(emu: Emulator): IngestWorker | undefined {
-  return emu.workers.find((w): w is IngestWorker => w instanceof IngestWorker);
-}
-
 /** Asks the worker to process a newly created shard. */
 export function scheduleShard(emu: Emulator, shard: Pick<ShardRow, "shard_id" | "kind">): void {
-  ingestWorkerOf(emu)?.schedule(shard.shard_id, delayFor(shard as ShardRow));
+  emu.ingest.schedule(shard.shard_id, delayFor(shard as ShardRow));
 }

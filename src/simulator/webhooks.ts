@@ -1,7 +1,6 @@
 // Durable webhook delivery. A notification is stored first, then sent; failures are retried with
 // exponential backoff on the emulator clock, every attempt is recorded, and pending deliveries
 // resume after a restart.
-import crypto from "node:crypto";
 import type { Db } from "../state/db.js";
 import type { Clock } from "../clock.js";
 
@@ -56,19 +55,36 @@ export function attemptBody(payload: string, attempt: number): string {
 
 export type DeliveryHook = (row: WebhookRow) => "deliver" | "drop" | { delayMs: number } | "duplicate";
 
+/** What the sender is built from: where rows live, the clock, how to send, and the test-double hooks. */
+export interface WebhookSenderDeps {
+  db: Db;
+  clock: Clock;
+  /** How an attempt is sent (the platform fetch in production; any fetch-compatible function). */
+  transport: typeof fetch;
+  /** Decides what happens to one attempt (delivery faults). */
+  faultHook: DeliveryHook;
+  /** Event ids (seeded in deterministic runs). */
+  newId: () => string;
+}
+
 export class WebhookSender {
+  readonly name = "webhooks";
   private timer: number | null = null;
   private inFlight = new Set<string>();
   private closed = false;
-  /** Optional test-double hook (delivery faults); decides what happens to one attempt. */
-  faultHook: DeliveryHook | null = null;
-  /** Event id source (the controls area swaps in a seeded one for deterministic runs). */
-  newId: () => string = () => crypto.randomUUID();
+  private readonly db: Db;
+  private readonly clock: Clock;
+  private readonly transport: typeof fetch;
+  private readonly faultHook: DeliveryHook;
+  private readonly newId: () => string;
 
-  constructor(
-    private readonly db: Db,
-    private readonly clock: Clock,
-  ) {}
+  constructor(deps: WebhookSenderDeps) {
+    this.db = deps.db;
+    this.clock = deps.clock;
+    this.transport = deps.transport;
+    this.faultHook = deps.faultHook;
+    this.newId = deps.newId;
+  }
 
   enqueue(n: NewNotification): string {
     const id = this.newId();
@@ -87,12 +103,13 @@ export class WebhookSender {
 
   /** Resumes deliveries left pending by a previous process, and arms the retry timer. */
   start(): void {
+    this.closed = false;
     const due = this.db.prepare("SELECT id FROM webhooks WHERE state = 'pending' AND next_attempt_at <= ?").all(this.clock.now()) as { id: string }[];
     for (const { id } of due) setImmediate(() => void this.attempt(id));
     this.schedule();
   }
 
-  close(): void {
+  stop(): void {
     this.closed = true;
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
   }
@@ -110,10 +127,9 @@ export class WebhookSender {
     return this.db.prepare("SELECT * FROM webhooks WHERE id = ?").get(id) as WebhookRow | undefined;
   }
 
-  /** Waits until no delivery is pending or in flight (used by tests and shutdown). */
+  /** True when no attempt is being sent (close waits for this; pending retries resume after a restart). */
   idle(): boolean {
-    const pending = this.db.prepare("SELECT COUNT(*) AS n FROM webhooks WHERE state = 'pending'").get() as { n: number };
-    return pending.n === 0 && this.inFlight.size === 0;
+    return this.inFlight.size === 0;
   }
 
   private schedule(): void {
@@ -141,7 +157,7 @@ export class WebhookSender {
       // Claim the attempt before sending, so a crash mid-send never repeats an attempt number.
       this.db.prepare("UPDATE webhooks SET attempts = ?, next_attempt_at = NULL WHERE id = ?").run(attempt, id);
       const body = attemptBody(row.payload, attempt);
-      const decision = this.faultHook?.(row) ?? "deliver";
+      const decision = this.faultHook(row);
       const started = Date.now();
       let status: number | null = null;
       let error: string | null = null;
@@ -152,7 +168,7 @@ export class WebhookSender {
         const sends = decision === "duplicate" ? 2 : 1;
         for (let i = 0; i < sends; i++) {
           try {
-            const res = await fetch(row.url, {
+            const res = await this.transport(row.url, {
               method: "POST",
               headers: { "content-type": "application/json", authorization: `Bearer rf_${row.workspace_id}` },
               body,

@@ -1,5 +1,6 @@
-// File bytes on disk. Every write goes to the tmp folder first, is fsynced, then renamed into the
-// blob tree, so a blob path that the database names is always complete.
+// File bytes on disk, owned by one BlobStore per emulator. Every write lands in the temp folder
+// first, is fsynced, then renamed into the blob tree, so a blob path that the database names is
+// always complete. Nothing else in the emulator touches these folders directly.
 import fs from "node:fs";
 import path from "node:path";
 import crypto from "node:crypto";
@@ -13,22 +14,230 @@ export interface StoredBlob {
   sha256: string;
 }
 
+/** A complete file in the temp folder, not yet part of the blob tree. */
+export interface TempFile {
+  tmp: string;
+  size: number;
+  sha256: string;
+}
+
 export class BlobTooLargeError extends Error {
   constructor(readonly limit: number) {
     super(`body exceeds ${limit} bytes`);
   }
 }
 
-export function blobPath(blobRoot: string, rel: string): string {
-  const abs = path.resolve(blobRoot, rel);
-  // Defence in depth: names never come from clients, but a blob must never escape its root.
-  if (!abs.startsWith(path.resolve(blobRoot) + path.sep)) throw new Error(`blob path escapes the blob root: ${rel}`);
-  return abs;
+/** Disk writes in flight at once while committing many files together. */
+const FSYNC_CONCURRENCY = 8;
+
+export class BlobStore {
+  constructor(
+    /** Folder of committed blobs. */
+    readonly root: string,
+    /** Folder of half-written files; emptied at start-up, so nothing half-written survives. */
+    readonly tmpRoot: string,
+  ) {}
+
+  /** Absolute path of a blob; refuses names that would escape the blob root. */
+  path(rel: string): string {
+    const abs = path.resolve(this.root, rel);
+    // Defence in depth: names never come from clients, but a blob must never escape its root.
+    if (!abs.startsWith(path.resolve(this.root) + path.sep)) throw new Error(`blob path escapes the blob root: ${rel}`);
+    return abs;
+  }
+
+  /** A fresh, unique blob name under `prefix` (spread over 256 folders). */
+  newName(prefix: string): string {
+    const id = crypto.randomUUID();
+    return path.join(prefix, id.slice(0, 2), id);
+  }
+
+  /** A fresh, unique temp path; the label only helps a human reading the folder. */
+  tempPath(label = "tmp"): string {
+    return path.join(this.tmpRoot, `${label}-${crypto.randomUUID()}`);
+  }
+
+  /** Streams `source` into a temp file, counting bytes and hashing; throws BlobTooLargeError past `limit`. */
+  async receive(source: Readable | AsyncIterable<Uint8Array>, limit: number): Promise<TempFile> {
+    const tmp = this.tempPath("upload");
+    const hash = crypto.createHash("sha256");
+    let size = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        size += chunk.length;
+        if (size > limit) return cb(new BlobTooLargeError(limit));
+        hash.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(source as Readable, counter, fs.createWriteStream(tmp));
+    } catch (err) {
+      this.discard(tmp);
+      throw err;
+    }
+    return { tmp, size, sha256: hash.digest("hex") };
+  }
+
+  /** Moves a complete temp file into the blob tree under `rel` (fsync, rename, directory fsync). */
+  commitAt(tmpFile: string, rel: string): void {
+    const dest = this.path(rel);
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    fsyncFile(tmpFile);
+    fs.renameSync(tmpFile, dest);
+    fsyncDir(path.dirname(dest));
+  }
+
+  /** Moves a complete temp file into the blob tree under a new name; returns that name. */
+  commit(tmpFile: string, prefix: string): string {
+    const rel = this.newName(prefix);
+    this.commitAt(tmpFile, rel);
+    return rel;
+  }
+
+  /**
+   * Commits `tmp`, then runs `write` (which inserts the rows naming the blob). When `write` throws,
+   * the blob is removed again, so no blob outlives a failed commit.
+   */
+  commitWith<T>(tmpFile: string, prefix: string, write: (blob: string) => T): T {
+    const blob = this.commit(tmpFile, prefix);
+    try {
+      return write(blob);
+    } catch (err) {
+      this.remove(blob);
+      throw err;
+    }
+  }
+
+  /**
+   * Commits many temp files durably at once: all are fsynced in parallel off the event loop, then
+   * renamed, then each blob directory is fsynced once. The same guarantee as `commit` per file,
+   * far fewer waits. On failure, nothing committed by this call stays.
+   */
+  async commitMany(tmpFiles: string[], prefix: string): Promise<string[]> {
+    const planned = tmpFiles.map((tmp) => ({ tmp, blob: this.newName(prefix) }));
+    let next = 0;
+    const lane = async () => {
+      while (next < planned.length) await fsyncPath(planned[next++].tmp);
+    };
+    await Promise.all(Array.from({ length: FSYNC_CONCURRENCY }, lane));
+    const dirs = new Set<string>();
+    const done: string[] = [];
+    try {
+      for (const p of planned) {
+        const dest = this.path(p.blob);
+        fs.mkdirSync(path.dirname(dest), { recursive: true });
+        fs.renameSync(p.tmp, dest);
+        dirs.add(path.dirname(dest));
+        done.push(p.blob);
+      }
+    } catch (err) {
+      for (const b of done) this.remove(b);
+      throw err;
+    }
+    await Promise.all([...dirs].map((d) => fsyncPath(d).catch(() => {
+      // Some filesystems refuse fsync on directories; the file fsyncs already cover the data.
+    })));
+    return done;
+  }
+
+  /** Writes bytes as a new blob under `prefix` (temp, fsync, rename). */
+  write(prefix: string, data: Buffer | string): StoredBlob {
+    const tmp = this.tempPath("write");
+    fs.writeFileSync(tmp, data);
+    const blob = this.commit(tmp, prefix);
+    const buf = typeof data === "string" ? Buffer.from(data) : data;
+    return { blob, size: buf.length, sha256: crypto.createHash("sha256").update(buf).digest("hex") };
+  }
+
+  /** fsync of a temp file on the thread pool, so a slow disk does not stall requests. */
+  async syncTemp(tmpFile: string): Promise<void> {
+    await fsyncPath(tmpFile);
+  }
+
+  /** Size of a committed blob, or null when it is missing. */
+  sizeOf(rel: string): number | null {
+    try {
+      return fs.statSync(this.path(rel)).size;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Reads a whole blob (small files only: seeds, snapshots, job inputs). */
+  read(rel: string): Buffer {
+    return fs.readFileSync(this.path(rel));
+  }
+
+  /** A read stream over a blob, optionally a byte range (inclusive end). */
+  openRead(rel: string, range?: { start: number; end: number }): fs.ReadStream {
+    return fs.createReadStream(this.path(rel), range);
+  }
+
+  /** Removes a committed blob; already gone is fine. */
+  remove(rel: string): void {
+    try {
+      fs.rmSync(this.path(rel), { force: true });
+    } catch {
+      // Already gone is fine.
+    }
+  }
+
+  /** Removes blobs off the request path (their rows are already gone, so nothing reads them). */
+  removeLater(rels: Iterable<string>): void {
+    for (const rel of rels) {
+      let abs: string;
+      try {
+        abs = this.path(rel);
+      } catch {
+        continue;
+      }
+      void fs.promises.rm(abs, { force: true }).catch(() => {});
+    }
+  }
+
+  /** Removes a temp file; already gone is fine. */
+  discard(tmpFile: string): void {
+    fs.rmSync(tmpFile, { force: true });
+  }
+
+  /**
+   * Empties the blob tree in O(1): it is renamed aside and deleted in the background, so a reset
+   * costs the same with 5 files or 5000.
+   */
+  discardAll(): void {
+    const parent = path.dirname(this.root);
+    const trash = path.join(parent, `.trash-${process.pid}-${Date.now()}-${crypto.randomUUID().slice(0, 8)}`);
+    try {
+      fs.renameSync(this.root, trash);
+    } catch {
+      fs.rmSync(this.root, { recursive: true, force: true });
+    }
+    fs.mkdirSync(this.root, { recursive: true });
+    for (const e of fs.readdirSync(parent)) {
+      // Earlier resets' leftovers too.
+      if (e.startsWith(".trash-")) void fs.promises.rm(path.join(parent, e), { recursive: true, force: true }).catch(() => {});
+    }
+  }
+
+  /** Every committed blob, as names relative to the root. */
+  *list(): Generator<string> {
+    yield* walk(this.root, "");
+  }
 }
 
-export function newBlobName(prefix: string): string {
-  const id = crypto.randomUUID();
-  return path.join(prefix, id.slice(0, 2), id);
+function* walk(root: string, rel: string): Generator<string> {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(path.join(root, rel), { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) yield* walk(root, r);
+    else if (e.isFile()) yield r;
+  }
 }
 
 function fsyncFile(p: string): void {
@@ -42,61 +251,17 @@ function fsyncFile(p: string): void {
 
 function fsyncDir(dir: string): void {
   try {
-    const fd = fs.openSync(dir, "r");
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    fsyncFile(dir);
   } catch {
     // Some filesystems refuse fsync on directories; the file fsync already covers the data.
   }
 }
 
-/** Moves a complete, fsynced temp file into the blob tree. */
-export function commitTemp(blobRoot: string, tmpFile: string, rel: string): void {
-  const dest = blobPath(blobRoot, rel);
-  fs.mkdirSync(path.dirname(dest), { recursive: true });
-  fsyncFile(tmpFile);
-  fs.renameSync(tmpFile, dest);
-  fsyncDir(path.dirname(dest));
-}
-
-export function writeBlob(blobRoot: string, tmpRoot: string, prefix: string, data: Buffer | string): StoredBlob {
-  const rel = newBlobName(prefix);
-  const tmp = path.join(tmpRoot, crypto.randomUUID());
-  fs.writeFileSync(tmp, data);
-  commitTemp(blobRoot, tmp, rel);
-  const buf = typeof data === "string" ? Buffer.from(data) : data;
-  return { blob: rel, size: buf.length, sha256: crypto.createHash("sha256").update(buf).digest("hex") };
-}
-
-/** Streams `source` into a temp file, counting bytes and hashing; throws BlobTooLargeError past `limit`. */
-export async function streamToTemp(tmpRoot: string, source: Readable | AsyncIterable<Uint8Array>, limit: number): Promise<{ tmp: string; size: number; sha256: string }> {
-  const tmp = path.join(tmpRoot, crypto.randomUUID());
-  const hash = crypto.createHash("sha256");
-  let size = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      size += chunk.length;
-      if (size > limit) return cb(new BlobTooLargeError(limit));
-      hash.update(chunk);
-      cb(null, chunk);
-    },
-  });
+async function fsyncPath(p: string): Promise<void> {
+  const fh = await fs.promises.open(p, "r");
   try {
-    await pipeline(source as Readable, counter, fs.createWriteStream(tmp));
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
-  return { tmp, size, sha256: hash.digest("hex") };
-}
-
-export function removeBlob(blobRoot: string, rel: string): void {
-  try {
-    fs.rmSync(blobPath(blobRoot, rel), { force: true });
-  } catch {
-    // Already gone is fine.
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }

@@ -1,18 +1,62 @@
-// Opens the SQLite store (a file in the data folder, or memory) and brings its schema up to date.
+// Opens the store: the SQLite database (a file in the data folder, or memory) brought up to date,
+// and the blob store beside it.
 import Database from "better-sqlite3";
 import fs from "node:fs";
 import path from "node:path";
 import os from "node:os";
 import { MIGRATIONS } from "./schema.js";
+import { BlobStore } from "./blobs.js";
 
-export type Db = Database.Database;
+type Statement = Database.Statement;
+
+/**
+ * The database as the rest of the store sees it: better-sqlite3 with one compiled statement per SQL
+ * text. Queries are written inline next to the code that uses them; compiling them on every request
+ * cost more than running them. (Safe: no caller iterates a statement or changes its mode per call.)
+ */
+export class Db {
+  private readonly statements = new Map<string, Statement>();
+
+  constructor(readonly raw: Database.Database) {}
+
+  prepare(sql: string): Statement {
+    let stmt = this.statements.get(sql);
+    if (!stmt) {
+      stmt = this.raw.prepare(sql);
+      this.statements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  transaction<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+    return this.raw.transaction(fn) as unknown as (...args: A) => R;
+  }
+
+  exec(sql: string): void {
+    this.raw.exec(sql);
+  }
+
+  pragma(source: string, options?: Database.PragmaOptions): unknown {
+    return this.raw.pragma(source, options);
+  }
+
+  get inTransaction(): boolean {
+    return this.raw.inTransaction;
+  }
+
+  get open(): boolean {
+    return this.raw.open;
+  }
+
+  close(): void {
+    this.statements.clear();
+    this.raw.close();
+  }
+}
 
 export interface OpenedStore {
   db: Db;
-  /** Folder where file blobs live (inside the data folder, or a temp folder for :memory:). */
-  blobRoot: string;
-  /** Folder for half-received uploads; emptied at start so nothing half-written survives. */
-  tmpRoot: string;
+  blobs: BlobStore;
   inMemory: boolean;
   close(): void;
 }
@@ -27,20 +71,19 @@ export function openStore(dataDir: string): OpenedStore {
   fs.rmSync(tmpRoot, { recursive: true, force: true });
   fs.mkdirSync(tmpRoot, { recursive: true });
 
-  const db = new Database(inMemory ? ":memory:" : path.join(root, "emulator.sqlite"));
-  if (!inMemory) db.pragma("journal_mode = WAL");
+  const raw = new Database(inMemory ? ":memory:" : path.join(root, "emulator.sqlite"));
+  if (!inMemory) raw.pragma("journal_mode = WAL");
   // FULL: an acknowledged upload must survive kill -9 and power loss alike.
-  db.pragma("synchronous = FULL");
-  db.pragma("foreign_keys = ON");
-  db.pragma("busy_timeout = 5000");
-  cacheStatements(db);
+  raw.pragma("synchronous = FULL");
+  raw.pragma("foreign_keys = ON");
+  raw.pragma("busy_timeout = 5000");
+  const db = new Db(raw);
   migrate(db);
 
   let closed = false;
   return {
     db,
-    blobRoot,
-    tmpRoot,
+    blobs: new BlobStore(blobRoot, tmpRoot),
     inMemory,
     close() {
       if (closed) return;
@@ -62,24 +105,6 @@ export function migrate(db: Db): void {
       db.pragma(`user_version = ${v + 1}`);
     })();
   }
-}
-
-/**
- * Makes `db.prepare(sql)` return one compiled statement per SQL text. Queries are written inline
- * next to the code that uses them; compiling them on every request cost more than running them.
- * (Safe here: no caller iterates a statement or changes its mode per call.)
- */
-function cacheStatements(db: Db): void {
-  const compile = db.prepare.bind(db);
-  const cache = new Map<string, ReturnType<Db["prepare"]>>();
-  (db as { prepare: Db["prepare"] }).prepare = ((sql: string) => {
-    let stmt = cache.get(sql);
-    if (!stmt) {
-      stmt = compile(sql);
-      cache.set(sql, stmt);
-    }
-    return stmt;
-  }) as Db["prepare"];
 }
 
 /**
