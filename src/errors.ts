@@ -1,6 +1,7 @@
 // One error shape for every 4xx/5xx: `message` is what the real service sends and real clients
 // print; the other keys are the emulator's additions that say exactly what was wrong.
 import type { ZodError, ZodType } from "zod";
+import type { ErrorTypeT } from "./contract/common.js";
 
 export interface IssueDetail {
   /** Dotted path of the offending field, e.g. "processingSpecification.aggregationFormat". */
@@ -15,7 +16,7 @@ export interface ErrorBody {
   message: string;
   error: {
     status: number;
-    type: string;
+    type: ErrorTypeT;
     issues?: IssueDetail[];
     hint?: string;
   };
@@ -24,7 +25,7 @@ export interface ErrorBody {
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly type: string,
+    readonly type: ErrorTypeT,
     message: string,
     readonly issues?: IssueDetail[],
     readonly hint?: string,
@@ -202,7 +203,9 @@ export function summarize(issues: IssueDetail[]): string {
   return `Invalid request: ${parts.join("; ")}`;
 }
 
-export function validationError(error: ZodError, schema: ZodType, data: unknown, where = "body"): ApiError {
+const INVALID_TYPE = { body: "invalid-body", query: "invalid-query", path: "invalid-path", header: "invalid-header", seed: "invalid-seed" } as const satisfies Record<string, ErrorTypeT>;
+
+export function validationError(error: ZodError, schema: ZodType, data: unknown, where: keyof typeof INVALID_TYPE = "body"): ApiError {
   const issues = zodIssues(error, schema, data);
-  return new ApiError(400, `invalid-${where}`, summarize(issues), issues);
+  return new ApiError(400, INVALID_TYPE[where], summarize(issues), issues);
 }

@@ -22,7 +22,16 @@ export const JobIdParam = z
   .openapi({ param: { name: "jobId", in: "path" }, description: "Job identifier: lowercase, max 20 chars of letters, digits, hyphens, underscores.", example: "my-job" });
 
 export const ApiKeyQuery = z.string().optional().openapi({ param: { name: "api_key", in: "query" }, description: "Your API key (required; missing → 401).", example: "emulator-api-key" });
-export const PageSizeQuery = z.string().optional().openapi({ param: { name: "pageSize", in: "query" }, description: "Items per page, 1-1000.", example: "100" });
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 1000;
+
+export const PageSizeQuery = z.coerce
+  .number({ message: `pageSize must be an integer from 1 to ${MAX_PAGE_SIZE}` })
+  .int({ message: `pageSize must be an integer from 1 to ${MAX_PAGE_SIZE}` })
+  .min(1, { message: `pageSize must be an integer from 1 to ${MAX_PAGE_SIZE}` })
+  .max(MAX_PAGE_SIZE, { message: `pageSize must be an integer from 1 to ${MAX_PAGE_SIZE}` })
+  .default(DEFAULT_PAGE_SIZE)
+  .openapi({ param: { name: "pageSize", in: "query" }, description: `Items per page, 1-${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE}).`, example: 100 });
 export const PageTokenQuery = z.string().optional().openapi({ param: { name: "nextPageToken", in: "query" }, description: "Token from the previous page's nextPageToken." });
 
 export const Timestamp = z.string().openapi({ description: "ISO-8601 timestamp with timezone (UTC, Z).", example: "2026-01-01T00:00:00.000Z" });
@@ -36,12 +45,46 @@ export const ErrorIssue = z.object({
   didYouMean: z.string().optional(),
 });
 
+/** Every `error.type` the emulator answers with; one list, so clients can switch on it. */
+export const ErrorType = z
+  .enum([
+    "invalid-request",
+    "invalid-body",
+    "invalid-query",
+    "invalid-path",
+    "invalid-header",
+    "invalid-seed",
+    "malformed-json",
+    "bad-request",
+    "unsupported-media-type",
+    "unsupported-file-type",
+    "upload-interrupted",
+    "unauthorized",
+    "admin-token-required",
+    "forbidden",
+    "not-found",
+    "route-not-found",
+    "conflict",
+    "upload-url-used",
+    "upload-in-progress",
+    "clock-not-manual",
+    "payload-too-large",
+    "range-not-satisfiable",
+    "injected-fault",
+    "receiver-status",
+    "fault-unsupported",
+    "response-contract-violation",
+    "internal-error",
+  ])
+  .openapi("ErrorType", { description: "Machine-readable kind of error (stable across versions)." });
+export type ErrorTypeT = z.infer<typeof ErrorType>;
+
 export const ErrorBody = z
   .object({
     message: z.string().openapi({ description: "Human-readable error; the field real clients print." }),
     error: z.object({
       status: z.number().int(),
-      type: z.string(),
+      type: ErrorType,
       issues: z.array(ErrorIssue).optional(),
       hint: z.string().optional(),
     }),

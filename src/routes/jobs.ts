@@ -9,7 +9,7 @@ import {
 } from "../contract/jobs.js";
 import { notFound } from "../errors.js";
 import { getJob, getStage, listJobs, listLogs, listStages, listTasks, type JobRow } from "../state/jobs.js";
-import { decodeToken, pageSizeOf } from "../state/pagination.js";
+import { decodeToken } from "../state/pagination.js";
 import { abortJob, restartJob, startJob } from "../simulator/engine.js";
 import { presentJob, presentLog, presentStage, presentTask } from "../simulator/job-views.js";
 import { hookFor } from "./validation.js";
@@ -94,7 +94,7 @@ export function jobRoutes(emu: Emulator) {
   app.openapi(listJobsRoute, (c) => {
     const q = c.req.valid("query");
     const before = q.nextPageToken ? decodeToken(q.nextPageToken) : null;
-    const page = listJobs(emu.db, c.get("workspace"), before, pageSizeOf(q.pageSize));
+    const page = listJobs(emu.db, c.get("workspace"), before, q.pageSize);
     return c.json({ status: "ok", jobs: page.items.map(presentJob), nextPageToken: page.nextPageToken }, 200);
   }, hookFor(listJobsRoute));
 
@@ -126,7 +126,7 @@ export function jobRoutes(emu: Emulator) {
       const known = listStages(emu.db, ws, jobId).map((s) => `"${s.stage_id}"`);
       throw notFound(`Stage "${stageId}" not found in job "${jobId}"`, known.length ? `Stages of this job: ${known.join(", ")}.` : "The job has not started a stage yet.");
     }
-    const page = listTasks(emu.db, ws, jobId, stageId, decodeToken(q.nextPageToken), pageSizeOf(q.pageSize));
+    const page = listTasks(emu.db, ws, jobId, stageId, decodeToken(q.nextPageToken), q.pageSize);
     return c.json({ status: "ok", tasks: page.items.map(presentTask), nextPageToken: page.nextPageToken }, 200);
   }, hookFor(listTasksRoute));
 
@@ -135,7 +135,7 @@ export function jobRoutes(emu: Emulator) {
     const q = c.req.valid("query");
     const ws = c.get("workspace");
     requireJob(emu, ws, jobId);
-    const page = listLogs(emu.db, ws, jobId, q.severity, decodeToken(q.nextPageToken), pageSizeOf(q.pageSize));
+    const page = listLogs(emu.db, ws, jobId, q.severity, decodeToken(q.nextPageToken), q.pageSize);
     return c.json({ status: "ok", logs: page.items.map(presentLog), nextPageToken: page.nextPageToken }, 200);
   }, hookFor(listLogsRoute));
 

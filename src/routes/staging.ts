@@ -8,7 +8,7 @@ import {
 } from "../contract/staging.js";
 import { notFound } from "../errors.js";
 import { countFiles, getBatch, listBatches, listFiles, listParts, type BatchRow } from "../state/batches.js";
-import { decodeToken, pageSizeOf } from "../state/pagination.js";
+import { decodeToken } from "../state/pagination.js";
 import { listShards } from "../state/shards.js";
 import { hookFor } from "./validation.js";
 import { presentBatch, presentFile, presentPart, presentShard } from "./present.js";
@@ -58,7 +58,7 @@ export function stagingRoutes(emu: Emulator) {
 
   app.openapi(listBatchesRoute, (c) => {
     const q = c.req.valid("query");
-    const page = listBatches(emu.db, c.get("workspace"), decodeToken(q.nextPageToken), pageSizeOf(q.pageSize));
+    const page = listBatches(emu.db, c.get("workspace"), decodeToken(q.nextPageToken), q.pageSize);
     return c.json({ status: "ok", batches: page.items.map(presentBatch), nextPageToken: page.nextPageToken }, 200);
   }, hookFor(listBatchesRoute));
 
@@ -86,7 +86,7 @@ export function stagingRoutes(emu: Emulator) {
     const q = c.req.valid("query");
     const ws = c.get("workspace");
     requireBatch(emu, ws, batchId);
-    const page = listFiles(emu.db, ws, batchId, q.partName, decodeToken(q.nextPageToken), pageSizeOf(q.pageSize));
+    const page = listFiles(emu.db, ws, batchId, q.partName, decodeToken(q.nextPageToken), q.pageSize);
     const ctx = { baseUrl: emu.baseUrl(), secret: emu.signingSecret, now: emu.clock.now() };
     return c.json({ status: "ok", filesMetadata: page.items.map((f) => presentFile(f, ctx)), nextPageToken: page.nextPageToken }, 200);
   }, hookFor(listFilesRoute));
@@ -96,7 +96,7 @@ export function stagingRoutes(emu: Emulator) {
     const q = c.req.valid("query");
     const ws = c.get("workspace");
     requireBatch(emu, ws, batchId);
-    const page = listShards(emu.db, ws, batchId, decodeToken(q.nextPageToken), pageSizeOf(q.pageSize));
+    const page = listShards(emu.db, ws, batchId, decodeToken(q.nextPageToken), q.pageSize);
     return c.json({ status: "ok", shards: page.items.map(presentShard), nextPageToken: page.nextPageToken }, 200);
   }, hookFor(shardsRoute));
 

@@ -14,7 +14,7 @@ function schemaOf(route: RouteConfig, target: string): ZodType | undefined {
   return undefined;
 }
 
-const TARGET_NAME: Record<string, string> = { json: "body", query: "query", param: "path", header: "header" };
+const TARGET_NAME: Record<string, "body" | "query" | "path" | "header"> = { json: "body", query: "query", param: "path", header: "header" };
 
 export function hookFor(route: RouteConfig): (result: any, c: any) => undefined {
   return (result: any, _c: any): undefined => {

@@ -2,9 +2,6 @@
 // depth. Tokens are opaque to clients but stable: the same position always yields the same token.
 import { badRequest } from "../errors.js";
 
-export const DEFAULT_PAGE_SIZE = 100;
-export const MAX_PAGE_SIZE = 1000;
-
 export function encodeToken(afterSeq: number): string {
   return Buffer.from(`v1:${afterSeq}`).toString("base64url");
 }
@@ -19,17 +16,6 @@ export function decodeToken(token: string | undefined | null): number {
     ], "Pass the nextPageToken value from the previous page unchanged, or omit it for the first page.");
   }
   return Number(m[1]);
-}
-
-export function pageSizeOf(raw: string | undefined, fallback = DEFAULT_PAGE_SIZE): number {
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE_SIZE) {
-    throw badRequest(`Invalid pageSize: expected an integer from 1 to ${MAX_PAGE_SIZE}, got "${raw.slice(0, 40)}"`, [
-      { field: "pageSize", problem: `must be an integer from 1 to ${MAX_PAGE_SIZE}`, received: raw.slice(0, 40) },
-    ]);
-  }
-  return n;
 }
 
 /** Given rows fetched with LIMIT size+1, returns the page and the token for the next one (null at the end). */
