@@ -7,7 +7,7 @@ import type { BlobStore } from "./state/blobs.js";
 import type { WebhookSender } from "./simulator/webhooks.js";
 import type { IdSource } from "./controls/prng.js";
 import type { ControlPlane } from "./controls/plane.js";
-import type { IngestWorker } from "./simulator/ingest-worker.js";
+import type { IngestWorker } from "./staging/ingest/worker.js";
 import type { JobEngine } from "./simulator/engine.js";
 
 /** The parts the background workers are built from: store, clock, ids, fault hooks, webhook sender. */

@@ -10,7 +10,7 @@ import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
 import { bigPng, notificationConfig, paxFor, png, startLoopbackServer, tarOf, type LoopbackServer, type TarMember } from "./staging-fixtures.js";
-import { INDEXING_DELAY_MS } from "../src/simulator/ingest-worker.js";
+import { INDEXING_DELAY_MS } from "../src/staging/ingest/worker.js";
 
 let emu: TestEmulator;
 let hooks: LoopbackServer;

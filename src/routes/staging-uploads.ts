@@ -23,8 +23,8 @@ import {
 } from "../state/ingests.js";
 import { insertShard } from "../state/shards.js";
 import { signedUrl } from "../signing.js";
-import { ROBOQL_NOT_EMULATED, REFERENCES_PER_SHARD, scheduleShard } from "../simulator/ingest-worker.js";
-import { markDuplicates, type ReferencePayload } from "../simulator/ingest-references.js";
+import { ROBOQL_NOT_EMULATED, REFERENCES_PER_SHARD, scheduleShard } from "../staging/ingest/worker.js";
+import { markDuplicates, type ReferencePayload } from "../staging/ingest/references.js";
 import { checkSignature } from "./downloads.js";
 import { hookFor } from "./validation.js";
 

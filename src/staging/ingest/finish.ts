@@ -1,13 +1,13 @@
 // Ends a shard: moves its staged files into the blob tree (fsync + rename), then in ONE transaction
 // inserts the file rows, sets the shard's final status and enqueues its notifications. A crash
 // before the commit leaves the shard "info", so a restarted worker simply does it again.
-import type { Core } from "../context.js";
-import { ApiError } from "../errors.js";
-import { upsertFile } from "../state/batches.js";
-import { ensureBatch, listShardsOfIngest, setShardNotifications, type BatchTarget } from "../state/ingests.js";
-import { getShard, updateShardStatus, type ShardRow } from "../state/shards.js";
-import { errorDetailsOf, notifyFilesStatus, notifyIngestStatus, type ErrorDetails, type FailedFile, type NotificationTarget } from "./ingest-notify.js";
-import type { NotificationConfig } from "./ingest-tar.js";
+import type { Core } from "../../context.js";
+import { ApiError } from "../../errors.js";
+import { upsertFile } from "../../state/batches.js";
+import { ensureBatch, listShardsOfIngest, setShardNotifications, type BatchTarget } from "../../state/ingests.js";
+import { getShard, updateShardStatus, type ShardRow } from "../../state/shards.js";
+import { errorDetailsOf, notifyFilesStatus, notifyIngestStatus, type ErrorDetails, type FailedFile, type NotificationTarget } from "./notify.js";
+import type { NotificationConfig } from "./tar.js";
 
 export interface StagedFile {
   fileName: string;

@@ -2,15 +2,13 @@
 // downloaded after a short delay on the emulator clock (the real service indexes in the
 // background too, so counts rise a little after the upload). Work lives in the store, never only
 // in memory: on start the worker resumes every shard that is still "info".
-import crypto from "node:crypto";
-import fs from "node:fs";
-import type { Core, Emulator, Worker } from "../context.js";
-import { BULK_IMAGES, VIDEOS, listUnfinishedShards, setShardPayload } from "../state/ingests.js";
-import { getShard, insertShard, updateShardStatus, type ShardRow } from "../state/shards.js";
-import { MAX_REFERENCES_PER_REQUEST } from "../contract/staging-uploads.js";
-import { finishShard, type FinishOptions, type ShardResult } from "./ingest-finish.js";
-import { indexTar } from "./ingest-tar.js";
-import { DEFAULT_FETCH_LIMITS, fetchReferences, loadReferencesFile, type FetchLimits, type ReferencePayload } from "./ingest-references.js";
+import type { Core, Emulator, Worker } from "../../context.js";
+import { BULK_IMAGES, VIDEOS, listUnfinishedShards, setShardPayload } from "../../state/ingests.js";
+import { getShard, insertShard, updateShardStatus, type ShardRow } from "../../state/shards.js";
+import { MAX_REFERENCES_PER_REQUEST } from "../../contract/staging-uploads.js";
+import { finishShard, type FinishOptions, type ShardResult } from "./finish.js";
+import { indexTar } from "./tar.js";
+import { DEFAULT_FETCH_LIMITS, fetchReferences, loadReferencesFile, type FetchLimits, type ReferencePayload } from "./references.js";
 
 export const INGEST_WORKER_NAME = "ingest";
 /** Emulated time between a shard upload and the start of its indexing. */

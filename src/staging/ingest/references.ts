@@ -4,12 +4,12 @@
 // reports untrusted domains. Each download has a size limit and a (real-time) timeout.
 import fs from "node:fs";
 import { Readable } from "node:stream";
-import { MAX_IMAGE_BYTES, MAX_VIDEO_BYTES } from "../contract/staging-uploads.js";
-import { fileNameProblem } from "../http/file-names.js";
-import { ACCEPTED_IMAGE_FORMATS, readHead, sniff, videoMediaType } from "../http/sniff.js";
-import { BlobTooLargeError, type BlobStore } from "../state/blobs.js";
-import type { FailedFile } from "./ingest-notify.js";
-import type { StagedFile } from "./ingest-finish.js";
+import { MAX_IMAGE_BYTES, MAX_VIDEO_BYTES } from "../../contract/staging-uploads.js";
+import { fileNameProblem } from "../../http/file-names.js";
+import { ACCEPTED_IMAGE_FORMATS, readHead, sniff, videoMediaType } from "../../http/sniff.js";
+import { BlobTooLargeError, type BlobStore } from "../../state/blobs.js";
+import type { FailedFile } from "./notify.js";
+import type { StagedFile } from "./finish.js";
 
 export type ReferenceKind = "image" | "video";
 

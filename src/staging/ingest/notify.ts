@@ -1,6 +1,6 @@
 // Data staging webhooks: the real roboflow-data-staging-notification-v1 payloads (integration guide,
 // seed 002), filtered by the ingest's notificationCategories and handed to the durable sender.
-import type { Core } from "../context.js";
+import type { Core } from "../../context.js";
 
 export const NOTIFICATION_TYPE = "roboflow-data-staging-notification-v1";
 export const DEFAULT_CATEGORIES = ["ingest-status"];

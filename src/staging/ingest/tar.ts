@@ -5,12 +5,12 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { Parser, type ReadEntry } from "tar";
-import { MAX_IMAGE_BYTES, MAX_IMAGES_PER_SHARD } from "../contract/staging-uploads.js";
-import { baseName, fileNameProblem } from "../http/file-names.js";
-import { ACCEPTED_IMAGE_FORMATS, sniff } from "../http/sniff.js";
-import type { ErrorDetails, FailedFile } from "./ingest-notify.js";
-import type { StagedFile } from "./ingest-finish.js";
-import type { BlobStore } from "../state/blobs.js";
+import { MAX_IMAGE_BYTES, MAX_IMAGES_PER_SHARD } from "../../contract/staging-uploads.js";
+import { baseName, fileNameProblem } from "../../http/file-names.js";
+import { ACCEPTED_IMAGE_FORMATS, sniff } from "../../http/sniff.js";
+import type { ErrorDetails, FailedFile } from "./notify.js";
+import type { StagedFile } from "./finish.js";
+import type { BlobStore } from "../../state/blobs.js";
 
 export const NOTIFICATION_CONFIG_NAME = "notification_config.json";
 const MAX_CONFIG_BYTES = 64 * 1024;
