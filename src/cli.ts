@@ -15,6 +15,9 @@ Flags (each also read from the environment variable in brackets):
   --admin-token T     [EMULATOR_ADMIN_TOKEN]  require "Authorization: Bearer T" on /_emulator controls
   --signing-secret S  [EMULATOR_SIGNING_SECRET]
   --public-url URL    [EMULATOR_PUBLIC_URL]   base URL to put in signed URLs (e.g. behind Docker port mapping)
+  --headers-timeout-ms N  [EMULATOR_HEADERS_TIMEOUT_MS]  default 30000; headers slower than this get 408
+  --idle-timeout-ms N     [EMULATOR_IDLE_TIMEOUT_MS]     default 120000; a body that stalls this long gets 408
+  --max-connections N     [EMULATOR_MAX_CONNECTIONS]     default 1024; more are refused at once
   --quiet
 `;
 

@@ -17,12 +17,22 @@ export interface EmulatorConfig {
   /** Public base URL used in signed URLs (defaults to the bound address). */
   publicUrl?: string;
   quiet: boolean;
+  /** A request's headers must arrive within this many ms (slow-header clients are cut off with 408). */
+  headersTimeoutMs: number;
+  /** A connection whose request body stops moving for this long is answered 408 and closed. */
+  idleTimeoutMs: number;
+  /** Connections beyond this many are refused at once. */
+  maxConnections: number;
 }
 
 export const DEFAULT_PORT = 9010;
 export const DEFAULT_WORKSPACE = "emulator-workspace";
 export const DEFAULT_API_KEY = "emulator-api-key";
 export const DEFAULT_DATA_DIR = ".emulator-data";
+export const DEFAULT_HEADERS_TIMEOUT_MS = 30_000;
+/** Generous: a large upload over a slow link keeps moving; only a body that stalls this long is cut. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
+export const DEFAULT_MAX_CONNECTIONS = 1024;
 
 const FLAG_TO_ENV: Record<string, string> = {
   port: "PORT",
@@ -35,6 +45,9 @@ const FLAG_TO_ENV: Record<string, string> = {
   "admin-token": "EMULATOR_ADMIN_TOKEN",
   "signing-secret": "EMULATOR_SIGNING_SECRET",
   "public-url": "EMULATOR_PUBLIC_URL",
+  "headers-timeout-ms": "EMULATOR_HEADERS_TIMEOUT_MS",
+  "idle-timeout-ms": "EMULATOR_IDLE_TIMEOUT_MS",
+  "max-connections": "EMULATOR_MAX_CONNECTIONS",
 };
 
 export class ConfigError extends Error {}
@@ -73,6 +86,13 @@ export function parseTimeScale(raw: string | undefined): number {
   return n;
 }
 
+function positiveInt(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
+  return n;
+}
+
 export function resolveConfig(env: Record<string, string | undefined>, argv: readonly string[] = []): EmulatorConfig {
   const merged = { ...env, ...parseFlags(argv) };
   const portRaw = merged.PORT ?? String(DEFAULT_PORT);
@@ -92,5 +112,8 @@ export function resolveConfig(env: Record<string, string | undefined>, argv: rea
     signingSecret: merged.EMULATOR_SIGNING_SECRET || undefined,
     publicUrl: merged.EMULATOR_PUBLIC_URL || undefined,
     quiet: merged.EMULATOR_QUIET === "1",
+    headersTimeoutMs: positiveInt("EMULATOR_HEADERS_TIMEOUT_MS", merged.EMULATOR_HEADERS_TIMEOUT_MS, DEFAULT_HEADERS_TIMEOUT_MS),
+    idleTimeoutMs: positiveInt("EMULATOR_IDLE_TIMEOUT_MS", merged.EMULATOR_IDLE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS),
+    maxConnections: positiveInt("EMULATOR_MAX_CONNECTIONS", merged.EMULATOR_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS),
   };
 }

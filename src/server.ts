@@ -5,13 +5,14 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import type { AddressInfo } from "node:net";
 import { buildApp } from "./app.js";
+import { applyConnectionLimits, serverOptionsFor } from "./http/connection-limits.js";
 import { Clock } from "./clock.js";
 import { resolveConfig, type EmulatorConfig } from "./config.js";
 import type { Core, Emulator, Worker } from "./context.js";
 import { openStore } from "./state/db.js";
 import { ensureWorkspace, getSetting, setSetting } from "./state/workspaces.js";
 import { WebhookSender } from "./simulator/webhooks.js";
-import { IngestWorker } from "./simulator/ingest-worker.js";
+import { IngestWorker } from "./staging/ingest/worker.js";
 import { JobEngine } from "./simulator/engine.js";
 import { applySeedFile, readSeedFile, startsManual, startTimeOf } from "./seed.js";
 import { createControlPlane } from "./controls/plane.js";
@@ -101,11 +102,11 @@ export async function startEmulator(partial: Partial<EmulatorConfig> = {}): Prom
         fetch: app.fetch,
         port: config.port,
         hostname: config.host,
-        // Node's default 300 s request timeout would cut multi-GB uploads short.
-        serverOptions: { requestTimeout: 0 },
+        serverOptions: serverOptionsFor(config),
       },
       () => resolve(s),
     );
+    applyConnectionLimits(s as import("node:http").Server, config);
     s.once("error", reject);
   });
   const port = (server.address() as AddressInfo).port;

@@ -69,6 +69,7 @@ export const ErrorType = z
     "upload-in-progress",
     "clock-not-manual",
     "payload-too-large",
+    "request-timeout",
     "range-not-satisfiable",
     "injected-fault",
     "receiver-status",
