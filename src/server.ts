@@ -10,6 +10,7 @@ import { Clock } from "./clock.js";
 import { resolveConfig, type EmulatorConfig } from "./config.js";
 import type { Core, Emulator, Worker } from "./context.js";
 import { openStore } from "./state/db.js";
+import { blobNamesInUse } from "./state/orphans.js";
 import { ensureWorkspace, getSetting, setSetting } from "./state/workspaces.js";
 import { WebhookSender } from "./simulator/webhooks.js";
 import { IngestWorker } from "./staging/ingest/worker.js";
@@ -96,6 +97,9 @@ export async function startEmulator(partial: Partial<EmulatorConfig> = {}): Prom
   const config: EmulatorConfig = { ...resolveConfig({}), ...partial };
   const emu = createEmulator(config);
   const app = buildApp(emu);
+  // Taken before anything can write: blobs named now are kept, older unnamed ones are orphans.
+  const blobsInUse = blobNamesInUse(emu.db);
+  const startedAt = Date.now();
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve(
       {
@@ -114,6 +118,7 @@ export async function startEmulator(partial: Partial<EmulatorConfig> = {}): Prom
   const url = `http://${hostForUrl}:${port}`;
   emu.setBaseUrl(url);
   for (const w of emu.workers) w.start();
+  emu.blobs.sweepOrphans(blobsInUse, startedAt).catch((err) => console.error("[emulator] orphan sweep failed:", err));
   const saveClock = () => setSetting(emu.db, "clock_now", String(emu.clock.now()));
   const clockSaver = setInterval(saveClock, CLOCK_SAVE_INTERVAL_MS);
   clockSaver.unref();
