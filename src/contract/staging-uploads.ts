@@ -114,30 +114,28 @@ const Reference = z
   })
   .openapi("FileReference");
 
-function referencesBody(kind: "image" | "video") {
-  const list = `${kind}References` as const;
-  const url = `${kind}ReferencesURL` as const;
-  return z
-    .strictObject({
-      [list]: z
-        .array(Reference)
-        .min(1, { message: `${list} must not be empty` })
-        .max(MAX_REFERENCES_PER_REQUEST, { message: `at most ${MAX_REFERENCES_PER_REQUEST} references per request; split bigger lists into several ingests` })
-        .optional(),
-      [url]: z.url({ protocol: /^https?$/, message: `${url} must be an absolute http(s) URL` }).max(8192).optional().openapi({ description: "URL of a JSONL file of {name, url} lines (instead of an inline list)." }),
-      ingestId: IngestId.optional(),
-      notificationsURL: NotificationsURL.optional(),
-      notificationCategories: NotificationCategories.optional(),
-    } as Record<string, z.ZodType>)
-    .superRefine((v, ctx) => {
-      const hasList = (v as Record<string, unknown>)[list] !== undefined;
-      const hasUrl = (v as Record<string, unknown>)[url] !== undefined;
-      if (hasList === hasUrl) {
-        ctx.addIssue({ code: "custom", path: [hasList ? url : list], message: `send exactly one of ${list} (inline list) or ${url} (JSONL file URL)` });
-      }
-    });
+const referenceList = (list: string) =>
+  z
+    .array(Reference)
+    .min(1, { message: `${list} must not be empty` })
+    .max(MAX_REFERENCES_PER_REQUEST, { message: `at most ${MAX_REFERENCES_PER_REQUEST} references per request; split bigger lists into several ingests` })
+    .optional();
+const referencesFileUrl = (url: string) =>
+  z.url({ protocol: /^https?$/, message: `${url} must be an absolute http(s) URL` }).max(8192).optional().openapi({ description: "URL of a JSONL file of {name, url} lines (instead of an inline list)." });
+const ingestOptions = () => ({ ingestId: IngestId.optional(), notificationsURL: NotificationsURL.optional(), notificationCategories: NotificationCategories.optional() });
+
+/** A references ingest names its files one way: the inline list or the JSONL file URL, never both. */
+function exactlyOneSource<L extends string, U extends string>(list: L, url: U) {
+  return (v: Partial<Record<L | U, unknown>>, ctx: z.RefinementCtx) => {
+    const hasList = v[list] !== undefined;
+    const hasUrl = v[url] !== undefined;
+    if (hasList === hasUrl) {
+      ctx.addIssue({ code: "custom", path: [hasList ? url : list], message: `send exactly one of ${list} (inline list) or ${url} (JSONL file URL)` });
+    }
+  };
 }
 
+/** What a references ingest asks for, whichever kind (image or video) it is. */
 export interface ReferencesBody {
   references?: { name: string; url: string }[];
   referencesURL?: string;
@@ -146,8 +144,16 @@ export interface ReferencesBody {
   notificationCategories?: (typeof NOTIFICATION_CATEGORIES)[number][];
 }
 
-export const ImageReferencesBody = referencesBody("image").openapi("ImageReferencesIngest");
-export const VideoReferencesBody = referencesBody("video").openapi("VideoReferencesIngest");
+export const ImageReferencesBody = z
+  .strictObject({ imageReferences: referenceList("imageReferences"), imageReferencesURL: referencesFileUrl("imageReferencesURL"), ...ingestOptions() })
+  .superRefine(exactlyOneSource("imageReferences", "imageReferencesURL"))
+  .openapi("ImageReferencesIngest");
+export const VideoReferencesBody = z
+  .strictObject({ videoReferences: referenceList("videoReferences"), videoReferencesURL: referencesFileUrl("videoReferencesURL"), ...ingestOptions() })
+  .superRefine(exactlyOneSource("videoReferences", "videoReferencesURL"))
+  .openapi("VideoReferencesIngest");
+export type ImageReferencesBodyT = z.infer<typeof ImageReferencesBody>;
+export type VideoReferencesBodyT = z.infer<typeof VideoReferencesBody>;
 
 export const ImageReferencesResponse = z
   .object({ status: z.string(), ingestId: z.string(), shardIds: z.array(z.string()), duplicated: z.boolean() })
@@ -172,3 +178,4 @@ export const RoboqlResponse = z
 export const SignedUploadParams = z.object({
   token: z.string().openapi({ param: { name: "token", in: "path" }, description: "Opaque upload slot token." }),
 });
+export type RoboqlBodyT = z.infer<typeof RoboqlBody>;

@@ -63,3 +63,4 @@ export const ListShardsResponse = z.object({ status: z.string(), shards: z.array
 export type BatchJson = z.infer<typeof Batch>;
 export type FileMetadataJson = z.infer<typeof FileMetadata>;
 export type ShardJson = z.infer<typeof Shard>;
+export type PartJson = z.infer<typeof Part>;

@@ -28,16 +28,28 @@ export function formatBytes(n: number): string {
   return `${n} bytes`;
 }
 
+/** A request body as the services see it: opened lazily, so a request refused before its body is read leaves it alone. */
+export interface IncomingBody {
+  contentType: string | undefined;
+  /** Declared Content-Length, or null when the body is chunked or the header is unusable. */
+  declaredLength: number | null;
+  open(): Readable | null;
+}
+
+export function incomingBody(c: Context): IncomingBody {
+  return { contentType: c.req.header("content-type"), declaredLength: declaredLength(c), open: () => requestBodyStream(c) };
+}
+
 /**
  * Streams the whole request body into a temp file, refusing it (413) past `limit` bytes: early
  * when Content-Length already says so, otherwise as soon as the counter passes the limit.
  */
-export async function receiveBodyToTemp(c: Context, blobs: BlobStore, limit: number, what: string): Promise<TempFile> {
-  const declared = declaredLength(c);
+export async function receiveBodyToTemp(body: IncomingBody, blobs: BlobStore, limit: number, what: string): Promise<TempFile> {
+  const declared = body.declaredLength;
   if (declared !== null && declared > limit) {
     throw tooLarge(`${what} is ${formatBytes(declared)}; the limit is ${formatBytes(limit)}`, "Split the data or request a new upload URL for a smaller file.");
   }
-  const source = requestBodyStream(c);
+  const source = body.open();
   if (!source) throw badRequest(`The request has no body: send the ${what} bytes as the PUT body`);
   try {
     return await blobs.receive(source, limit);

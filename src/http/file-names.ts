@@ -1,5 +1,6 @@
 // Rules for the names files get in a batch. A name ends up in download URLs, in export folders on
 // users' disks and in webhook payloads, so it must be a plain, single path component.
+import { badRequest } from "../errors.js";
 
 export const MAX_FILE_NAME_BYTES = 255;
 
@@ -18,4 +19,10 @@ export function fileNameProblem(name: string): string | null {
 export function baseName(p: string): string {
   const parts = p.split("/").filter((s) => s !== "");
   return parts.length ? parts[parts.length - 1] : "";
+}
+
+/** 400 naming the rule `name` breaks; `source` says where the name came from ("fileName", "part filename"). */
+export function assertFileName(name: string, source: string): void {
+  const problem = fileNameProblem(name);
+  if (problem) throw badRequest(`Invalid ${source} ${JSON.stringify(name.slice(0, 300))}: ${problem}`, [{ field: "fileName", problem, received: name.slice(0, 300) }]);
 }

@@ -1,7 +1,5 @@
 // Content detection by magic bytes. The emulator decides "is this an image?" from the bytes, not
 // from the file name or a client-sent Content-Type, and names what it found when it refuses.
-import fs from "node:fs";
-
 export interface Sniffed {
   /** Short human description, e.g. "PNG image" or "PDF document". */
   label: string;
@@ -70,18 +68,6 @@ function sniffOther(b: Buffer): Sniffed {
 /** What the first bytes of a file are (pass up to 512 bytes: the tar and text checks look that far). */
 export function sniff(head: Buffer): Sniffed {
   return sniffImage(head) ?? sniffVideo(head) ?? sniffOther(head);
-}
-
-/** Reads the first bytes of a file on disk. */
-export function readHead(file: string, bytes = 512): Buffer {
-  const fd = fs.openSync(file, "r");
-  try {
-    const buf = Buffer.alloc(bytes);
-    const n = fs.readSync(fd, buf, 0, bytes, 0);
-    return buf.subarray(0, n);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 export const ACCEPTED_IMAGE_FORMATS = "JPEG, PNG, GIF, BMP, WEBP or TIFF";

@@ -1,4 +1,5 @@
-// Data Staging read side: batch listing and metadata, count, parts, file listing, shards.
+// Data Staging read side: batch listing and metadata, count, parts, file listing, shards. The
+// answers come from src/staging/reads.ts.
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv, Emulator } from "../context.js";
 import { ApiKeyQuery, errorResponses, jsonContent, WorkspaceParam } from "../contract/common.js";
@@ -6,12 +7,8 @@ import {
   BatchPathParams, CountQuery, CountResponse, GetBatchResponse, ListBatchesQuery, ListBatchesResponse,
   ListFilesQuery, ListFilesResponse, ListShardsQuery, ListShardsResponse, PartsResponse,
 } from "../contract/staging.js";
-import { notFound } from "../errors.js";
-import { countFiles, getBatch, listBatches, listFiles, listParts, type BatchRow } from "../state/batches.js";
-import { decodeToken } from "../state/pagination.js";
-import { listShards } from "../state/shards.js";
+import { batchDetails, batchParts, batchesPage, fileCount, filesPage, shardsPage } from "../staging/reads.js";
 import { hookFor } from "./validation.js";
-import { presentBatch, presentFile, presentPart, presentShard } from "./present.js";
 
 const BASE = "/data-staging/v1/external/{workspace}/batches";
 const tags = ["Data Staging"];
@@ -47,57 +44,28 @@ const shardsRoute = createRoute({
   responses: { 200: jsonContent(ListShardsResponse, "A page of shards."), ...errorResponses(400, 404) },
 });
 
-export function requireBatch(emu: Emulator, ws: string, batchId: string): BatchRow {
-  const b = getBatch(emu.db, ws, batchId);
-  if (!b) throw notFound(`Batch "${batchId}" not found in workspace "${ws}"`, "Batches are created by their first upload; list them with GET /data-staging/v1/external/{workspace}/batches.");
-  return b;
-}
-
 export function stagingRoutes(emu: Emulator) {
   const app = new OpenAPIHono<AppEnv>();
 
-  app.openapi(listBatchesRoute, (c) => {
-    const q = c.req.valid("query");
-    const page = listBatches(emu.db, c.get("workspace"), decodeToken(q.nextPageToken), q.pageSize);
-    return c.json({ status: "ok", batches: page.items.map(presentBatch), nextPageToken: page.nextPageToken }, 200);
-  }, hookFor(listBatchesRoute));
+  app.openapi(listBatchesRoute, (c) => c.json({ status: "ok", ...batchesPage(emu, c.get("workspace"), c.req.valid("query")) }, 200), hookFor(listBatchesRoute));
 
-  app.openapi(getBatchRoute, (c) => {
-    const { batchId } = c.req.valid("param");
-    return c.json({ status: "ok", batch: presentBatch(requireBatch(emu, c.get("workspace"), batchId)) }, 200);
-  }, hookFor(getBatchRoute));
+  app.openapi(getBatchRoute, (c) => c.json({ status: "ok", ...batchDetails(emu, c.get("workspace"), c.req.valid("param").batchId) }, 200), hookFor(getBatchRoute));
 
   app.openapi(countRoute, (c) => {
     const { batchId } = c.req.valid("param");
-    const ws = c.get("workspace");
-    requireBatch(emu, ws, batchId);
-    return c.json({ status: "ok", count: countFiles(emu.db, ws, batchId, c.req.valid("query").partName) }, 200);
+    return c.json({ status: "ok", ...fileCount(emu, c.get("workspace"), batchId, c.req.valid("query").partName) }, 200);
   }, hookFor(countRoute));
 
-  app.openapi(partsRoute, (c) => {
-    const { batchId } = c.req.valid("param");
-    const ws = c.get("workspace");
-    requireBatch(emu, ws, batchId);
-    return c.json({ status: "ok", batchParts: listParts(emu.db, ws, batchId).map(presentPart) }, 200);
-  }, hookFor(partsRoute));
+  app.openapi(partsRoute, (c) => c.json({ status: "ok", ...batchParts(emu, c.get("workspace"), c.req.valid("param").batchId) }, 200), hookFor(partsRoute));
 
   app.openapi(listFilesRoute, (c) => {
     const { batchId } = c.req.valid("param");
-    const q = c.req.valid("query");
-    const ws = c.get("workspace");
-    requireBatch(emu, ws, batchId);
-    const page = listFiles(emu.db, ws, batchId, q.partName, decodeToken(q.nextPageToken), q.pageSize);
-    const ctx = { baseUrl: emu.baseUrl(), secret: emu.signingSecret, now: emu.clock.now() };
-    return c.json({ status: "ok", filesMetadata: page.items.map((f) => presentFile(f, ctx)), nextPageToken: page.nextPageToken }, 200);
+    return c.json({ status: "ok", ...filesPage(emu, c.get("workspace"), batchId, c.req.valid("query")) }, 200);
   }, hookFor(listFilesRoute));
 
   app.openapi(shardsRoute, (c) => {
     const { batchId } = c.req.valid("param");
-    const q = c.req.valid("query");
-    const ws = c.get("workspace");
-    requireBatch(emu, ws, batchId);
-    const page = listShards(emu.db, ws, batchId, decodeToken(q.nextPageToken), q.pageSize);
-    return c.json({ status: "ok", shards: page.items.map(presentShard), nextPageToken: page.nextPageToken }, 200);
+    return c.json({ status: "ok", ...shardsPage(emu, c.get("workspace"), batchId, c.req.valid("query")) }, 200);
   }, hookFor(shardsRoute));
 
   return app;

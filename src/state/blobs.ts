@@ -150,6 +150,28 @@ export class BlobStore {
     return { blob, size: buf.length, sha256: crypto.createHash("sha256").update(buf).digest("hex") };
   }
 
+  /** Writes bytes to a new temp file (not yet fsynced), counting and hashing them. */
+  writeTemp(data: Buffer, label = "tmp"): TempFile {
+    const tmp = this.tempPath(label);
+    fs.writeFileSync(tmp, data);
+    return { tmp, size: data.length, sha256: crypto.createHash("sha256").update(data).digest("hex") };
+  }
+
+  /** Reads a whole temp file (small files only: a downloaded references list). */
+  readTemp(tmpFile: string): Buffer {
+    return fs.readFileSync(tmpFile);
+  }
+
+  /** The first bytes of a temp file (content sniffing before the commit). */
+  tempHead(tmpFile: string, bytes = 512): Buffer {
+    return readHead(tmpFile, bytes);
+  }
+
+  /** The first bytes of a committed blob. */
+  head(rel: string, bytes = 512): Buffer {
+    return readHead(this.path(rel), bytes);
+  }
+
   /** fsync of a temp file on the thread pool, so a slow disk does not stall requests. */
   async syncTemp(tmpFile: string): Promise<void> {
     await fsyncPath(tmpFile);
@@ -169,9 +191,9 @@ export class BlobStore {
     return fs.readFileSync(this.path(rel));
   }
 
-  /** A read stream over a blob, optionally a byte range (inclusive end). */
-  openRead(rel: string, range?: { start: number; end: number }): fs.ReadStream {
-    return fs.createReadStream(this.path(rel), range);
+  /** A read stream over a blob, optionally a byte range (inclusive end) and a chunk size. */
+  openRead(rel: string, opts?: { start?: number; end?: number; highWaterMark?: number }): fs.ReadStream {
+    return fs.createReadStream(this.path(rel), opts);
   }
 
   /** Removes a committed blob; already gone is fine. */
@@ -220,6 +242,27 @@ export class BlobStore {
     }
   }
 
+  /**
+   * Removes blobs that no row names: a kill -9 between the rename into the tree and the commit of
+   * the row leaves one behind. Runs in the background after start; blobs written since `startedAt`
+   * (by this process) are never touched, so it cannot race new uploads. Returns how many it removed.
+   */
+  async sweepOrphans(inUse: ReadonlySet<string>, startedAt: number): Promise<number> {
+    let removed = 0;
+    for (const rel of this.list()) {
+      if (inUse.has(rel)) continue;
+      try {
+        const abs = this.path(rel);
+        if ((await fs.promises.stat(abs)).mtimeMs >= startedAt) continue;
+        await fs.promises.rm(abs, { force: true });
+        removed++;
+      } catch {
+        // Gone meanwhile, or not ours to judge: leave it.
+      }
+    }
+    return removed;
+  }
+
   /** Every committed blob, as names relative to the root. */
   *list(): Generator<string> {
     yield* walk(this.root, "");
@@ -237,6 +280,16 @@ function* walk(root: string, rel: string): Generator<string> {
     const r = rel ? `${rel}/${e.name}` : e.name;
     if (e.isDirectory()) yield* walk(root, r);
     else if (e.isFile()) yield r;
+  }
+}
+
+function readHead(file: string, bytes: number): Buffer {
+  const fd = fs.openSync(file, "r");
+  try {
+    const buf = Buffer.alloc(bytes);
+    return buf.subarray(0, fs.readSync(fd, buf, 0, bytes, 0));
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -4,7 +4,8 @@
 import type { Core } from "../../context.js";
 import { ApiError } from "../../errors.js";
 import { upsertFile } from "../../state/batches.js";
-import { ensureBatch, listShardsOfIngest, setShardNotifications, type BatchTarget } from "../../state/ingests.js";
+import { listShardsOfIngest, setShardNotifications } from "../../state/ingests.js";
+import { ensureBatch, type BatchTarget } from "../targets.js";
 import { getShard, updateShardStatus, type ShardRow } from "../../state/shards.js";
 import { errorDetailsOf, notifyFilesStatus, notifyIngestStatus, type ErrorDetails, type FailedFile, type NotificationTarget } from "./notify.js";
 import type { NotificationConfig } from "./tar.js";

@@ -2,11 +2,10 @@
 // from signed cloud-storage URLs. Only loopback URLs are fetched (the emulator never reaches the
 // internet); anything else is refused per file as "unsafe-url-detected", as the real service
 // reports untrusted domains. Each download has a size limit and a (real-time) timeout.
-import fs from "node:fs";
 import { Readable } from "node:stream";
 import { MAX_IMAGE_BYTES, MAX_VIDEO_BYTES } from "../../contract/staging-uploads.js";
 import { fileNameProblem } from "../../http/file-names.js";
-import { ACCEPTED_IMAGE_FORMATS, readHead, sniff, videoMediaType } from "../../http/sniff.js";
+import { ACCEPTED_IMAGE_FORMATS, sniff, videoMediaType } from "../../http/sniff.js";
 import { BlobTooLargeError, type BlobStore } from "../../state/blobs.js";
 import type { FailedFile } from "./notify.js";
 import type { StagedFile } from "./finish.js";
@@ -126,7 +125,7 @@ export async function fetchReference(ref: Reference, kind: ReferenceKind, blobs:
     const f = err instanceof RefFailure ? err : describeFetchError(err, limits.timeoutMs);
     return failed(f.type, f.message);
   }
-  const head = readHead(got.tmp);
+  const head = blobs.tempHead(got.tmp);
   if (kind === "image") {
     const s = sniff(head);
     if (s.kind !== "image") {
@@ -186,7 +185,7 @@ export async function loadReferencesFile(url: string, blobs: BlobStore, limits: 
   }
   let text: string;
   try {
-    text = fs.readFileSync(got.tmp, "utf8");
+    text = blobs.readTemp(got.tmp).toString("utf8");
   } finally {
     blobs.discard(got.tmp);
   }

@@ -1,9 +1,6 @@
 // Indexes one uploaded tar shard: regular-file members that are images become staged files; every
 // other member is refused and reported, never written anywhere under its own name. The archive is
 // read as a stream with node-tar's Parser, one member in memory at a time (at most 20 MiB).
-import crypto from "node:crypto";
-import fs from "node:fs";
-import path from "node:path";
 import { Parser, type ReadEntry } from "tar";
 import { MAX_IMAGE_BYTES, MAX_IMAGES_PER_SHARD } from "../../contract/staging-uploads.js";
 import { baseName, fileNameProblem } from "../../http/file-names.js";
@@ -73,8 +70,8 @@ export function parseNotificationConfig(raw: Buffer): NotificationConfig | strin
   return { ingestId, url, categories };
 }
 
-/** Reads the archive at `tarPath` and stages its images as temp files of the blob store. Never throws for bad archives. */
-export async function indexTar(tarPath: string, blobs: BlobStore, isStopped: () => boolean): Promise<TarIndexResult> {
+/** Reads the archive blob `tarBlob` and stages its images as temp files of the blob store. Never throws for bad archives. */
+export async function indexTar(blobs: BlobStore, tarBlob: string, isStopped: () => boolean): Promise<TarIndexResult> {
   const files: StagedFile[] = [];
   const failed: FailedFile[] = [];
   const names = new Set<string>();
@@ -120,10 +117,8 @@ export async function indexTar(tarPath: string, blobs: BlobStore, isStopped: () 
     if (kind.kind !== "image") return refuse("invalid-file-type", entry.path, `Not an image: detected ${kind.label}; accepted formats are ${ACCEPTED_IMAGE_FORMATS}.`);
     if (names.has(name)) return refuse("duplicated-file-name", entry.path, `Another member of this archive is already named "${name}" (names are the members' base names).`);
     if (files.length >= MAX_IMAGES_PER_SHARD) return refuse("too-many-files", entry.path, `Max number of images in a shard is ${MAX_IMAGES_PER_SHARD}.`);
-    const tmp = blobs.tempPath("tar-member");
-    fs.writeFileSync(tmp, data);
     names.add(name);
-    files.push({ fileName: name, tmp, size: data.length, sha256: crypto.createHash("sha256").update(data).digest("hex"), mediaType: kind.mediaType, contentType: "image" });
+    files.push({ fileName: name, ...blobs.writeTemp(data, "tar-member"), mediaType: kind.mediaType, contentType: "image" });
   };
 
   const parser = new Parser({
@@ -159,10 +154,10 @@ export async function indexTar(tarPath: string, blobs: BlobStore, isStopped: () 
 
   // Shards are plain tar (the official client never compresses them). A compressed shard would be
   // inflated on the event loop, and a small gzip bomb grows to gigabytes: refuse it before parsing.
-  corrupt ??= compressionOf(tarPath) ?? null;
+  corrupt ??= compressionOf(blobs.head(tarBlob, 8)) ?? null;
 
   try {
-    const stream = fs.createReadStream(tarPath, { highWaterMark: 1024 * 1024 });
+    const stream = blobs.openRead(tarBlob, { highWaterMark: 1024 * 1024 });
     for await (const chunk of stream) {
       if (isStopped() || corrupt) {
         stream.destroy();
@@ -191,16 +186,8 @@ const COMPRESSED_MAGIC: readonly [string, number[]][] = [
   ["zstd", [0x28, 0xb5, 0x2f, 0xfd]],
 ];
 
-/** A reason to refuse the shard when it is a compressed archive, else undefined. */
-export function compressionOf(file: string): string | undefined {
-  const head = Buffer.alloc(8);
-  const fd = fs.openSync(file, "r");
-  let n: number;
-  try {
-    n = fs.readSync(fd, head, 0, head.length, 0);
-  } finally {
-    fs.closeSync(fd);
-  }
-  const found = COMPRESSED_MAGIC.find(([, magic]) => n >= magic.length && magic.every((b, i) => head[i] === b));
+/** A reason to refuse the shard when its first bytes say it is a compressed archive, else undefined. */
+export function compressionOf(head: Buffer): string | undefined {
+  const found = COMPRESSED_MAGIC.find(([, magic]) => head.length >= magic.length && magic.every((b, i) => head[i] === b));
   return found ? `the shard is ${found[0]}-compressed; upload an uncompressed .tar archive (compressed shards are not accepted)` : undefined;
 }

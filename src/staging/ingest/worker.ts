@@ -3,7 +3,8 @@
 // background too, so counts rise a little after the upload). Work lives in the store, never only
 // in memory: on start the worker resumes every shard that is still "info".
 import type { Core, Emulator, Worker } from "../../context.js";
-import { BULK_IMAGES, VIDEOS, listUnfinishedShards, setShardPayload } from "../../state/ingests.js";
+import { listUnfinishedShards, setShardPayload } from "../../state/ingests.js";
+import { BULK_IMAGES, VIDEOS } from "../targets.js";
 import { getShard, insertShard, updateShardStatus, type ShardRow } from "../../state/shards.js";
 import { MAX_REFERENCES_PER_REQUEST } from "../../contract/staging-uploads.js";
 import { finishShard, type FinishOptions, type ShardResult } from "./finish.js";
@@ -135,7 +136,7 @@ export class IngestWorker implements Worker {
     const payload = JSON.parse(shard.payload ?? "{}") as Partial<TarShardPayload>;
     if (!payload.tarBlob) return await this.finish(shard, { files: [], failed: [], shardError: { type: "upload-missing", reason: "The uploaded archive of this shard is missing." } });
     this.setRunning(shard, "indexing");
-    const result = await indexTar(this.emu.blobs.path(payload.tarBlob), this.emu.blobs, () => this.stopped);
+    const result = await indexTar(this.emu.blobs, payload.tarBlob, () => this.stopped);
     await this.finish(shard, result);
   }
 

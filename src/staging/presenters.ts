@@ -1,8 +1,8 @@
-// Store rows → the JSON the real service sends. Pure functions, shared by every route.
+// Store rows → the JSON the real service sends. Pure functions, shared by every staging service.
+import type { BatchJson, FileMetadataJson, PartJson, ShardJson } from "../contract/staging.js";
 import type { BatchRow, FileRow, PartRow } from "../state/batches.js";
 import type { ShardRow } from "../state/shards.js";
-import type { BatchJson, FileMetadataJson, ShardJson } from "../contract/staging.js";
-import { signedUrl } from "../signing.js";
+import { downloadUrl, type SigningContext } from "./signed-urls.js";
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -17,16 +17,9 @@ export function presentBatch(b: BatchRow): BatchJson {
   };
 }
 
-export const DOWNLOAD_URL_TTL_MS = 60 * 60 * 1000;
-
-/** Path of a file's download URL; the file name is in it so tools that save by URL get a sensible name. */
-export function downloadPath(f: Pick<FileRow, "seq" | "file_name">): string {
-  return `/_signed/files/${f.seq}/${encodeURIComponent(f.file_name)}`;
-}
-
-export function presentFile(f: FileRow, ctx: { baseUrl: string; secret: string; now: number }): FileMetadataJson {
+export function presentFile(f: FileRow, ctx: SigningContext): FileMetadataJson {
   return {
-    downloadURL: signedUrl(ctx.baseUrl, ctx.secret, "GET", downloadPath(f), ctx.now + DOWNLOAD_URL_TTL_MS),
+    downloadURL: downloadUrl(f, ctx),
     fileName: f.file_name,
     partName: f.part_name === "" ? null : f.part_name,
     shardId: f.shard_id,
@@ -35,7 +28,7 @@ export function presentFile(f: FileRow, ctx: { baseUrl: string; secret: string; 
   };
 }
 
-export function presentPart(p: PartRow) {
+export function presentPart(p: PartRow): PartJson {
   return {
     partName: p.part_name,
     partType: p.part_type,

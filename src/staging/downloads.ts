@@ -1,0 +1,67 @@
+// Serving a signed download URL: signature and expiry checked, the file looked up by the seq in the
+// path, Range requests answered, bytes streamed from the blob store.
+import { Readable } from "node:stream";
+import type { Core } from "../context.js";
+import { ApiError, notFound } from "../errors.js";
+import { getFileBySeq } from "../state/batches.js";
+import { checkSignature, downloadPath } from "./signed-urls.js";
+
+export interface DownloadRequest {
+  /** The full request URL (path and signature). */
+  url: URL;
+  method: string;
+  /** The file's seq as it appears in the path. */
+  seq: string;
+  range: string | undefined;
+}
+
+export interface DownloadAnswer {
+  status: 200 | 206;
+  headers: Record<string, string>;
+  body: ReadableStream | null;
+}
+
+export function parseRange(header: string | undefined, size: number): { start: number; end: number } | "invalid" | null {
+  if (!header) return null;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === "" && m[2] === "")) return "invalid";
+  let start: number;
+  let end: number;
+  if (m[1] === "") {
+    const suffix = Number(m[2]);
+    if (suffix === 0) return "invalid";
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (start > end || start >= size) return "invalid";
+  return { start, end };
+}
+
+export function serveDownload(emu: Core, req: DownloadRequest): DownloadAnswer {
+  checkSignature(emu, "GET", req.url);
+  const seq = Number(req.seq);
+  const file = Number.isInteger(seq) ? getFileBySeq(emu.db, seq) : undefined;
+  if (!file || downloadPath(file) !== req.url.pathname) throw notFound("The file behind this URL no longer exists (the batch was reset or expired)");
+  const size = emu.blobs.sizeOf(file.blob);
+  if (size === null) throw notFound("The file behind this URL no longer exists");
+  const headers: Record<string, string> = {
+    "content-type": file.media_type,
+    "accept-ranges": "bytes",
+    etag: `"${file.sha256}"`,
+    "content-disposition": `attachment; filename*=UTF-8''${encodeURIComponent(file.file_name)}`,
+  };
+  const range = parseRange(req.range, size);
+  if (range === "invalid") {
+    throw new ApiError(416, "range-not-satisfiable", `Range "${req.range}" cannot be served for a ${size}-byte file`, undefined, undefined, { "content-range": `bytes */${size}` });
+  }
+  const start = range?.start ?? 0;
+  const end = range?.end ?? size - 1;
+  headers["content-length"] = String(size === 0 ? 0 : end - start + 1);
+  if (range) headers["content-range"] = `bytes ${start}-${end}/${size}`;
+  const status = range ? 206 : 200;
+  if (req.method === "HEAD" || size === 0) return { status, headers, body: null };
+  return { status, headers, body: Readable.toWeb(emu.blobs.openRead(file.blob, { start, end })) as ReadableStream };
+}
