@@ -97,6 +97,7 @@ export type ImageJobDefinition = z.infer<typeof ImageProcessingJob>;
 export type VideoJobDefinition = z.infer<typeof VideoProcessingJob>;
 export type TrtJobDefinition = z.infer<typeof TrtCompilationJob>;
 export type JobDefinitionJson = z.infer<typeof JobDefinition>;
+export type CompilationDevice = (typeof COMPILATION_DEVICES)[number];
 
 export const RestartOverride = z
   .strictObject({

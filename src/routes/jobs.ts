@@ -1,17 +1,14 @@
 // Batch Processing API: create, list and inspect jobs, their stages, tasks and logs; abort and
-// restart. The work itself is done by the simulator (src/simulator/engine.ts).
+// restart. Each handler parses, calls the jobs service (src/jobs/) and answers.
 import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
 import type { AppEnv, Emulator } from "../context.js";
 import { StatusOk, errorResponses, jsonContent } from "../contract/common.js";
 import {
   CreateJobQuery, GetJobResponse, JobActionResponse, JobDefinition, JobPathParams, JobsPathParams, KeyOnlyQuery, ListJobsQuery, ListJobsResponse,
-  ListLogsQuery, ListLogsResponse, ListStagesResponse, ListTasksQuery, ListTasksResponse, RestartOverride, StagePathParams,
+  ListLogsQuery, ListLogsResponse, ListStagesResponse, ListTasksQuery, ListTasksResponse, RestartOverride, StagePathParams, type RestartOverrideJson,
 } from "../contract/jobs.js";
-import { notFound } from "../errors.js";
-import { getJob, getStage, listJobs, listLogs, listStages, listTasks, type JobRow } from "../state/jobs.js";
-import { decodeToken } from "../state/pagination.js";
-import { abortJob, restartJob, startJob } from "../simulator/engine.js";
-import { presentJob, presentLog, presentStage, presentTask } from "../simulator/job-views.js";
+import { abortJob, restartJob, startJob } from "../jobs/commands.js";
+import { jobView, jobsPage, logsPage, stagesOf, tasksPage } from "../jobs/queries.js";
 import { hookFor } from "./validation.js";
 
 const BASE = "/batch-processing/v1/external/{workspace}/jobs";
@@ -82,25 +79,18 @@ const restartRoute = createRoute({
   responses: { 200: jsonContent(JobActionResponse, "Restart accepted."), ...errorResponses(400, 404, 409, 413, 415) },
 });
 
-function requireJob(emu: Emulator, ws: string, jobId: string): JobRow {
-  const job = getJob(emu.db, ws, jobId);
-  if (!job) throw notFound(`Job "${jobId}" not found in workspace "${ws}"`, "List jobs with GET /batch-processing/v1/external/{workspace}/jobs.");
-  return job;
-}
-
 export function jobRoutes(emu: Emulator) {
   const app = new OpenAPIHono<AppEnv>();
 
   app.openapi(listJobsRoute, (c) => {
     const q = c.req.valid("query");
-    const before = q.nextPageToken ? decodeToken(q.nextPageToken) : null;
-    const page = listJobs(emu.db, c.get("workspace"), before, q.pageSize);
-    return c.json({ status: "ok", jobs: page.items.map(presentJob), nextPageToken: page.nextPageToken }, 200);
+    const page = jobsPage(emu, c.get("workspace"), q.nextPageToken, q.pageSize);
+    return c.json({ status: "ok", jobs: page.items, nextPageToken: page.nextPageToken }, 200);
   }, hookFor(listJobsRoute));
 
   app.openapi(getJobRoute, (c) => {
     const { jobId } = c.req.valid("param");
-    return c.json({ status: "ok", job: presentJob(requireJob(emu, c.get("workspace"), jobId)) }, 200);
+    return c.json({ status: "ok", job: jobView(emu, c.get("workspace"), jobId) }, 200);
   }, hookFor(getJobRoute));
 
   app.openapi(createJobRoute, (c) => {
@@ -112,31 +102,21 @@ export function jobRoutes(emu: Emulator) {
 
   app.openapi(listStagesRoute, (c) => {
     const { jobId } = c.req.valid("param");
-    const ws = c.get("workspace");
-    requireJob(emu, ws, jobId);
-    return c.json({ status: "ok", stages: listStages(emu.db, ws, jobId).map(presentStage) }, 200);
+    return c.json({ status: "ok", stages: stagesOf(emu, c.get("workspace"), jobId) }, 200);
   }, hookFor(listStagesRoute));
 
   app.openapi(listTasksRoute, (c) => {
     const { jobId, stageId } = c.req.valid("param");
     const q = c.req.valid("query");
-    const ws = c.get("workspace");
-    requireJob(emu, ws, jobId);
-    if (!getStage(emu.db, ws, jobId, stageId)) {
-      const known = listStages(emu.db, ws, jobId).map((s) => `"${s.stage_id}"`);
-      throw notFound(`Stage "${stageId}" not found in job "${jobId}"`, known.length ? `Stages of this job: ${known.join(", ")}.` : "The job has not started a stage yet.");
-    }
-    const page = listTasks(emu.db, ws, jobId, stageId, decodeToken(q.nextPageToken), q.pageSize);
-    return c.json({ status: "ok", tasks: page.items.map(presentTask), nextPageToken: page.nextPageToken }, 200);
+    const page = tasksPage(emu, c.get("workspace"), jobId, stageId, q.nextPageToken, q.pageSize);
+    return c.json({ status: "ok", tasks: page.items, nextPageToken: page.nextPageToken }, 200);
   }, hookFor(listTasksRoute));
 
   app.openapi(listLogsRoute, (c) => {
     const { jobId } = c.req.valid("param");
     const q = c.req.valid("query");
-    const ws = c.get("workspace");
-    requireJob(emu, ws, jobId);
-    const page = listLogs(emu.db, ws, jobId, q.severity, decodeToken(q.nextPageToken), q.pageSize);
-    return c.json({ status: "ok", logs: page.items.map(presentLog), nextPageToken: page.nextPageToken }, 200);
+    const page = logsPage(emu, c.get("workspace"), jobId, q.severity, q.nextPageToken, q.pageSize);
+    return c.json({ status: "ok", logs: page.items, nextPageToken: page.nextPageToken }, 200);
   }, hookFor(listLogsRoute));
 
   app.openapi(abortRoute, (c) => {
@@ -148,8 +128,8 @@ export function jobRoutes(emu: Emulator) {
   app.openapi(restartRoute, (c) => {
     const { jobId } = c.req.valid("param");
     // Without a JSON body the validator hands over {}: the official client sends no body when nothing is overridden.
-    const body = c.req.valid("json") as Partial<ReturnType<typeof RestartOverride.parse>>;
-    const override = body && "type" in body ? (body as ReturnType<typeof RestartOverride.parse>) : undefined;
+    const body: Partial<RestartOverrideJson> | undefined = c.req.valid("json");
+    const override = body?.type ? (body as RestartOverrideJson) : undefined;
     const { message } = restartJob(emu, c.get("workspace"), jobId, override);
     return c.json({ status: "ok", jobId, message }, 200);
   }, hookFor(restartRoute));

@@ -1,7 +1,7 @@
 // Pure rules of the job simulator: which stages a job has, how its work is cut into tasks, what
 // a task costs in simulated machine time, when it fails, and how long each step takes on the
 // emulator clock. Documented in docs/fidelity.md.
-import type { JobDefinitionJson, RestartOverrideJson } from "../contract/jobs.js";
+import type { CompilationDevice, ImageJobDefinition, JobDefinitionJson, RestartOverrideJson, TrtJobDefinition, VideoJobDefinition } from "../contract/jobs.js";
 
 /** Images per processing task: the official client's shard size (MAX_SHARD_SIZE = 256). */
 export const IMAGES_PER_TASK = 256;
@@ -33,12 +33,30 @@ export const DELAYS = {
   compilationTaskMs: 3000,
 } as const;
 
-export type JobKind = "image" | "video" | "trt";
+/** A job definition narrowed once by its type: `kind` tells which definition `def` is. */
+export type JobSpec =
+  | { kind: "image"; def: ImageJobDefinition }
+  | { kind: "video"; def: VideoJobDefinition }
+  | { kind: "trt"; def: TrtJobDefinition };
+export type WorkflowSpec = Extract<JobSpec, { kind: "image" | "video" }>;
+export type JobKind = JobSpec["kind"];
 
-export function jobKind(type: string): JobKind {
-  if (type === "simple-image-processing-v1") return "image";
-  if (type === "simple-video-processing-v1") return "video";
-  return "trt";
+export function specOf(def: JobDefinitionJson): JobSpec {
+  switch (def.type) {
+    case "simple-image-processing-v1":
+      return { kind: "image", def };
+    case "simple-video-processing-v1":
+      return { kind: "video", def };
+    case "trt-compilation-v1":
+      return { kind: "trt", def };
+  }
+}
+
+/** Devices a TRT job compiles for, one task each, in this order when the definition names none. */
+export const DEFAULT_COMPILATION_DEVICES: readonly CompilationDevice[] = ["nvidia-t4", "nvidia-l4", "nvidia-l40s"];
+
+export function compilationDevices(def: TrtJobDefinition): readonly CompilationDevice[] {
+  return def.compilationDevices ?? DEFAULT_COMPILATION_DEVICES;
 }
 
 export function plannedStages(kind: JobKind): string[] {
@@ -57,15 +75,15 @@ export interface EffectiveParams {
 
 /** The job definition with every restart override applied in order (later overrides win). */
 export function effectiveParams(def: JobDefinitionJson, overrides: RestartOverrideJson[]): EffectiveParams {
-  const d = def as Record<string, any>;
+  const w = def.type === "trt-compilation-v1" ? undefined : def;
   const p: EffectiveParams = {
-    machineType: d.computeConfiguration?.machineType ?? "cpu",
-    workersPerMachine: d.computeConfiguration?.workersPerMachine ?? DEFAULT_WORKERS_PER_MACHINE,
-    maxParallelTasks: d.maxParallelTasks ?? DEFAULT_MAX_PARALLEL_TASKS,
-    timeoutSeconds: d.processingTimeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
-    maxImageFailureRate: d.maxImageFailureRate ?? null,
-    aggregationFormat: d.processingSpecification?.aggregationFormat ?? "jsonl",
-    maxVideoFps: Math.min(d.processingSpecification?.maxVideoFPS ?? DEFAULT_VIDEO_FPS, DEFAULT_VIDEO_FPS),
+    machineType: w?.computeConfiguration?.machineType ?? "cpu",
+    workersPerMachine: w?.computeConfiguration?.workersPerMachine ?? DEFAULT_WORKERS_PER_MACHINE,
+    maxParallelTasks: w?.maxParallelTasks ?? DEFAULT_MAX_PARALLEL_TASKS,
+    timeoutSeconds: w?.processingTimeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+    maxImageFailureRate: (def.type === "simple-image-processing-v1" ? def.maxImageFailureRate : null) ?? null,
+    aggregationFormat: w?.processingSpecification.aggregationFormat ?? "jsonl",
+    maxVideoFps: Math.min((def.type === "simple-video-processing-v1" ? def.processingSpecification.maxVideoFPS : null) ?? DEFAULT_VIDEO_FPS, DEFAULT_VIDEO_FPS),
   };
   for (const o of overrides) {
     if (o.computeConfiguration?.machineType) p.machineType = o.computeConfiguration.machineType;

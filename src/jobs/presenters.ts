@@ -1,5 +1,5 @@
 // Job store rows → the JSON the real service sends (field names from the official client's
-// entities.py). Pure functions.
+// entities.py). Pure functions; the queries (queries.ts) answer the routes with these.
 import type { JobJson, LogJson, StageJson, TaskJson } from "../contract/jobs.js";
 import type { JobRow, LogRow, StageRow, TaskRow } from "../state/jobs.js";
 

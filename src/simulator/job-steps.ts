@@ -1,0 +1,278 @@
+// What every stage kind of the job simulator shares: the job context a step works on, starting,
+// committing and failing a task, and ending a stage or the whole job. Each function reads what it
+// needs from the store and commits in one transaction, so a killed emulator resumes from the last
+// committed task.
+import fs from "node:fs";
+import path from "node:path";
+import type { Core } from "../context.js";
+import type { JobDefinitionJson } from "../contract/jobs.js";
+import { advisoryWrite } from "../state/db.js";
+import {
+  getJob, getStage, insertLog, listStages, tasksInState, updateJob, updateStage, updateTask, updateTasksWhere, type JobRow, type Severity, type StageRow, type TaskRow,
+} from "../state/jobs.js";
+import { effectiveParams, specOf, type EffectiveParams, type JobScript, type JobSpec, type WorkflowSpec } from "./job-plan.js";
+import { recordOutputFile, type OutputPart } from "./outputs.js";
+
+export const JOB_NOTIFICATION_TYPE = "roboflow-batch-job-notification-v1";
+
+interface ContextBase {
+  job: JobRow;
+  ws: string;
+  jobId: string;
+  params: EffectiveParams;
+  script: JobScript | null;
+  stages: string[];
+}
+/** A job as one step sees it: the row, its definition narrowed by kind, and the parameters in effect. */
+export type JobContext = ContextBase & JobSpec;
+export type WorkflowContext = ContextBase & WorkflowSpec;
+
+export function contextOf(job: JobRow): JobContext {
+  // The stored definition was validated by startJob; this is the one place it is read back.
+  const def = JSON.parse(job.definition) as JobDefinitionJson;
+  const base: ContextBase = {
+    job,
+    ws: job.workspace_id,
+    jobId: job.job_id,
+    params: effectiveParams(def, JSON.parse(job.overrides)),
+    script: job.script ? (JSON.parse(job.script) as JobScript) : null,
+    stages: JSON.parse(job.planned_stages),
+  };
+  return { ...base, ...specOf(def) };
+}
+
+/** The context of a Workflow (image or video) job; a processing or export stage never runs for anything else. */
+export function workflowContext(ctx: JobContext): WorkflowContext {
+  if (ctx.kind === "trt") throw new Error(`job ${ctx.jobId} is a ${ctx.def.type} job and has no Workflow input`);
+  return ctx;
+}
+
+/** What a stage step may use besides the store: the core and a reused buffer for input file headers. */
+export interface StepEnv {
+  emu: Core;
+  /** Reused read buffer for input file headers (one step runs at a time). */
+  scratch: Buffer;
+}
+
+/** What a stage step answers: the delay before the next step, null when the job needs no more, or STAGE_DONE. */
+export const STAGE_DONE = Symbol("stage-done");
+export type StepResult = number | null | typeof STAGE_DONE;
+
+export interface TaskPlan {
+  from: number;
+  to: number;
+  items: number;
+}
+
+export interface OutputBatchSpec {
+  batchId: string;
+  contentType: "metadata" | "archives";
+  part: OutputPart;
+}
+
+/** One kind of stage (processing, export, compilation): how it plans its tasks and runs one step. */
+export interface StageKind {
+  /** Output batches the stage writes, created when it starts. */
+  outputs(ctx: JobContext): OutputBatchSpec[];
+  plan(env: StepEnv, ctx: JobContext): TaskPlan[];
+  /** Steps the stage is expected to take, to spread a scripted stage duration over them. */
+  expectedSteps(ctx: JobContext, tasks: number): number;
+  step(env: StepEnv, ctx: JobContext, stage: StageRow): StepResult | Promise<StepResult>;
+}
+
+export const json = (v: unknown) => JSON.stringify(v);
+export const taskIdOf = (stage: string, index: number) => `${stage}-${String(index).padStart(5, "0")}`;
+
+// ---- logs and webhooks -------------------------------------------------------------------------
+
+export function writeJobLog(emu: Core, ws: string, jobId: string, severity: Severity, module: string, logType: string, payload: object, stageId: string | null, taskId: string | null = null): void {
+  insertLog(emu.db, {
+    workspace_id: ws,
+    job_id: jobId,
+    created_at: emu.clock.now(),
+    severity,
+    reporting_module: module,
+    log_type: logType,
+    payload: JSON.stringify(payload),
+    stage_id: stageId,
+    task_id: taskId,
+  });
+}
+
+export function notifyJob(emu: Core, ws: string, jobId: string, url: string | undefined | null, jobState: "success" | "fail"): void {
+  if (!url) return;
+  emu.webhooks.enqueue({ workspaceId: ws, url, category: "job", subject: jobId, payload: { type: JOB_NOTIFICATION_TYPE, job_id: jobId, job_state: jobState } });
+}
+
+export function logJob(emu: Core, ctx: JobContext, severity: Severity, module: string, logType: string, payload: object, stageId: string | null, taskId: string | null = null): void {
+  writeJobLog(emu, ctx.ws, ctx.jobId, severity, module, logType, payload, stageId, taskId);
+}
+
+/** False once the job was aborted, restarted, reset or finished since the step read it: its output is then dropped. */
+export function isCurrent(emu: Core, ctx: JobContext): boolean {
+  const cur = getJob(emu.db, ctx.ws, ctx.jobId);
+  return !!cur && !cur.is_terminal && cur.generation === ctx.job.generation;
+}
+
+// ---- temp files of running tasks ----------------------------------------------------------------
+
+export function tempPathOf(emu: Core, t: Pick<TaskRow, "workspace_id" | "job_id" | "stage_id" | "task_index">): string {
+  return path.join(emu.blobs.tmpRoot, `job-${t.workspace_id}-${t.job_id}-${t.stage_id}-${t.task_index}.part`);
+}
+
+export function removeTemp(p: string): void {
+  fs.rmSync(p, { force: true });
+}
+
+export function removeJobTemps(emu: Core, ws: string, jobId: string): void {
+  const prefix = `job-${ws}-${jobId}-`;
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(emu.blobs.tmpRoot);
+  } catch {
+    return;
+  }
+  for (const n of names) if (n.startsWith(prefix) && n.endsWith(".part")) removeTemp(path.join(emu.blobs.tmpRoot, n));
+}
+
+// ---- tasks -------------------------------------------------------------------------------------
+
+/** Picks a task up for a new attempt: from the start of its input, counters at zero. */
+export function startTask(emu: Core, t: TaskRow): TaskRow {
+  removeTemp(tempPathOf(emu, t));
+  const patch = {
+    state: "running" as const,
+    attempts: t.attempts + 1,
+    cursor: t.range_from,
+    items_done: 0,
+    items_failed: 0,
+    machine_ms: 0,
+    progress: 0,
+    status_type: "info",
+    notification: json({ type: "task-started", message: `Task started (attempt ${t.attempts + 1})` }),
+    event_at: emu.clock.now(),
+  };
+  advisoryWrite(emu.db, () => updateTask(emu.db, t, patch));
+  return { ...t, ...patch };
+}
+
+/** The task a one-at-a-time stage (export, compilation) works on next: the running one, else the next pending one. */
+export function nextTaskOf(emu: Core, ctx: JobContext, stage: StageRow): TaskRow | undefined {
+  const { db } = emu;
+  return tasksInState(db, ctx.ws, ctx.jobId, stage.stage_id, "running", 1)[0] ?? tasksInState(db, ctx.ws, ctx.jobId, stage.stage_id, "pending", 1)[0];
+}
+
+export interface OutputFile {
+  batchId: string;
+  partName: string;
+  fileName: string;
+  contentType: string;
+  nestedContentType: string | null;
+  size: number;
+  sha256: string;
+  mediaType: string;
+}
+
+/**
+ * Moves a task's finished output file into the blob tree and, in one transaction, records it in the
+ * stage's output batch and marks the task succeeded. Output written asynchronously is dropped if the
+ * job was aborted, restarted or reset meanwhile. Returns whether it was committed.
+ */
+export function commitTaskOutput(
+  emu: Core,
+  ctx: JobContext,
+  stage: StageRow,
+  task: TaskRow,
+  tmp: string,
+  file: OutputFile,
+  notification: Record<string, unknown>,
+  alsoInTransaction?: (now: number) => void,
+): boolean {
+  const { db, clock, blobs } = emu;
+  const rel = blobs.commit(tmp, "jobs");
+  const now = clock.now();
+  const committed = db.transaction(() => {
+    if (!isCurrent(emu, ctx)) return false;
+    const replaced = recordOutputFile(db, { ws: ctx.ws, ...file, blob: rel, now });
+    if (replaced) blobs.remove(replaced);
+    updateTask(db, task, { state: "succeeded", status_type: "success", progress: 1, event_at: now, notification: json(notification) });
+    updateStage(db, ctx.ws, ctx.jobId, stage.stage_id, {}, now);
+    alsoInTransaction?.(now);
+    return true;
+  })();
+  if (!committed) blobs.remove(rel);
+  return committed;
+}
+
+/** Scripted (first attempt only) or injected task failures. Returns true when the task was failed. */
+export function shouldFailTask(emu: Core, ctx: JobContext, stageName: string, task: TaskRow): boolean {
+  const scripted = task.attempts === 1 && (ctx.script?.failTasks?.[stageName] ?? []).includes(task.task_index);
+  const injected = emu.faults.taskShouldFail(ctx.ws, ctx.jobId, stageName, task.task_index);
+  if (!scripted && !injected) return false;
+  const stage = getStage(emu.db, ctx.ws, ctx.jobId, stageName)!;
+  failTask(emu, ctx, stage, task, scripted ? "scripted-failure" : "injected-fault", `Task ${task.task_id} failed (${scripted ? "scripted" : "fault injected"} by the emulator)`);
+  return true;
+}
+
+export function failTask(emu: Core, ctx: JobContext, stage: StageRow, task: TaskRow, reason: string, message: string): void {
+  const { db, clock } = emu;
+  removeTemp(tempPathOf(emu, task));
+  const now = clock.now();
+  db.transaction(() => {
+    updateTask(db, task, { state: "failed", status_type: "error", event_at: now, notification: json({ type: "task-failed", reason, message }) });
+    updateStage(db, ctx.ws, ctx.jobId, stage.stage_id, {}, now);
+    logJob(emu, ctx, "error", "workflow-worker", "task-failed", { taskId: task.task_id, reason, message }, stage.stage_id, task.task_id);
+  })();
+}
+
+// ---- stage and job endings ---------------------------------------------------------------------
+
+export function failStage(emu: Core, ctx: JobContext, stage: StageRow, notification: Record<string, unknown>): null {
+  emu.db.transaction(() => {
+    updateStage(emu.db, ctx.ws, ctx.jobId, stage.stage_id, { state: "failed", status_type: "error", notification: json(notification) }, emu.clock.now());
+    failJob(emu, ctx, stage.stage_name, { ...notification, type: "job-failed", stage: stage.stage_name });
+  })();
+  return null;
+}
+
+export function succeedJob(emu: Core, ctx: JobContext): null {
+  const { db, clock } = emu;
+  const stages = listStages(db, ctx.ws, ctx.jobId);
+  const outputBatches = stages.flatMap((s) => JSON.parse(s.output_batches) as string[]);
+  const notification = {
+    type: "job-completed",
+    message: outputBatches.length ? `Job completed; results are in ${outputBatches.map((b) => `"${b}"`).join(" and ")}` : "Job completed",
+    outputBatches,
+  };
+  db.transaction(() => {
+    updateJob(db, ctx.ws, ctx.jobId, { state: "succeeded", error: 0, is_terminal: 1, last_notification: json(notification) }, clock.now());
+    logJob(emu, ctx, "info", "job-orchestrator", "job-completed", notification, null);
+    notifyJob(emu, ctx.ws, ctx.jobId, ctx.def.notificationsURL, "success");
+  })();
+  return null;
+}
+
+/** Fails the job: running tasks stop (kept for a restart), the current stage ends with an error, the webhook says "fail". */
+export function failJob(emu: Core, ctx: JobContext, stageName: string | null, notification: Record<string, unknown>): null {
+  const { db, clock } = emu;
+  const now = clock.now();
+  db.transaction(() => {
+    const current = getJob(db, ctx.ws, ctx.jobId);
+    if (!current || current.is_terminal) return;
+    updateTasksWhere(db, ctx.ws, ctx.jobId, ["running"], {
+      state: "aborted",
+      status_type: "error",
+      event_at: now,
+      notification: json({ type: "task-aborted", message: "Stopped because the job failed" }),
+    });
+    if (stageName) {
+      const stage = getStage(db, ctx.ws, ctx.jobId, stageName);
+      if (stage?.state === "running") updateStage(db, ctx.ws, ctx.jobId, stageName, { state: "failed", status_type: "error", notification: json(notification) }, now);
+    }
+    updateJob(db, ctx.ws, ctx.jobId, { state: "failed", error: 1, is_terminal: 1, last_notification: json(notification) }, now);
+    logJob(emu, ctx, "error", "job-orchestrator", "job-failed", notification, stageName);
+    notifyJob(emu, ctx.ws, ctx.jobId, ctx.def.notificationsURL, "fail");
+  })();
+  removeJobTemps(emu, ctx.ws, ctx.jobId);
+  return null;
+}
