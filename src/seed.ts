@@ -8,9 +8,9 @@ import type { Emulator } from "./context.js";
 import { SeedBody, type JobScriptT, type SeedBatchT, type SeedBodyT, type SeedJobT } from "./contract/controls.js";
 import { badRequest, validationError } from "./errors.js";
 import { ensureWorkspace, workspaceExists } from "./state/workspaces.js";
-import { BATCH_RETENTION_MS, getBatch, insertBatch, listParts, upsertFile, upsertPart } from "./state/batches.js";
 import { colorOf, makePng, parseColor } from "./controls/png.js";
 import { startScriptedJob } from "./controls/scripted-jobs.js";
+import { importBatch, type BatchImport, type ImportedFile, type ImportedPart } from "./staging/batch-import.js";
 
 export type SeedFile = SeedBodyT;
 
@@ -125,17 +125,8 @@ export function typesOf(fileName: string): { mediaType: string; contentType: str
 
 const BATCH_CONTENT: Record<string, "images" | "videos" | "metadata" | "archives"> = { image: "images", video: "videos", metadata: "metadata", archive: "archives" };
 
-interface PlannedFile {
-  name: string;
-  bytes: Buffer;
-  partName: string;
-  contentType: string;
-  mediaType: string;
-  shardId: string | null;
-}
-
-function planFiles(b: SeedBatchT): PlannedFile[] {
-  const out: PlannedFile[] = [];
+function planFiles(b: SeedBatchT): ImportedFile[] {
+  const out: ImportedFile[] = [];
   for (const [i, f] of (b.files ?? []).entries()) {
     const sources = [f.base64, f.text, f.image].filter((x) => x !== undefined).length;
     if (sources !== 1) throw badRequest(`seed batch "${b.batchId}" file #${i} ("${f.name}") needs exactly one of base64, text or image`);
@@ -166,43 +157,16 @@ function seedBatch(emu: Emulator, b: SeedBatchT, now: number): number {
   const kinds = new Set(files.map((f) => BATCH_CONTENT[f.contentType] ?? "mixed"));
   const contentType = b.contentType ?? (kinds.size === 1 ? [...kinds][0] : kinds.size === 0 ? "images" : "mixed");
   const batchType = b.batchType ?? (partNames.size ? "multipart-batch" : "simple-batch");
-  // Blobs first (they are complete files before any row names them), then the rows in one transaction.
-  const stored = files.map((f) => ({ f, blob: emu.blobs.write(`${ws}/${b.batchId}`, f.bytes) }));
-  const replaced: string[] = [];
-  const commit = emu.db.transaction(() => {
-    if (!getBatch(emu.db, ws, b.batchId)) {
-      insertBatch(emu.db, {
-        workspace_id: ws, batch_id: b.batchId, display_name: b.displayName ?? b.batchId, batch_type: batchType, content_type: contentType,
-        origin: b.origin ?? "user", created_at: now, expires_at: now + BATCH_RETENTION_MS,
-      });
-    }
-    const existingParts = listParts(emu.db, ws, b.batchId).length;
-    const declared = new Map(parts.map((p) => [p.name, p]));
-    [...partNames].forEach((name, i) => {
-      const p = declared.get(name);
-      const partFiles = files.filter((f) => f.partName === name);
-      const partKinds = new Set(partFiles.map((f) => f.contentType));
-      upsertPart(emu.db, {
-        workspace_id: ws, batch_id: b.batchId, part_name: name, part_type: p?.type ?? "simple-part",
-        content_type: p?.contentType ?? (partKinds.size === 1 ? (BATCH_CONTENT[[...partKinds][0]] ?? "mixed") : "mixed"),
-        description: p?.description ?? null, nested_content_type: p?.nestedContentType ?? null, seq: existingParts + i,
-      });
-    });
-    for (const { f, blob } of stored) {
-      const r = upsertFile(emu.db, {
-        workspace_id: ws, batch_id: b.batchId, part_name: f.partName, file_name: f.name, content_type: f.contentType, nested_content_type: null,
-        shard_id: f.shardId, blob: blob.blob, size: blob.size, sha256: blob.sha256, media_type: f.mediaType, created_at: now,
-      });
-      if (r.replacedBlob) replaced.push(r.replacedBlob);
-    }
+  const declared = new Map(parts.map((p) => [p.name, p]));
+  const importedParts: ImportedPart[] = [...partNames].map((name) => {
+    const p = declared.get(name);
+    const partKinds = new Set(files.filter((f) => f.partName === name).map((f) => f.contentType));
+    return {
+      name, type: p?.type ?? "simple-part", contentType: p?.contentType ?? (partKinds.size === 1 ? (BATCH_CONTENT[[...partKinds][0]] ?? "mixed") : "mixed"),
+      description: p?.description ?? null, nestedContentType: p?.nestedContentType ?? null,
+    };
   });
-  try {
-    commit();
-  } catch (err) {
-    // No row names these blobs: remove them so a failed seed leaves nothing behind.
-    for (const { blob } of stored) emu.blobs.remove(blob.blob);
-    throw err;
-  }
-  for (const rel of replaced) emu.blobs.remove(rel);
+  const batch: BatchImport["batch"] = { display_name: b.displayName ?? b.batchId, batch_type: batchType, content_type: contentType, origin: b.origin ?? "user" };
+  importBatch(emu, { ws, batchId: b.batchId, batch, parts: importedParts, files }, now);
   return files.length;
 }
