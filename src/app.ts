@@ -9,7 +9,8 @@ import { stagingRoutes } from "./routes/staging.js";
 import { stagingUploadRoutes } from "./routes/staging-uploads.js";
 import { downloadRoutes } from "./routes/downloads.js";
 import { jobRoutes } from "./routes/jobs.js";
-import { controlRoutes, controlMiddleware } from "./routes/controls.js";
+import { controlRoutes } from "./routes/controls.js";
+import { controlMiddleware } from "./routes/control-middleware.js";
 import { requireWorkspaceKey } from "./routes/auth.js";
 import { responseCheck, responseCheckEnabled } from "./routes/response-check.js";
 

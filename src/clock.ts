@@ -1,8 +1,10 @@
 // The emulator's single clock. Everything that waits (job stages, webhook backoff, signed URL
 // expiry, shard indexing) asks this clock, so a test can run it in real time, scaled, with no
 // waiting at all ("max"), or by hand (manual mode + advance).
+import type { ClockMode } from "./contract/controls.js";
 
-export type ClockMode = "real" | "scaled" | "max" | "manual";
+/** Epoch ms as the ISO-8601 UTC timestamp every API answer uses. */
+export const iso = (ms: number) => new Date(ms).toISOString();
 
 interface Timer {
   id: number;
@@ -47,7 +49,7 @@ export class Clock {
   }
 
   nowIso(): string {
-    return new Date(this.now()).toISOString();
+    return iso(this.now());
   }
 
   state(): ClockState {
@@ -57,7 +59,7 @@ export class Clock {
       scale: this.scale,
       now: this.nowIso(),
       pendingTimers: this.timers.length,
-      nextTimerAt: next === null ? null : new Date(next).toISOString(),
+      nextTimerAt: next === null ? null : iso(next),
     };
   }
 

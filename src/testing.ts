@@ -4,11 +4,11 @@
 import type { z } from "@hono/zod-openapi";
 import type { EmulatorConfig } from "./config.js";
 import type {
-  FaultRuleBodyT, JobScriptT, SeedBodyT, SnapshotT, ClockState, FaultRuleView, JournalEntry, ReceivedDelivery, ResetResult, SeedResult, WebhookDelivery,
+  ClockMode, FaultRuleBodyT, JobScriptT, SeedBodyT, SnapshotT, ClockState, FaultRuleView, JournalEntry, ReceivedDelivery, ResetResult, SeedResult, WebhookDelivery,
 } from "./contract/controls.js";
 import { startEmulator } from "./server.js";
 
-export type ClockMode = "real" | "scaled" | "max" | "manual";
+export type { ClockMode };
 export type FaultRule = z.infer<typeof FaultRuleView>;
 export type JournalRecord = z.infer<typeof JournalEntry>;
 export type Delivery = z.infer<typeof WebhookDelivery>;

@@ -4,7 +4,7 @@ import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
 import { bigPng, png, startLoopbackServer, type LoopbackServer } from "./staging-fixtures.js";
-import { attemptsOf, listWebhooks } from "../src/simulator/webhooks.js";
+import { attemptsOf, listWebhooks } from "../src/state/webhooks.js";
 
 let emu: TestEmulator;
 let files: LoopbackServer;
@@ -269,7 +269,7 @@ describe("notifications", () => {
     expect(ingestStatus).toMatchObject({ ingest_id: "hooked-ingest", shard_id: null, notification: { success: false, error_details: { type: "download-failed" } } });
 
     // The sender recorded both attempts of the retried notification.
-    const rows = listWebhooks(emu.emulator.db, { subject: "refs-hooks" }, 0, 100);
+    const rows = listWebhooks(emu.emulator.db, { subject: "refs-hooks" });
     expect(rows.map((w) => w.category).sort()).toEqual(["files-status", "ingest-status"]);
     const retriedRow = rows.find((w) => w.id === failedFirst.json.event_id)!;
     expect(attemptsOf(emu.emulator.db, retriedRow.id).map((a) => [a.attempt, a.status])).toEqual([[1, 500], [2, 200]]);

@@ -25,11 +25,17 @@ export const ApiKeyQuery = z.string().optional().openapi({ param: { name: "api_k
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
 
-export const PageSizeQuery = z.coerce
-  .number({ message: `pageSize must be an integer from 1 to ${MAX_PAGE_SIZE}` })
-  .int({ message: `pageSize must be an integer from 1 to ${MAX_PAGE_SIZE}` })
-  .min(1, { message: `pageSize must be an integer from 1 to ${MAX_PAGE_SIZE}` })
-  .max(MAX_PAGE_SIZE, { message: `pageSize must be an integer from 1 to ${MAX_PAGE_SIZE}` })
+/**
+ * A query parameter that must be an integer in [min, max]: converted from its text and range-checked.
+ * Only text is converted (z.coerce would turn null into 0 and so publish the parameter as nullable).
+ */
+export function intQuery(name: string, min: number, max?: number) {
+  const message = max === undefined ? `${name} must be an integer of at least ${min}` : `${name} must be an integer from ${min} to ${max}`;
+  const n = z.number({ message }).int({ message }).min(min, { message });
+  return z.preprocess((v) => (typeof v === "string" ? Number(v) : v), max === undefined ? n : n.max(max, { message }));
+}
+
+export const PageSizeQuery = intQuery("pageSize", 1, MAX_PAGE_SIZE)
   .default(DEFAULT_PAGE_SIZE)
   .openapi({ param: { name: "pageSize", in: "query" }, description: `Items per page, 1-${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE}).`, example: 100 });
 export const PageTokenQuery = z.string().optional().openapi({ param: { name: "nextPageToken", in: "query" }, description: "Token from the previous page's nextPageToken." });

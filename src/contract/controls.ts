@@ -1,6 +1,17 @@
 // Schemas of the test-double control API under /_emulator (tag "Emulator Controls"). Bodies that
 // people type by hand are strict, so a misspelt key gets a did-you-mean instead of being ignored.
 import { z } from "@hono/zod-openapi";
+import { intQuery } from "./common.js";
+
+const Ok = z.object({ status: z.literal("ok") });
+/** `{status: "ok"}` plus the given fields: the shape of every control answer. */
+const ok = <T extends z.ZodRawShape>(shape: T) => Ok.extend(shape);
+export const Deleted = ok({ deleted: z.number().int() });
+export const Queued = ok({ id: z.string() });
+
+/** How the emulator clock runs: real time, scaled, no waiting at all, or advanced by hand. */
+export const ClockMode = z.enum(["real", "scaled", "max", "manual"]);
+export type ClockMode = z.infer<typeof ClockMode>;
 
 // ---- seed ------------------------------------------------------------------------------------
 
@@ -72,7 +83,7 @@ export const SeedJob = z
 export const DeterministicSpec = z.strictObject({
   seed: z.union([z.number().int(), z.string()]).openapi({ description: "Seed of the id generator (event ids, shard ids, generated job ids)." }),
   startTime: z.string().datetime({ offset: true }).optional().openapi({ description: "The clock starts at this instant (honoured at start-up, --seed only).", example: "2026-01-01T00:00:00Z" }),
-  clock: z.enum(["real", "scaled", "max", "manual"]).optional().openapi({ description: "Clock mode to start in; manual makes every timestamp reproducible." }),
+  clock: ClockMode.optional().openapi({ description: "Clock mode to start in; manual makes every timestamp reproducible." }),
 });
 
 export const SeedBody = z
@@ -102,6 +113,7 @@ export const ResetBody = z.strictObject({
   workspace: IdString.optional().openapi({ description: "Reset only this workspace's data (it and its keys are kept). Omit for everything." }),
   reseed: z.boolean().optional().openapi({ description: "After a full reset, apply the --seed file again." }),
 });
+export type ResetBodyT = z.infer<typeof ResetBody>;
 export const ResetResult = z.object({
   status: z.literal("ok"),
   workspace: z.string().nullable(),
@@ -121,8 +133,17 @@ export const Snapshot = z
   })
   .openapi("Snapshot");
 export type SnapshotT = z.infer<typeof Snapshot>;
+export const SnapshotImported = ok({ rows: z.record(z.string(), z.number().int()), blobs: z.number().int(), ms: z.number() });
 
 // ---- journal ---------------------------------------------------------------------------------
+
+/** Epoch ms from an ISO time or a number of epoch ms. */
+const EmulatorTime = z.string().transform((text, ctx) => {
+  const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+  if (Number.isFinite(ms)) return ms;
+  ctx.addIssue({ code: "custom", message: "since must be an ISO time or epoch ms", input: text });
+  return z.NEVER;
+});
 
 export const JournalQuery = z.object({
   method: z.string().optional(),
@@ -130,14 +151,20 @@ export const JournalQuery = z.object({
   pathPattern: z.string().optional().openapi({ description: "Glob on the path: * within a segment, ** across." }),
   pathRegex: z.string().optional(),
   workspace: z.string().optional(),
-  status: z.string().optional().openapi({ description: "Exact status, a class (4xx), or dropped." }),
-  since: z.string().optional().openapi({ description: "ISO time or epoch ms (emulator clock)." }),
-  after: z.string().optional().openapi({ description: "Only entries with seq greater than this." }),
+  status: z
+    .string()
+    .regex(/^(\d{3}|[1-5][xX]{2}|dropped)$/, { message: 'status must be a code (429), a class (4xx) or "dropped"' })
+    .optional()
+    .openapi({ description: "Exact status, a class (4xx), or dropped." }),
+  since: EmulatorTime.optional().openapi({ description: "ISO time or epoch ms (emulator clock)." }),
+  after: intQuery("after", 0).optional().openapi({ description: "Only entries with seq greater than this." }),
   fault: z.enum(["true", "false"]).optional().openapi({ description: "Only entries with (true) or without (false) an injected fault." }),
   includeControl: z.enum(["true", "false"]).optional(),
-  limit: z.string().optional().openapi({ description: "Max entries returned (default 1000, max 10000); count is always the full total." }),
+  limit: intQuery("limit", 1, 10_000).default(1000).openapi({ description: "Max entries returned (default 1000, max 10000); count is always the full total." }),
   order: z.enum(["asc", "desc"]).optional(),
 });
+export type JournalQueryT = z.infer<typeof JournalQuery>;
+export const JournalClearQuery = z.object({ workspace: z.string().optional() });
 
 export const JournalEntry = z
   .object({
@@ -158,6 +185,10 @@ export const JournalSettings = z.strictObject({
   includeControls: z.boolean().optional().openapi({ description: "Journal calls to /_emulator too." }),
   limit: z.number().int().min(10).max(1_000_000).optional().openapi({ description: "Rows kept (oldest pruned). Default 10000." }),
 });
+export type JournalSettingsT = z.infer<typeof JournalSettings>;
+export const JournalPage = ok({ count: z.number().int(), entries: z.array(JournalEntry) });
+export const JournalCount = ok({ count: z.number().int() });
+export const JournalSettingsView = ok({ includeControls: z.boolean(), limit: z.number().int() });
 
 // ---- faults ----------------------------------------------------------------------------------
 
@@ -225,13 +256,15 @@ export const FaultRuleView = z
     lastFiredAt: z.string().nullable(),
   })
   .openapi("FaultRule");
+export const FaultRuleList = ok({ rules: z.array(FaultRuleView) });
+export const FaultIdParam = z.object({ id: z.string() });
 
 // ---- clock -----------------------------------------------------------------------------------
 
 export const ClockState = z
-  .object({ mode: z.enum(["real", "scaled", "max", "manual"]), scale: z.number().nullable(), now: z.string(), pendingTimers: z.number().int(), nextTimerAt: z.string().nullable() })
+  .object({ mode: ClockMode, scale: z.number().nullable(), now: z.string(), pendingTimers: z.number().int(), nextTimerAt: z.string().nullable() })
   .openapi("ClockState");
-export const ClockBody = z.strictObject({ mode: z.enum(["real", "scaled", "max", "manual"]), scale: z.number().positive().optional() });
+export const ClockBody = z.strictObject({ mode: ClockMode, scale: z.number().positive().optional() });
 export const AdvanceBody = z
   .strictObject({
     ms: z.number().int().min(0).optional().openapi({ description: "Move the clock forward by this many ms, firing due timers in order." }),
@@ -239,6 +272,8 @@ export const AdvanceBody = z
     maxSteps: z.number().int().min(1).max(100_000).optional(),
   })
   .openapi("AdvanceClock");
+export type AdvanceBodyT = z.infer<typeof AdvanceBody>;
+export const Advanced = ok({ fired: z.number().int(), steps: z.number().int(), idle: z.boolean(), clock: ClockState });
 
 // ---- webhooks & receiver -----------------------------------------------------------------------
 
@@ -276,10 +311,20 @@ export const SendWebhookBody = z
     payload: z.record(z.string(), z.unknown()).optional(),
   })
   .openapi("SendWebhook");
+export type SendWebhookBodyT = z.infer<typeof SendWebhookBody>;
+export const WebhookList = ok({ deliveries: z.array(WebhookDelivery) });
+export const WebhookIdParam = z.object({ id: z.string() });
 
 export const ReceivedDelivery = z
   .object({ seq: z.number().int(), at: z.string(), method: z.string(), headers: z.record(z.string(), z.string()), body: z.string(), json: z.unknown().nullable(), status: z.number().int() })
   .openapi("ReceivedDelivery");
+export const ReceiverParams = z.object({
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: "must match [A-Za-z0-9_.-]{1,64}" }).openapi({ param: { name: "name", in: "path" }, example: "jobs" }),
+});
+export const ReceiverPostQuery = z.object({ status: intQuery("status", 200, 599).optional() });
+export const ReceiverGetQuery = z.object({ after: intQuery("after", 0).default(0) });
+export const Received = ok({ seq: z.number().int() });
+export const ReceivedList = ok({ name: z.string(), count: z.number().int(), deliveries: z.array(ReceivedDelivery) });
 
 // ---- scripted jobs ----------------------------------------------------------------------------
 
@@ -290,3 +335,7 @@ export const ScriptedJobBody = z
     script: JobScript.optional(),
   })
   .openapi("ScriptedJob");
+export type ScriptedJobBodyT = z.infer<typeof ScriptedJobBody>;
+export const ScriptedJobParams = z.object({ workspace: z.string(), jobId: z.string().regex(/^[a-z0-9_-]{1,20}$/, { message: "job id must match [a-z0-9_-]{1,20}" }) });
+export const ScriptedJobStarted = ok({ jobId: z.string(), created: z.boolean().openapi({ description: "false when the identical job was already started (a replay)." }) });
+

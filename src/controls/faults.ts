@@ -2,13 +2,16 @@
 // are kept in the store (src/state/faults.ts) and cached here compiled; the first rule, in creation
 // order, that matches and decides to fire wins. "Decides" = not exhausted (times) and, for
 // probability rules, a draw from the rule's own seeded generator, so a run is reproducible.
-import type { Clock } from "../clock.js";
+import { iso, type Clock } from "../clock.js";
 import type { SimulatorFaults } from "../context.js";
 import type { FaultActionT, FaultRuleBodyT } from "../contract/controls.js";
-import { conflict } from "../errors.js";
+import { conflict, notFound } from "../errors.js";
 import type { Db } from "../state/db.js";
-import { deleteAllFaultRules, deleteFaultRule, insertFaultRule, listFaultRules, recordEvaluation, type FaultRuleRow } from "../state/faults.js";
-import type { DeliveryHook, WebhookRow } from "../simulator/webhooks.js";
+import {
+  deleteAllFaultRules, deleteFaultRule, faultRuleCounters, faultRuleExists, insertFaultRule, listFaultRules, recordEvaluation, type FaultRuleRow,
+} from "../state/faults.js";
+import type { WebhookRow } from "../state/webhooks.js";
+import type { DeliveryHook } from "../simulator/webhooks.js";
 import { globToRegExp, pathPredicate } from "./glob.js";
 import { mulberry32, seedState, type IdSource } from "./prng.js";
 
@@ -83,7 +86,7 @@ export class FaultEngine {
   add(body: FaultRuleBodyT): FaultRuleRow {
     const id = body.id ?? `fault-${this.ids().alnum(8)}`;
     compile(id, body); // validates the patterns before anything is stored
-    if (this.db.prepare("SELECT 1 FROM fault_rules WHERE id = ?").get(id)) throw conflict(`A fault rule with id "${id}" already exists`, "Delete it first (DELETE /_emulator/faults/{id}) or pick another id.");
+    if (faultRuleExists(this.db, id)) throw conflict(`A fault rule with id "${id}" already exists`, "Delete it first (DELETE /_emulator/faults/{id}) or pick another id.");
     insertFaultRule(this.db, {
       id,
       rule: JSON.stringify(body),
@@ -121,7 +124,7 @@ export class FaultEngine {
     for (const rule of rules) {
       if (!rule.test(e)) continue;
       // Re-read the counters: they change as rules fire and must survive the cache.
-      const row = this.db.prepare("SELECT remaining, prng_state FROM fault_rules WHERE id = ?").get(rule.id) as Pick<FaultRuleRow, "remaining" | "prng_state"> | undefined;
+      const row = faultRuleCounters(this.db, rule.id);
       if (!row || row.remaining === 0) continue;
       let fires = true;
       let prngState = row.prng_state;
@@ -179,8 +182,8 @@ export function presentFaultRule(r: FaultRuleRow) {
     seed: body.probability === undefined ? null : (body.seed ?? 1),
     fired: r.fired,
     evaluated: r.evaluated,
-    createdAt: new Date(r.created_at).toISOString(),
-    lastFiredAt: r.last_fired_at === null ? null : new Date(r.last_fired_at).toISOString(),
+    createdAt: iso(r.created_at),
+    lastFiredAt: r.last_fired_at === null ? null : iso(r.last_fired_at),
   };
 }
 
@@ -198,4 +201,9 @@ function safeDecode(s: string): string {
   } catch {
     return s;
   }
+}
+
+/** DELETE /_emulator/faults/{id}: a rule that is not there is a 404. */
+export function removeFaultRule(faults: FaultEngine, id: string): void {
+  if (!faults.remove(id)) throw notFound(`No fault rule "${id}"`, "GET /_emulator/faults lists the rules.");
 }

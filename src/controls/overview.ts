@@ -1,22 +1,20 @@
 // One read-only summary of the emulated world for the dashboard: workspaces and keys, batches with
 // file counts, parts and shard statuses, webhook and journal counts, the clock. Jobs are read by the
 // dashboard from the emulated jobs API itself, so this file does not depend on the jobs schema.
+import { iso } from "../clock.js";
 import type { Emulator } from "../context.js";
-import type { BatchRow } from "../state/batches.js";
+import { allBatches, allPartNames, fileCountsByPart, shardStatusCounts } from "../state/overview.js";
+import { webhookStateCounts } from "../state/webhooks.js";
 import { listWorkspaces } from "../state/workspaces.js";
 import { clockView } from "./time.js";
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
 export function overview(emu: Emulator) {
   const db = emu.db;
-  const batches = db.prepare("SELECT * FROM batches ORDER BY workspace_id, seq").all() as BatchRow[];
+  const batches = allBatches(db);
   const fileCounts = new Map<string, number>();
-  for (const r of db.prepare("SELECT workspace_id AS w, batch_id AS b, part_name AS p, COUNT(*) AS n, SUM(size) AS bytes FROM files GROUP BY workspace_id, batch_id, part_name").all() as { w: string; b: string; p: string; n: number; bytes: number }[]) {
-    fileCounts.set(`${r.w}\0${r.b}\0${r.p}`, r.n);
-  }
-  const shards = db.prepare("SELECT workspace_id AS w, batch_id AS b, status_name AS s, status_type AS t, COUNT(*) AS n, SUM(objects_count) AS objects FROM shards GROUP BY workspace_id, batch_id, status_name, status_type").all() as { w: string; b: string; s: string; t: string; n: number; objects: number }[];
-  const parts = db.prepare("SELECT workspace_id AS w, batch_id AS b, part_name AS p FROM parts ORDER BY seq").all() as { w: string; b: string; p: string }[];
+  for (const r of fileCountsByPart(db)) fileCounts.set(`${r.w}\0${r.b}\0${r.p}`, r.n);
+  const shards = shardStatusCounts(db);
+  const parts = allPartNames(db);
   const byWs = new Map<string, unknown[]>();
   for (const b of batches) {
     const key = `${b.workspace_id}\0${b.batch_id}`;
@@ -37,7 +35,6 @@ export function overview(emu: Emulator) {
     });
     byWs.set(b.workspace_id, list);
   }
-  const webhookStates = Object.fromEntries((db.prepare("SELECT state, COUNT(*) AS n FROM webhooks GROUP BY state").all() as { state: string; n: number }[]).map((r) => [r.state, r.n]));
   const plane = emu.controls;
   return {
     status: "ok",
@@ -45,7 +42,7 @@ export function overview(emu: Emulator) {
     defaultWorkspace: emu.config.workspace,
     adminTokenRequired: Boolean(emu.config.adminToken),
     workspaces: listWorkspaces(db).map((w) => ({ ...w, batches: byWs.get(w.id) ?? [] })),
-    webhooks: webhookStates,
+    webhooks: webhookStateCounts(db),
     journal: { count: plane.journal.count({}), limit: plane.journal.limit },
     faultRules: plane.faults.rows().length,
   };

@@ -2,9 +2,13 @@
 // transaction, blobs after it commits, then every background worker re-reads the store (which
 // drops its timers for work that no longer exists) and the default workspace and key are restored.
 import type { Emulator } from "../context.js";
-import { ensureWorkspace } from "../state/workspaces.js";
-import { allTables, CONTROL_TABLES, KEPT_TABLES, quoteIdent } from "./tables.js";
-import { resetJobs } from "../simulator/engine.js";
+import type { ResetBodyT } from "../contract/controls.js";
+import { notFound } from "../errors.js";
+import { applySeedFile } from "../seed.js";
+import { resetJobs } from "../jobs/commands.js";
+import { allTables, blobsOf, CONTROL_TABLES, countRows, deleteRows, KEPT_TABLES, resetSequences } from "../state/tables.js";
+import { deleteWorkspaceAttempts } from "../state/webhooks.js";
+import { ensureWorkspace, workspaceExists } from "../state/workspaces.js";
 
 export interface ResetOutcome {
   workspace: string | null;
@@ -15,6 +19,17 @@ export interface ResetOutcome {
 
 /** Tables of one workspace's world are those with a workspace_id column; these two are kept so its keys still work. */
 const WORKSPACE_IDENTITY = new Set(["workspaces", "api_keys"]);
+
+/** POST /_emulator/reset: one workspace (which must exist), or everything and optionally the start-up seed again. */
+export function reset(emu: Emulator, body: ResetBodyT): ResetOutcome {
+  if (body.workspace !== undefined) {
+    if (!workspaceExists(emu.db, body.workspace)) throw notFound(`Workspace "${body.workspace}" does not exist`);
+    return resetWorkspace(emu, body.workspace);
+  }
+  const out = resetAll(emu);
+  if (body.reseed && emu.controls.startupSeed) applySeedFile(emu, emu.controls.startupSeed);
+  return out;
+}
 
 export function resetAll(emu: Emulator): ResetOutcome {
   const started = performance.now();
@@ -27,20 +42,17 @@ export function resetAll(emu: Emulator): ResetOutcome {
   const tables = allTables(emu.db).filter((t) => !KEPT_TABLES.has(t.name));
   emu.db.transaction(() => {
     for (const t of tables) {
-      const n = emu.db.prepare(`DELETE FROM ${quoteIdent(t.name)}`).run().changes;
+      const n = deleteRows(emu.db, t);
       if (n) deletedRows[t.name] = n;
     }
-    // Sequences restart too, so a reset world numbers its rows (and page tokens) as a fresh one does.
-    if (emu.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").get()) {
-      emu.db.prepare(`DELETE FROM sqlite_sequence WHERE name IN (${tables.map(() => "?").join(",")})`).run(...tables.map((t) => t.name));
-    }
+    resetSequences(emu.db, tables.map((t) => t.name));
     ensureWorkspace(emu.db, emu.config.workspace, emu.config.apiKey, emu.clock.now());
   })();
-  const blobsRemoved = discardBlobs(emu, blobRows);
+  emu.blobs.discardAll();
   plane.faults.invalidate();
   emu.ids.restart();
   afterWorldChange(emu);
-  return { workspace: null, ms: performance.now() - started, deletedRows, blobsRemoved };
+  return { workspace: null, ms: performance.now() - started, deletedRows, blobsRemoved: blobRows };
 }
 
 export function resetWorkspace(emu: Emulator, ws: string): ResetOutcome {
@@ -52,17 +64,13 @@ export function resetWorkspace(emu: Emulator, ws: string): ResetOutcome {
   const tables = allTables(emu.db).filter((t) => t.columns.includes("workspace_id") && !WORKSPACE_IDENTITY.has(t.name) && !KEPT_TABLES.has(t.name));
   const blobs: string[] = [];
   emu.db.transaction(() => {
-    for (const t of tables) {
-      if (t.columns.includes("blob")) {
-        for (const r of emu.db.prepare(`SELECT blob FROM ${quoteIdent(t.name)} WHERE workspace_id = ?`).all(ws) as { blob: string | null }[]) if (r.blob) blobs.push(r.blob);
-      }
-    }
+    for (const t of tables) if (t.columns.includes("blob")) blobs.push(...blobsOf(emu.db, t, ws));
     // Attempts are keyed by webhook id only: remove them before their webhooks.
-    const attempts = emu.db.prepare("DELETE FROM webhook_attempts WHERE webhook_id IN (SELECT id FROM webhooks WHERE workspace_id = ?)").run(ws).changes;
+    const attempts = deleteWorkspaceAttempts(emu.db, ws);
     if (attempts) deletedRows.webhook_attempts = attempts;
     for (const t of tables) {
       if (CONTROL_TABLES.has(t.name) && t.name !== "journal") continue;
-      const n = emu.db.prepare(`DELETE FROM ${quoteIdent(t.name)} WHERE workspace_id = ?`).run(ws).changes;
+      const n = deleteRows(emu.db, t, ws);
       if (n) deletedRows[t.name] = n;
     }
     if (ws === emu.config.workspace) ensureWorkspace(emu.db, ws, emu.config.apiKey, emu.clock.now());
@@ -85,22 +93,9 @@ export function afterWorldChange(emu: Emulator): void {
   }
 }
 
-/**
- * Empties the blob folder in O(1): it is renamed aside and deleted in the background, so a reset
- * costs the same with 5 files or 5000. Returns how many blobs the store's rows named.
- */
-export function discardBlobs(emu: Emulator, blobRows: number): number {
-  emu.blobs.discardAll();
-  return blobRows;
-}
-
 /** Number of rows that name a blob, over every table with a `blob` column. */
-export function countBlobRows(emu: Emulator, ws?: string): number {
+function countBlobRows(emu: Emulator): number {
   let n = 0;
-  for (const t of allTables(emu.db)) {
-    if (!t.columns.includes("blob")) continue;
-    const sql = `SELECT COUNT(*) AS n FROM ${quoteIdent(t.name)}${ws !== undefined && t.columns.includes("workspace_id") ? " WHERE workspace_id = ?" : ""}`;
-    n += (emu.db.prepare(sql).get(...(ws !== undefined && t.columns.includes("workspace_id") ? [ws] : [])) as { n: number }).n;
-  }
+  for (const t of allTables(emu.db)) if (t.columns.includes("blob")) n += countRows(emu.db, t);
   return n;
 }

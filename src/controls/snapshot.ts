@@ -5,16 +5,16 @@ import fs from "node:fs";
 import type { Emulator } from "../context.js";
 import type { SnapshotT } from "../contract/controls.js";
 import { badRequest, conflict } from "../errors.js";
-import { ensureWorkspace } from "../state/workspaces.js";
 import { MIGRATIONS } from "../state/schema.js";
-import { afterWorldChange, discardBlobs } from "./reset.js";
-import { quoteIdent, worldTables } from "./tables.js";
+import { deleteRows, insertRow, selectRows, worldTables } from "../state/tables.js";
+import { ensureWorkspace } from "../state/workspaces.js";
+import { afterWorldChange } from "./reset.js";
 
 export const SNAPSHOT_FORMAT = "roboflow-batch-emulator-snapshot";
 
 export function exportSnapshot(emu: Emulator): SnapshotT {
   const tables: SnapshotT["tables"] = {};
-  for (const t of worldTables(emu.db)) tables[t.name] = emu.db.prepare(`SELECT * FROM ${quoteIdent(t.name)}`).all() as Record<string, unknown>[];
+  for (const t of worldTables(emu.db)) tables[t.name] = selectRows(emu.db, t);
   const blobs: Record<string, string> = {};
   for (const rel of emu.blobs.list()) blobs[rel] = emu.blobs.read(rel).toString("base64");
   return { format: SNAPSHOT_FORMAT, version: 1, schemaVersion: MIGRATIONS.length, exportedAt: emu.clock.nowIso(), tables, blobs };
@@ -47,20 +47,16 @@ export function importSnapshot(emu: Emulator, snap: SnapshotT): ImportOutcome {
   const rows: Record<string, number> = {};
   emu.db.transaction(() => {
     emu.db.pragma("defer_foreign_keys = ON");
-    for (const t of [...tables].reverse()) emu.db.prepare(`DELETE FROM ${quoteIdent(t.name)}`).run();
+    for (const t of [...tables].reverse()) deleteRows(emu.db, t);
     for (const t of tables) {
       const list = snap.tables[t.name] ?? [];
-      for (const row of list) {
-        const cols = Object.keys(row).filter((c) => t.columns.includes(c));
-        if (!cols.length) continue;
-        emu.db.prepare(`INSERT INTO ${quoteIdent(t.name)} (${cols.map(quoteIdent).join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`).run(...cols.map((c) => sqlValue(row[c])));
-      }
+      for (const row of list) insertRow(emu.db, t, row);
       if (list.length) rows[t.name] = list.length;
     }
     // The configured key keeps working whatever the snapshot holds.
     ensureWorkspace(emu.db, emu.config.workspace, emu.config.apiKey, emu.clock.now());
   })();
-  discardBlobs(emu, 0);
+  emu.blobs.discardAll();
   for (const b of blobEntries) {
     const tmp = emu.blobs.tempPath("snapshot");
     fs.writeFileSync(tmp, b.bytes);
@@ -69,11 +65,4 @@ export function importSnapshot(emu: Emulator, snap: SnapshotT): ImportOutcome {
   afterWorldChange(emu);
   emu.webhooks.start(); // resume deliveries the snapshot left pending
   return { rows, blobs: blobEntries.length, ms: performance.now() - started };
-}
-
-function sqlValue(v: unknown): unknown {
-  if (v === null || v === undefined) return null;
-  if (typeof v === "boolean") return v ? 1 : 0;
-  if (typeof v === "object") return JSON.stringify(v);
-  return v;
 }

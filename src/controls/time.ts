@@ -2,7 +2,7 @@
 // timer, or until no timer is left). Timer callbacks often start async work (a database write
 // after an await, a webhook send); each step lets that settle before the next one.
 import type { Emulator } from "../context.js";
-import type { ClockMode } from "../clock.js";
+import type { ClockMode } from "../contract/controls.js";
 import { ApiError, badRequest } from "../errors.js";
 
 const settle = () => new Promise<void>((r) => setImmediate(r));

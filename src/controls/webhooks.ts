@@ -1,26 +1,29 @@
-// Webhook deliveries as the control API shows them: each notification with all of its attempts.
+// Webhook deliveries as the control API shows them (each notification with all of its attempts),
+// and the test sends and redeliveries that go through the real sender.
+import { iso } from "../clock.js";
+import type { Emulator } from "../context.js";
+import type { SendWebhookBodyT } from "../contract/controls.js";
+import { notFound } from "../errors.js";
 import type { Db } from "../state/db.js";
-import { attemptsOf, type AttemptRow, type WebhookRow } from "../simulator/webhooks.js";
-
-export interface WebhookFilter {
-  workspace?: string;
-  state?: string;
-  category?: string;
-  subject?: string;
-}
+import { attemptsOf, listWebhooks, type AttemptRow, type WebhookFilter, type WebhookRow } from "../state/webhooks.js";
+import { workspaceExists } from "../state/workspaces.js";
 
 export function listDeliveriesWithAttempts(db: Db, f: WebhookFilter) {
-  const where: string[] = [];
-  const args: unknown[] = [];
-  if (f.workspace) (where.push("workspace_id = ?"), args.push(f.workspace));
-  if (f.state) (where.push("state = ?"), args.push(f.state));
-  if (f.category) (where.push("category = ?"), args.push(f.category));
-  if (f.subject) (where.push("subject = ?"), args.push(f.subject));
-  const rows = db.prepare(`SELECT * FROM webhooks ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq`).all(...args) as WebhookRow[];
-  return rows.map((r) => presentDelivery(r, attemptsOf(db, r.id)));
+  return listWebhooks(db, f).map((r) => presentDelivery(r, attemptsOf(db, r.id)));
 }
 
-export function presentDelivery(r: WebhookRow, attempts: AttemptRow[]) {
+/** Queues a test notification through the durable sender; returns its id. */
+export function sendTestWebhook(emu: Emulator, b: SendWebhookBodyT): string {
+  const ws = b.workspace ?? emu.config.workspace;
+  if (!workspaceExists(emu.db, ws)) throw notFound(`Workspace "${ws}" does not exist`);
+  return emu.webhooks.enqueue({ workspaceId: ws, url: b.url, category: b.category ?? "test", subject: b.subject, payload: b.payload ?? { type: "emulator-test-notification-v1" } });
+}
+
+export function redeliverWebhook(emu: Emulator, id: string): void {
+  if (!emu.webhooks.redeliver(id)) throw notFound(`No webhook delivery "${id}"`, "GET /_emulator/webhooks lists them.");
+}
+
+function presentDelivery(r: WebhookRow, attempts: AttemptRow[]) {
   return {
     id: r.id,
     workspace: r.workspace_id,
@@ -29,12 +32,12 @@ export function presentDelivery(r: WebhookRow, attempts: AttemptRow[]) {
     subject: r.subject,
     state: r.state,
     attemptCount: r.attempts,
-    nextAttemptAt: r.next_attempt_at === null ? null : new Date(r.next_attempt_at).toISOString(),
-    createdAt: new Date(r.created_at).toISOString(),
+    nextAttemptAt: r.next_attempt_at === null ? null : iso(r.next_attempt_at),
+    createdAt: iso(r.created_at),
     payload: JSON.parse(r.payload) as unknown,
     attempts: attempts.map((a) => ({
       attempt: a.attempt,
-      at: new Date(a.at).toISOString(),
+      at: iso(a.at),
       url: a.url,
       status: a.status,
       error: a.error,

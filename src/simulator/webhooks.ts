@@ -1,38 +1,16 @@
 // Durable webhook delivery. A notification is stored first, then sent; failures are retried with
 // exponential backoff on the emulator clock, every attempt is recorded, and pending deliveries
 // resume after a restart.
-import type { Db } from "../state/db.js";
 import type { Clock } from "../clock.js";
+import { describeFetchError } from "../http/fetch-errors.js";
+import type { Db } from "../state/db.js";
+import {
+  claimWebhookAttempt, dueWebhookIds, getWebhook, insertWebhook, markWebhookPending, nextWebhookDue, recordWebhookAttempt, type AttemptOutcome, type WebhookRow,
+} from "../state/webhooks.js";
 
 export const MAX_DELIVERY_ATTEMPTS = 5;
 export const DELIVERY_TIMEOUT_MS = 10_000;
 export const BASE_BACKOFF_MS = 1_000;
-
-export interface WebhookRow {
-  seq: number;
-  id: string;
-  workspace_id: string;
-  url: string;
-  category: string;
-  subject: string | null;
-  payload: string;
-  state: "pending" | "delivered" | "failed";
-  attempts: number;
-  next_attempt_at: number | null;
-  created_at: number;
-}
-
-export interface AttemptRow {
-  seq: number;
-  webhook_id: string;
-  attempt: number;
-  at: number;
-  url: string;
-  status: number | null;
-  error: string | null;
-  latency_ms: number;
-  body: string;
-}
 
 export interface NewNotification {
   workspaceId: string;
@@ -89,13 +67,7 @@ export class WebhookSender {
   enqueue(n: NewNotification): string {
     const id = this.newId();
     const payload = { ...n.payload, event_id: id };
-    const now = this.clock.now();
-    this.db
-      .prepare(
-        `INSERT INTO webhooks (id, workspace_id, url, category, subject, payload, state, attempts, next_attempt_at, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)`,
-      )
-      .run(id, n.workspaceId, n.url, n.category, n.subject ?? null, JSON.stringify(payload), now, now);
+    insertWebhook(this.db, { id, workspace_id: n.workspaceId, url: n.url, category: n.category, subject: n.subject ?? null, payload: JSON.stringify(payload), created_at: this.clock.now() });
     // First attempts go out at once, whatever the clock mode; retries wait on the clock.
     setImmediate(() => void this.attempt(id));
     return id;
@@ -104,8 +76,7 @@ export class WebhookSender {
   /** Resumes deliveries left pending by a previous process, and arms the retry timer. */
   start(): void {
     this.closed = false;
-    const due = this.db.prepare("SELECT id FROM webhooks WHERE state = 'pending' AND next_attempt_at <= ?").all(this.clock.now()) as { id: string }[];
-    for (const { id } of due) setImmediate(() => void this.attempt(id));
+    for (const id of dueWebhookIds(this.db, this.clock.now())) setImmediate(() => void this.attempt(id));
     this.schedule();
   }
 
@@ -118,13 +89,13 @@ export class WebhookSender {
   redeliver(id: string): boolean {
     const row = this.get(id);
     if (!row) return false;
-    this.db.prepare("UPDATE webhooks SET state = 'pending', next_attempt_at = ? WHERE id = ?").run(this.clock.now(), id);
+    markWebhookPending(this.db, id, this.clock.now());
     setImmediate(() => void this.attempt(id, true));
     return true;
   }
 
   get(id: string): WebhookRow | undefined {
-    return this.db.prepare("SELECT * FROM webhooks WHERE id = ?").get(id) as WebhookRow | undefined;
+    return getWebhook(this.db, id);
   }
 
   /** True when no attempt is being sent (close waits for this; pending retries resume after a restart). */
@@ -136,14 +107,13 @@ export class WebhookSender {
     if (this.closed) return;
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
     this.timer = null;
-    const next = this.db.prepare("SELECT MIN(next_attempt_at) AS t FROM webhooks WHERE state = 'pending'").get() as { t: number | null };
-    if (next.t === null) return;
+    const next = nextWebhookDue(this.db);
+    if (next === null) return;
     this.timer = this.clock.setTimeout(() => {
       this.timer = null;
-      const due = this.db.prepare("SELECT id FROM webhooks WHERE state = 'pending' AND next_attempt_at <= ?").all(this.clock.now()) as { id: string }[];
-      for (const { id } of due) void this.attempt(id);
+      for (const id of dueWebhookIds(this.db, this.clock.now())) void this.attempt(id);
       this.schedule();
-    }, Math.max(0, next.t - this.clock.now()));
+    }, Math.max(0, next - this.clock.now()));
   }
 
   private async attempt(id: string, force = false): Promise<void> {
@@ -155,7 +125,7 @@ export class WebhookSender {
     try {
       const attempt = row.attempts + 1;
       // Claim the attempt before sending, so a crash mid-send never repeats an attempt number.
-      this.db.prepare("UPDATE webhooks SET attempts = ?, next_attempt_at = NULL WHERE id = ?").run(attempt, id);
+      claimWebhookAttempt(this.db, id, attempt);
       const body = attemptBody(row.payload, attempt);
       const decision = this.faultHook(row);
       const started = Date.now();
@@ -179,22 +149,16 @@ export class WebhookSender {
             await res.body?.cancel().catch(() => {});
             if (status < 200 || status >= 300) error = `receiver answered ${status}`;
           } catch (err) {
-            error = describeFetchError(err);
+            const f = describeFetchError(err);
+            error = f.timedOut ? `timed out after ${DELIVERY_TIMEOUT_MS} ms` : f.reason;
           }
         }
       }
       const latency = Date.now() - started;
       if (this.closed) return;
       const now = this.clock.now();
-      const ok = error === null;
-      this.db.transaction(() => {
-        this.db
-          .prepare("INSERT INTO webhook_attempts (webhook_id, attempt, at, url, status, error, latency_ms, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-          .run(id, attempt, now, row.url, status, error, latency, body);
-        if (ok) this.db.prepare("UPDATE webhooks SET state = 'delivered' WHERE id = ?").run(id);
-        else if (attempt >= MAX_DELIVERY_ATTEMPTS) this.db.prepare("UPDATE webhooks SET state = 'failed' WHERE id = ?").run(id);
-        else this.db.prepare("UPDATE webhooks SET next_attempt_at = ? WHERE id = ?").run(now + backoffMs(attempt), id);
-      })();
+      const outcome: AttemptOutcome = error === null ? { state: "delivered" } : attempt >= MAX_DELIVERY_ATTEMPTS ? { state: "failed" } : { state: "pending", retryAt: now + backoffMs(attempt) };
+      recordWebhookAttempt(this.db, { webhook_id: id, attempt, at: now, url: row.url, status, error, latency_ms: latency, body }, outcome);
     } catch (err) {
       if (!this.closed) console.error("[webhooks] delivery bookkeeping failed:", err);
     } finally {
@@ -202,23 +166,4 @@ export class WebhookSender {
       this.schedule();
     }
   }
-}
-
-function describeFetchError(err: unknown): string {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e?.name === "TimeoutError") return `timed out after ${DELIVERY_TIMEOUT_MS} ms`;
-  return e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err);
-}
-
-export function listWebhooks(db: Db, filter: { workspaceId?: string; subject?: string; state?: string }, afterSeq: number, size: number): WebhookRow[] {
-  const where: string[] = ["seq > ?"];
-  const args: unknown[] = [afterSeq];
-  if (filter.workspaceId) (where.push("workspace_id = ?"), args.push(filter.workspaceId));
-  if (filter.subject) (where.push("subject = ?"), args.push(filter.subject));
-  if (filter.state) (where.push("state = ?"), args.push(filter.state));
-  return db.prepare(`SELECT * FROM webhooks WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ?`).all(...args, size + 1) as WebhookRow[];
-}
-
-export function attemptsOf(db: Db, webhookId: string): AttemptRow[] {
-  return db.prepare("SELECT * FROM webhook_attempts WHERE webhook_id = ? ORDER BY attempt, seq").all(webhookId) as AttemptRow[];
 }

@@ -18,6 +18,15 @@ export function insertFaultRule(db: Db, row: Omit<FaultRuleRow, "seq" | "fired" 
   db.prepare("INSERT INTO fault_rules (id, rule, remaining, prng_state, created_at) VALUES (@id, @rule, @remaining, @prng_state, @created_at)").run(row);
 }
 
+export function faultRuleExists(db: Db, id: string): boolean {
+  return db.prepare("SELECT 1 FROM fault_rules WHERE id = ?").get(id) !== undefined;
+}
+
+/** The counters a rule's firing changes (read fresh: they change as rules fire). */
+export function faultRuleCounters(db: Db, id: string): Pick<FaultRuleRow, "remaining" | "prng_state"> | undefined {
+  return db.prepare("SELECT remaining, prng_state FROM fault_rules WHERE id = ?").get(id) as Pick<FaultRuleRow, "remaining" | "prng_state"> | undefined;
+}
+
 export function listFaultRules(db: Db): FaultRuleRow[] {
   return db.prepare("SELECT * FROM fault_rules ORDER BY seq").all() as FaultRuleRow[];
 }
