@@ -202,9 +202,9 @@ export async function loadReferencesFile(url: string, blobs: BlobStore, limits: 
       problems.push({ type: "invalid-reference", file_name: "", reason: `Line ${i + 1} of the references file is not valid JSON.` });
       continue;
     }
-    const d = doc as { name?: unknown; url?: unknown };
-    if (!d || typeof d !== "object" || typeof d.name !== "string" || !d.name || typeof d.url !== "string" || !d.url) {
-      problems.push({ type: "invalid-reference", file_name: typeof d?.name === "string" ? d.name : "", reason: `Line ${i + 1} of the references file needs string keys "name" and "url".` });
+    const d: { name?: unknown; url?: unknown } = doc !== null && typeof doc === "object" ? doc : {};
+    if (typeof d.name !== "string" || !d.name || typeof d.url !== "string" || !d.url) {
+      problems.push({ type: "invalid-reference", file_name: typeof d.name === "string" ? d.name : "", reason: `Line ${i + 1} of the references file needs string keys "name" and "url".` });
       continue;
     }
     refs.push({ name: d.name, url: d.url });

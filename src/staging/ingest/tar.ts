@@ -1,7 +1,7 @@
 // Indexes one uploaded tar shard: regular-file members that are images become staged files; every
 // other member is refused and reported, never written anywhere under its own name. The archive is
 // read as a stream with node-tar's Parser, one member in memory at a time (at most 20 MiB).
-import { Parser, type ReadEntry } from "tar";
+import { Parser, ReadEntry } from "tar";
 import { MAX_IMAGE_BYTES, MAX_IMAGES_PER_SHARD } from "../../contract/staging-uploads.js";
 import { baseName, fileNameProblem } from "../../http/file-names.js";
 import { ACCEPTED_IMAGE_FORMATS, sniff } from "../../http/sniff.js";
@@ -54,7 +54,7 @@ export function parseNotificationConfig(raw: Buffer): NotificationConfig | strin
     return `not valid JSON (${(err as Error).message})`;
   }
   if (!doc || typeof doc !== "object" || Array.isArray(doc)) return "must be a JSON object {ingestId, notificationsURL}";
-  const d = doc as Record<string, unknown>;
+  const d: { ingestId?: unknown; notificationsURL?: unknown; notificationCategories?: unknown } = doc;
   const ingestId = typeof d.ingestId === "string" && d.ingestId ? d.ingestId.slice(0, 128) : null;
   let url: string | null = null;
   if (d.notificationsURL !== undefined && d.notificationsURL !== null) {
@@ -125,7 +125,7 @@ export async function indexTar(blobs: BlobStore, tarBlob: string, isStopped: () 
     strict: false,
     brotli: false,
     zstd: false,
-    filter: (_p: string, entry: unknown) => accept(entry as ReadEntry),
+    filter: (_p, entry) => entry instanceof ReadEntry && accept(entry),
   });
   parser.on("warn", (code: string, message: string) => {
     if (/^TAR_(BAD_ARCHIVE|ENTRY_INVALID|ABORT|ENTRY_ERROR)$/.test(code)) corrupt ??= `${message} (${code})`;

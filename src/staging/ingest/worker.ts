@@ -188,11 +188,11 @@ export class IngestWorker implements Worker {
   }
 }
 
-function delayFor(s: ShardRow): number {
+function delayFor(s: Pick<ShardRow, "kind">): number {
   return s.kind === "tar-upload" ? INDEXING_DELAY_MS : FETCH_DELAY_MS;
 }
 
 /** Asks the worker to process a newly created shard. */
 export function scheduleShard(emu: Emulator, shard: Pick<ShardRow, "shard_id" | "kind">): void {
-  emu.ingest.schedule(shard.shard_id, delayFor(shard as ShardRow));
+  emu.ingest.schedule(shard.shard_id, delayFor(shard));
 }
