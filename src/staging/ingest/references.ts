@@ -4,6 +4,7 @@
 // reports untrusted domains. Each download has a size limit and a (real-time) timeout.
 import { Readable } from "node:stream";
 import { MAX_IMAGE_BYTES, MAX_VIDEO_BYTES } from "../../contract/staging-uploads.js";
+import { describeFetchError } from "../../http/fetch-errors.js";
 import { fileNameProblem } from "../../http/file-names.js";
 import { ACCEPTED_IMAGE_FORMATS, sniff, videoMediaType } from "../../http/sniff.js";
 import { BlobTooLargeError, type BlobStore } from "../../state/blobs.js";
@@ -85,11 +86,11 @@ async function getLoopback(rawUrl: string, signal: AbortSignal): Promise<Respons
   throw new RefFailure("download-failed", `More than ${MAX_REDIRECTS} redirects.`);
 }
 
-function describeFetchError(err: unknown, timeoutMs: number): RefFailure {
+function failureOf(err: unknown, timeoutMs: number): RefFailure {
   if (err instanceof RefFailure) return err;
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e?.name === "TimeoutError" || e?.name === "AbortError") return new RefFailure("download-timeout", `The download did not finish within ${timeoutMs} ms.`);
-  return new RefFailure("download-failed", `The download failed: ${e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err)}.`);
+  const f = describeFetchError(err);
+  if (f.timedOut) return new RefFailure("download-timeout", `The download did not finish within ${timeoutMs} ms.`);
+  return new RefFailure("download-failed", `The download failed: ${f.reason}.`);
 }
 
 /** Downloads `url` into a temp file of at most `limit` bytes. */
@@ -106,7 +107,7 @@ async function downloadToTemp(url: string, blobs: BlobStore, limit: number, limi
     return await blobs.receive(Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>), limit);
   } catch (err) {
     if (err instanceof BlobTooLargeError) throw tooBig();
-    throw describeFetchError(err, limits.timeoutMs);
+    throw failureOf(err, limits.timeoutMs);
   }
 }
 
@@ -122,7 +123,7 @@ export async function fetchReference(ref: Reference, kind: ReferenceKind, blobs:
   try {
     got = await downloadToTemp(ref.url, blobs, limit, limits, tooBig);
   } catch (err) {
-    const f = err instanceof RefFailure ? err : describeFetchError(err, limits.timeoutMs);
+    const f = err instanceof RefFailure ? err : failureOf(err, limits.timeoutMs);
     return failed(f.type, f.message);
   }
   const head = blobs.tempHead(got.tmp);
@@ -180,7 +181,7 @@ export async function loadReferencesFile(url: string, blobs: BlobStore, limits: 
   try {
     got = await downloadToTemp(url, blobs, MAX_REFERENCES_FILE_BYTES, limits, () => new RefFailure("references-file-too-large", `The references file is larger than ${MAX_REFERENCES_FILE_BYTES} bytes.`));
   } catch (err) {
-    const f = err instanceof RefFailure ? err : describeFetchError(err, limits.timeoutMs);
+    const f = err instanceof RefFailure ? err : failureOf(err, limits.timeoutMs);
     return { ok: false, type: f.type, reason: `References file: ${f.message}` };
   }
   let text: string;
