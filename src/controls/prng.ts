@@ -11,6 +11,16 @@ export function mulberry32(state: number): { value: number; state: number } {
   return { value: ((t ^ (t >>> 14)) >>> 0) / 4294967296, state: next };
 }
 
+/** Floats in [0, 1) from a 32-bit seed: the same seed gives the same sequence. */
+export function randomStream(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    const r = mulberry32(state);
+    state = r.state;
+    return r.value;
+  };
+}
+
 /** Folds any integer seed (or string) into a 32-bit starting state. */
 export function seedState(seed: number | string): number {
   const s = String(seed);
@@ -48,12 +58,8 @@ const ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789";
 /** Ids from a seeded generator: the same seed gives the same ids in the same order. */
 export function seededIds(seed: number | string): IdSource {
   const initial = seedState(seed);
-  let state = initial;
-  const nextByte = () => {
-    const r = mulberry32(state);
-    state = r.state;
-    return Math.floor(r.value * 256);
-  };
+  let next = randomStream(initial);
+  const nextByte = () => Math.floor(next() * 256);
   return {
     deterministic: true,
     uuid: () => {
@@ -65,15 +71,11 @@ export function seededIds(seed: number | string): IdSource {
     },
     alnum: (n) => {
       let out = "";
-      for (let i = 0; i < n; i++) {
-        const r = mulberry32(state);
-        state = r.state;
-        out += ALNUM[Math.floor(r.value * ALNUM.length)];
-      }
+      for (let i = 0; i < n; i++) out += ALNUM[Math.floor(next() * ALNUM.length)];
       return out;
     },
     restart: () => {
-      state = initial;
+      next = randomStream(initial);
     },
   };
 }

@@ -1,7 +1,6 @@
 // Snapshot export/import: the whole emulated world (every world table's rows and every blob) as one
 // JSON document, so a test can start from a known state or a bug report can carry one. Control-plane
 // tables (journal, fault rules, receiver inbox) and the signing secret are not part of it.
-import fs from "node:fs";
 import type { Emulator } from "../context.js";
 import type { SnapshotT } from "../contract/controls.js";
 import { badRequest, conflict } from "../errors.js";
@@ -58,9 +57,7 @@ export function importSnapshot(emu: Emulator, snap: SnapshotT): ImportOutcome {
   })();
   emu.blobs.discardAll();
   for (const b of blobEntries) {
-    const tmp = emu.blobs.tempPath("snapshot");
-    fs.writeFileSync(tmp, b.bytes);
-    emu.blobs.commitAt(tmp, b.rel);
+    emu.blobs.commitAt(emu.blobs.writeTemp(b.bytes, "snapshot").tmp, b.rel);
   }
   afterWorldChange(emu);
   emu.webhooks.start(); // resume deliveries the snapshot left pending

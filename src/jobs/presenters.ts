@@ -1,9 +1,9 @@
 // Job store rows → the JSON the real service sends (field names from the official client's
 // entities.py). Pure functions; the queries (queries.ts) answer the routes with these.
+import { iso } from "../clock.js";
 import type { JobJson, LogJson, StageJson, TaskJson } from "../contract/jobs.js";
 import type { JobRow, LogRow, StageRow, TaskRow } from "../state/jobs.js";
 
-const iso = (ms: number) => new Date(ms).toISOString();
 const parse = <T>(s: string | null, fallback: T): T => (s === null ? fallback : (JSON.parse(s) as T));
 
 export function presentJob(j: JobRow): JobJson {

@@ -4,6 +4,7 @@
 // way a decoder would fail on them.
 import fs from "node:fs";
 import zlib from "node:zlib";
+import { randomStream } from "../controls/prng.js";
 
 export const HEAD_BYTES = 64 * 1024;
 const TAIL_BYTES = 32;
@@ -199,23 +200,11 @@ export interface Prediction {
   detection_id: string;
 }
 
-/** mulberry32: a tiny seeded PRNG; the seed comes from the file hash, so results are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const round = (v: number, digits: number) => Number(v.toFixed(digits));
 
 /** 0-4 boxes inside the image, their class, confidence and id all derived from `sha256` (and the frame number for videos). */
 export function predictionsFor(sha256: string, width: number, height: number, frame = 0): Prediction[] {
-  const rnd = prng(parseInt(sha256.slice(0, 8), 16) ^ Math.imul(frame + 1, 0x9e3779b1));
+  const rnd = randomStream(parseInt(sha256.slice(0, 8), 16) ^ Math.imul(frame + 1, 0x9e3779b1));
   const count = Math.floor(rnd() * 5);
   const out: Prediction[] = [];
   for (let i = 0; i < count; i++) {

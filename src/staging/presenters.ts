@@ -1,10 +1,9 @@
 // Store rows → the JSON the real service sends. Pure functions, shared by every staging service.
+import { iso } from "../clock.js";
 import type { BatchJson, FileMetadataJson, PartJson, ShardJson } from "../contract/staging.js";
 import type { BatchRow, FileRow, PartRow } from "../state/batches.js";
 import type { ShardRow } from "../state/shards.js";
 import { downloadUrl, type SigningContext } from "./signed-urls.js";
-
-export const iso = (ms: number) => new Date(ms).toISOString();
 
 export function presentBatch(b: BatchRow): BatchJson {
   return {
