@@ -2,7 +2,7 @@
 // timer, or until no timer is left). Timer callbacks often start async work (a database write
 // after an await, a webhook send); each step lets that settle before the next one.
 import type { Emulator } from "../context.js";
-import type { ClockMode } from "../contract/controls.js";
+import type { AdvanceBodyT, ClockMode } from "../contract/controls.js";
 import { ApiError, badRequest } from "../errors.js";
 
 const settle = () => new Promise<void>((r) => setImmediate(r));
@@ -19,13 +19,7 @@ export function setClockMode(emu: Emulator, mode: ClockMode, scale?: number) {
   return clockView(emu);
 }
 
-export interface AdvanceRequest {
-  ms?: number;
-  to?: "next" | "idle";
-  maxSteps?: number;
-}
-
-export async function advanceClock(emu: Emulator, req: AdvanceRequest): Promise<{ fired: number; steps: number; idle: boolean; clock: ReturnType<typeof clockView> }> {
+export async function advanceClock(emu: Emulator, req: AdvanceBodyT): Promise<{ fired: number; steps: number; idle: boolean; clock: ReturnType<typeof clockView> }> {
   if (emu.clock.state().mode !== "manual") {
     throw new ApiError(409, "clock-not-manual", "The clock advances by hand only in manual mode", undefined, 'POST /_emulator/clock {"mode": "manual"} first.');
   }
