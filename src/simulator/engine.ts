@@ -9,8 +9,9 @@ import { activeJobs, countTasks, getJob, getStage, insertStage, insertTask, rewi
 import { HEAD_BYTES } from "./job-media.js";
 import { DELAYS, stepDelay } from "./job-plan.js";
 import {
-  contextOf, failJob, failStage, json, logJob, removeJobTemps, STAGE_DONE, succeedJob, taskIdOf, type JobContext, type StageKind, type StepEnv, type StepResult,
+  contextOf, failJob, failStage, jobKeyOf, json, logJob, STAGE_DONE, succeedJob, taskIdOf, type JobContext, type StageKind, type StepEnv, type StepResult,
 } from "./job-steps.js";
+import { PartialResults } from "./job-partials.js";
 import { ensureOutputBatch } from "./outputs.js";
 import { compilationStage } from "./stage-compilation.js";
 import { exportStage } from "./stage-export.js";
@@ -24,22 +25,24 @@ function stageKind(name: string): StageKind {
   return kind;
 }
 
-const keyOf = (ws: string, jobId: string) => `${ws}\u0000${jobId}`;
-
 export class JobEngine implements Worker {
   readonly name = "jobs";
   private readonly timers = new Map<string, number>();
   private readonly busy = new Set<string>();
   private running = false;
+  /** Bumped by every stop: a step still in flight from before it is not the job's failure. */
+  private epoch = 0;
   private readonly env: StepEnv;
 
   constructor(private readonly emu: Core) {
-    this.env = { emu, scratch: Buffer.alloc(HEAD_BYTES) };
+    this.env = { emu, partials: new PartialResults(emu.blobs), scratch: Buffer.alloc(HEAD_BYTES) };
   }
 
   /** Resumes every unfinished job from the store (after a start, a crash or a reset). */
   start(): void {
     this.running = true;
+    // Every running task starts over (recover), so no partial file is of use any more.
+    this.env.partials.discardAll();
     for (const { workspace_id, job_id } of activeJobs(this.emu.db)) {
       this.recover(workspace_id, job_id);
       this.schedule(workspace_id, job_id, 0);
@@ -48,6 +51,7 @@ export class JobEngine implements Worker {
 
   stop(): void {
     this.running = false;
+    this.epoch++;
     for (const id of this.timers.values()) this.emu.clock.clearTimeout(id);
     this.timers.clear();
   }
@@ -60,7 +64,7 @@ export class JobEngine implements Worker {
   /** Runs the job's next step after `delayMs` of emulated time (replacing any step already planned). */
   schedule(ws: string, jobId: string, delayMs: number): void {
     if (!this.running) return;
-    const key = keyOf(ws, jobId);
+    const key = jobKeyOf(ws, jobId);
     const old = this.timers.get(key);
     if (old !== undefined) this.emu.clock.clearTimeout(old);
     this.timers.set(key, this.emu.clock.setTimeout(() => void this.run(key, ws, jobId), delayMs));
@@ -68,11 +72,11 @@ export class JobEngine implements Worker {
 
   /** Drops the job's planned step and its partial files (abort, reset). */
   cancel(ws: string, jobId: string): void {
-    const key = keyOf(ws, jobId);
+    const key = jobKeyOf(ws, jobId);
     const id = this.timers.get(key);
     if (id !== undefined) this.emu.clock.clearTimeout(id);
     this.timers.delete(key);
-    removeJobTemps(this.emu, ws, jobId);
+    this.env.partials.discardJob(key);
   }
 
   /** True while any job has a step planned or running (tests and benchmarks wait on this). */
@@ -85,13 +89,14 @@ export class JobEngine implements Worker {
     // A step already in flight (an export archive being written) plans the next one itself.
     if (!this.running || this.busy.has(key)) return;
     this.busy.add(key);
+    const epoch = this.epoch;
     let next: number | null = null;
     try {
       next = await this.step(ws, jobId);
     } catch (err) {
-      // Stopped under a running step (close or reset): the step's transaction never committed and
-      // the job resumes from the store next time; this is not the job's failure.
-      if (!this.running) return;
+      // Stopped under a running step (close, reset or import): the step's transaction never
+      // committed and the job resumes from the store; this is not the job's failure.
+      if (!this.running || epoch !== this.epoch) return;
       console.error(`[jobs] step of job ${jobId} failed:`, err);
       next = this.failOnInternalError(ws, jobId, err);
     } finally {
@@ -118,7 +123,7 @@ export class JobEngine implements Worker {
     const kind = stageKind(stageName);
     const plan = kind.plan(this.env, ctx);
     if (plan.length === 0) {
-      return failJob(this.emu, ctx, stageName, {
+      return failJob(this.env, ctx, stageName, {
         type: "job-failed",
         reason: "no-input",
         message: `Stage ${stageName} found nothing to process: the input batch "${ctx.kind === "trt" ? undefined : ctx.def.jobInput.batchId}" has no files any more`,
@@ -174,7 +179,7 @@ export class JobEngine implements Worker {
     })();
     if (injected) {
       const stage = getStage(db, ctx.ws, ctx.jobId, stageName)!;
-      return failStage(this.emu, ctx, stage, { type: "stage-failed", reason: "injected-fault", message: `Stage ${stageName} failed (fault injected by the emulator's fault rules)` });
+      return failStage(this.env, ctx, stage, { type: "stage-failed", reason: "injected-fault", message: `Stage ${stageName} failed (fault injected by the emulator's fault rules)` });
     }
     return stepDelay(ctx.script, stageName, kind.expectedSteps(ctx, plan.length), DELAYS.stageStartMs);
   }
@@ -183,7 +188,7 @@ export class JobEngine implements Worker {
     const { db, clock } = this.emu;
     const counts = countTasks(db, ctx.ws, ctx.jobId, stage.stage_id);
     if (counts.failed > 0) {
-      return failStage(this.emu, ctx, stage, {
+      return failStage(this.env, ctx, stage, {
         type: "stage-failed",
         reason: "tasks-failed",
         failedTasks: counts.failed,
@@ -203,7 +208,7 @@ export class JobEngine implements Worker {
     const next = ctx.stages[ctx.stages.indexOf(stage.stage_name) + 1];
     if (next) return this.beginStage(ctx, next);
     if (ctx.script?.finalState === "fail") {
-      return failJob(this.emu, ctx, stage.stage_name, { type: "job-failed", reason: "scripted-failure", message: "The job failed at its end (scripted by the emulator)" });
+      return failJob(this.env, ctx, stage.stage_name, { type: "job-failed", reason: "scripted-failure", message: "The job failed at its end (scripted by the emulator)" });
     }
     return succeedJob(this.emu, ctx);
   }
@@ -212,7 +217,7 @@ export class JobEngine implements Worker {
     try {
       const job = getJob(this.emu.db, ws, jobId);
       if (!job || job.is_terminal) return null;
-      return failJob(this.emu, contextOf(job), job.current_stage, { type: "job-failed", reason: "internal-error", message: `The emulator's job simulator failed: ${(err as Error)?.message ?? String(err)}` });
+      return failJob(this.env, contextOf(job), job.current_stage, { type: "job-failed", reason: "internal-error", message: `The emulator's job simulator failed: ${(err as Error)?.message ?? String(err)}` });
     } catch (inner) {
       console.error(`[jobs] could not record the failure of job ${jobId}:`, inner);
       return null;
@@ -221,7 +226,6 @@ export class JobEngine implements Worker {
 
   /** After a crash or a reload: tasks that were mid-way start over (their partial output was never committed). */
   private recover(ws: string, jobId: string): void {
-    removeJobTemps(this.emu, ws, jobId);
     this.emu.db.transaction(() => {
       rewindTasks(this.emu.db, ws, jobId, ["running"]);
       updateTasksWhere(this.emu.db, ws, jobId, ["running"], { progress: 0 });

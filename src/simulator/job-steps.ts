@@ -2,8 +2,6 @@
 // committing and failing a task, and ending a stage or the whole job. Each function reads what it
 // needs from the store and commits in one transaction, so a killed emulator resumes from the last
 // committed task.
-import fs from "node:fs";
-import path from "node:path";
 import type { Core } from "../context.js";
 import type { JobDefinitionJson } from "../contract/jobs.js";
 import { advisoryWrite } from "../state/db.js";
@@ -11,6 +9,7 @@ import {
   getJob, getStage, insertLog, listStages, tasksInState, updateJob, updateStage, updateTask, updateTasksWhere, type JobRow, type Severity, type StageRow, type TaskRow,
 } from "../state/jobs.js";
 import { effectiveParams, specOf, type EffectiveParams, type JobScript, type JobSpec, type WorkflowSpec } from "./job-plan.js";
+import type { PartialResults } from "./job-partials.js";
 import { recordOutputFile, type OutputPart } from "./outputs.js";
 
 export const JOB_NOTIFICATION_TYPE = "roboflow-batch-job-notification-v1";
@@ -47,9 +46,10 @@ export function workflowContext(ctx: JobContext): WorkflowContext {
   return ctx;
 }
 
-/** What a stage step may use besides the store: the core and a reused buffer for input file headers. */
+/** What a stage step works with: the core, the partial result files of running tasks, a reused buffer. */
 export interface StepEnv {
   emu: Core;
+  partials: PartialResults;
   /** Reused read buffer for input file headers (one step runs at a time). */
   scratch: Buffer;
 }
@@ -81,6 +81,8 @@ export interface StageKind {
 }
 
 export const json = (v: unknown) => JSON.stringify(v);
+/** Groups a job's timers and partial files; the NUL cannot occur in a workspace or job id. */
+export const jobKeyOf = (ws: string, jobId: string) => `${ws}\u0000${jobId}`;
 export const taskIdOf = (stage: string, index: number) => `${stage}-${String(index).padStart(5, "0")}`;
 
 // ---- logs and webhooks -------------------------------------------------------------------------
@@ -114,32 +116,11 @@ export function isCurrent(emu: Core, ctx: JobContext): boolean {
   return !!cur && !cur.is_terminal && cur.generation === ctx.job.generation;
 }
 
-// ---- temp files of running tasks ----------------------------------------------------------------
-
-export function tempPathOf(emu: Core, t: Pick<TaskRow, "workspace_id" | "job_id" | "stage_id" | "task_index">): string {
-  return path.join(emu.blobs.tmpRoot, `job-${t.workspace_id}-${t.job_id}-${t.stage_id}-${t.task_index}.part`);
-}
-
-export function removeTemp(p: string): void {
-  fs.rmSync(p, { force: true });
-}
-
-export function removeJobTemps(emu: Core, ws: string, jobId: string): void {
-  const prefix = `job-${ws}-${jobId}-`;
-  let names: string[] = [];
-  try {
-    names = fs.readdirSync(emu.blobs.tmpRoot);
-  } catch {
-    return;
-  }
-  for (const n of names) if (n.startsWith(prefix) && n.endsWith(".part")) removeTemp(path.join(emu.blobs.tmpRoot, n));
-}
-
 // ---- tasks -------------------------------------------------------------------------------------
 
 /** Picks a task up for a new attempt: from the start of its input, counters at zero. */
-export function startTask(emu: Core, t: TaskRow): TaskRow {
-  removeTemp(tempPathOf(emu, t));
+export function startTask({ emu, partials }: StepEnv, t: TaskRow): TaskRow {
+  partials.discard(t.seq);
   const patch = {
     state: "running" as const,
     attempts: t.attempts + 1,
@@ -205,18 +186,19 @@ export function commitTaskOutput(
 }
 
 /** Scripted (first attempt only) or injected task failures. Returns true when the task was failed. */
-export function shouldFailTask(emu: Core, ctx: JobContext, stageName: string, task: TaskRow): boolean {
+export function shouldFailTask(env: StepEnv, ctx: JobContext, stageName: string, task: TaskRow): boolean {
+  const { emu } = env;
   const scripted = task.attempts === 1 && (ctx.script?.failTasks?.[stageName] ?? []).includes(task.task_index);
   const injected = emu.faults.taskShouldFail(ctx.ws, ctx.jobId, stageName, task.task_index);
   if (!scripted && !injected) return false;
   const stage = getStage(emu.db, ctx.ws, ctx.jobId, stageName)!;
-  failTask(emu, ctx, stage, task, scripted ? "scripted-failure" : "injected-fault", `Task ${task.task_id} failed (${scripted ? "scripted" : "fault injected"} by the emulator)`);
+  failTask(env, ctx, stage, task, scripted ? "scripted-failure" : "injected-fault", `Task ${task.task_id} failed (${scripted ? "scripted" : "fault injected"} by the emulator)`);
   return true;
 }
 
-export function failTask(emu: Core, ctx: JobContext, stage: StageRow, task: TaskRow, reason: string, message: string): void {
+export function failTask({ emu, partials }: StepEnv, ctx: JobContext, stage: StageRow, task: TaskRow, reason: string, message: string): void {
   const { db, clock } = emu;
-  removeTemp(tempPathOf(emu, task));
+  partials.discard(task.seq);
   const now = clock.now();
   db.transaction(() => {
     updateTask(db, task, { state: "failed", status_type: "error", event_at: now, notification: json({ type: "task-failed", reason, message }) });
@@ -227,10 +209,11 @@ export function failTask(emu: Core, ctx: JobContext, stage: StageRow, task: Task
 
 // ---- stage and job endings ---------------------------------------------------------------------
 
-export function failStage(emu: Core, ctx: JobContext, stage: StageRow, notification: Record<string, unknown>): null {
+export function failStage(env: StepEnv, ctx: JobContext, stage: StageRow, notification: Record<string, unknown>): null {
+  const { emu } = env;
   emu.db.transaction(() => {
     updateStage(emu.db, ctx.ws, ctx.jobId, stage.stage_id, { state: "failed", status_type: "error", notification: json(notification) }, emu.clock.now());
-    failJob(emu, ctx, stage.stage_name, { ...notification, type: "job-failed", stage: stage.stage_name });
+    failJob(env, ctx, stage.stage_name, { ...notification, type: "job-failed", stage: stage.stage_name });
   })();
   return null;
 }
@@ -253,7 +236,7 @@ export function succeedJob(emu: Core, ctx: JobContext): null {
 }
 
 /** Fails the job: running tasks stop (kept for a restart), the current stage ends with an error, the webhook says "fail". */
-export function failJob(emu: Core, ctx: JobContext, stageName: string | null, notification: Record<string, unknown>): null {
+export function failJob({ emu, partials }: StepEnv, ctx: JobContext, stageName: string | null, notification: Record<string, unknown>): null {
   const { db, clock } = emu;
   const now = clock.now();
   db.transaction(() => {
@@ -273,6 +256,6 @@ export function failJob(emu: Core, ctx: JobContext, stageName: string | null, no
     logJob(emu, ctx, "error", "job-orchestrator", "job-failed", notification, stageName);
     notifyJob(emu, ctx.ws, ctx.jobId, ctx.def.notificationsURL, "fail");
   })();
-  removeJobTemps(emu, ctx.ws, ctx.jobId);
+  partials.discardJob(jobKeyOf(ctx.ws, ctx.jobId));
   return null;
 }

@@ -1,10 +1,8 @@
 // Writers for what jobs produce: per-image / per-frame result records as JSONL or CSV, export
-// archives as .tar.gz, and the multipart output batches (rows) that expose them for download.
-import fs from "node:fs";
+// archives as .tar.gz streams, and the multipart output batches (rows) that expose them for download.
 import zlib from "node:zlib";
 import { pipeline } from "node:stream/promises";
-import { Readable, Transform } from "node:stream";
-import crypto from "node:crypto";
+import { Readable } from "node:stream";
 import type { Db } from "../state/db.js";
 import { BATCH_RETENTION_MS, getBatch, insertBatch, upsertFile, upsertPart, type BatchContentType } from "../state/batches.js";
 import type { Prediction } from "./job-media.js";
@@ -96,39 +94,42 @@ export function tarHeader(name: string, size: number, mtime = ARCHIVE_MTIME): Bu
 
 export interface ArchiveEntry {
   name: string;
-  /** Absolute path of the bytes on disk. */
-  path: string;
+  size: number;
+  open(): AsyncIterable<Buffer>;
 }
 
 async function* tarStream(entries: ArchiveEntry[]): AsyncGenerator<Buffer> {
   for (const e of entries) {
-    const size = fs.statSync(e.path).size;
-    yield tarHeader(e.name, size);
+    yield tarHeader(e.name, e.size);
     let written = 0;
-    for await (const chunk of fs.createReadStream(e.path)) {
-      written += (chunk as Buffer).length;
-      yield chunk as Buffer;
+    for await (const chunk of e.open()) {
+      written += chunk.length;
+      yield chunk;
     }
-    if (written !== size) throw new Error(`${e.name} changed while archiving`);
-    const pad = (512 - (size % 512)) % 512;
+    if (written !== e.size) throw new Error(`${e.name} changed while archiving`);
+    const pad = (512 - (e.size % 512)) % 512;
     if (pad) yield Buffer.alloc(pad);
   }
   yield Buffer.alloc(1024);
 }
 
-/** Streams the entries into `dest` as a gzip-compressed tar; memory stays flat whatever the sizes. */
-export async function writeTarGz(entries: ArchiveEntry[], dest: string): Promise<{ size: number; sha256: string }> {
-  const hash = crypto.createHash("sha256");
-  let size = 0;
-  const count = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      size += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  await pipeline(Readable.from(tarStream(entries)), zlib.createGzip({ level: 6 }), count, fs.createWriteStream(dest));
-  return { size, sha256: hash.digest("hex") };
+/** The entries as a gzip-compressed tar stream; memory stays flat whatever the sizes. */
+export function tarGz(entries: ArchiveEntry[]): Readable {
+  const gzip = zlib.createGzip({ level: 6 });
+  // pipeline destroys gzip with any stage's error, so whoever reads the archive sees the failure.
+  pipeline(Readable.from(tarStream(entries)), gzip).catch(() => {});
+  return gzip;
+}
+
+/** Records in a results file: JSONL lines, or CSV rows after the header (quoted cells may hold line breaks). */
+export function countRecords(bytes: Buffer, format: "jsonl" | "csv"): number {
+  let lines = 0;
+  let quoted = false;
+  for (const b of bytes) {
+    if (format === "csv" && b === 0x22) quoted = !quoted;
+    else if (b === 0x0a && !quoted) lines++;
+  }
+  return format === "csv" ? Math.max(0, lines - 1) : lines;
 }
 
 // ---- output batches ----------------------------------------------------------------------------

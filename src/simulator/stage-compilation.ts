@@ -21,9 +21,9 @@ function step(env: StepEnv, ctx: JobContext, stage: StageRow): StepResult {
   const { db, clock } = env.emu;
   const next = nextTaskOf(env.emu, ctx, stage);
   if (!next) return STAGE_DONE;
-  const task = startTask(env.emu, next);
+  const task = startTask(env, next);
   const delay = stepDelay(ctx.script, stage.stage_name, expectedSteps(ctx, stage.tasks_number), DELAYS.compilationTaskMs);
-  if (shouldFailTask(env.emu, ctx, stage.stage_name, task)) return delay;
+  if (shouldFailTask(env, ctx, stage.stage_name, task)) return delay;
   const def = trtDefinition(ctx);
   const device = compilationDevices(def)[task.range_from];
   const fingerprint = crypto.createHash("sha256").update(`${def.modelId}\n${device}`).digest("hex").slice(0, 32);

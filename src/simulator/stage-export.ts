@@ -4,10 +4,10 @@ import { getFileByName } from "../state/batches.js";
 import { getStage, type StageRow } from "../state/jobs.js";
 import { DELAYS, RESULTS_PER_ARCHIVE, archiveFileName, outputBatchId, resultFileName, stepDelay } from "./job-plan.js";
 import {
-  commitTaskOutput, isCurrent, nextTaskOf, removeTemp, shouldFailTask, startTask, STAGE_DONE, tempPathOf,
+  commitTaskOutput, isCurrent, nextTaskOf, shouldFailTask, startTask, STAGE_DONE,
   type JobContext, type StageKind, type StepEnv, type StepResult, type TaskPlan,
 } from "./job-steps.js";
-import { ARCHIVES_PART, RESULTS_PART, writeTarGz } from "./outputs.js";
+import { ARCHIVES_PART, RESULTS_PART, tarGz, type ArchiveEntry } from "./outputs.js";
 
 const expectedSteps = (_ctx: JobContext, tasks: number) => tasks + 1;
 
@@ -27,22 +27,25 @@ async function step(env: StepEnv, ctx: JobContext, stage: StageRow): Promise<Ste
   const { emu } = env;
   const next = nextTaskOf(emu, ctx, stage);
   if (!next) return STAGE_DONE;
-  const task = startTask(emu, next);
+  const task = startTask(env, next);
   const format = ctx.params.aggregationFormat;
   const processingBatch = outputBatchId(ctx.jobId, "processing");
-  const entries = [];
+  const entries: ArchiveEntry[] = [];
   for (let i = task.range_from; i <= task.range_to; i++) {
     const f = getFileByName(emu.db, ctx.ws, processingBatch, RESULTS_PART.partName, resultFileName(i, format));
-    if (f) entries.push({ name: f.file_name, path: emu.blobs.path(f.blob) });
+    if (f) entries.push({ name: f.file_name, size: f.size, open: () => emu.blobs.openRead(f.blob) });
   }
-  const tmp = tempPathOf(emu, task);
-  const { size, sha256 } = await writeTarGz(entries, tmp);
+  // The archive's temp file belongs to this step alone: it is committed or discarded right here.
+  const { tmp, size, sha256 } = await emu.blobs.receive(tarGz(entries), Number.MAX_SAFE_INTEGER);
   const delay = stepDelay(ctx.script, stage.stage_name, expectedSteps(ctx, stage.tasks_number), DELAYS.exportTaskMs);
   if (!isCurrent(emu, ctx)) {
-    removeTemp(tmp);
+    emu.blobs.discard(tmp);
     return 0;
   }
-  if (shouldFailTask(emu, ctx, stage.stage_name, task)) return delay;
+  if (shouldFailTask(env, ctx, stage.stage_name, task)) {
+    emu.blobs.discard(tmp);
+    return delay;
+  }
   const committed = commitTaskOutput(emu, ctx, stage, task, tmp, {
     batchId: outputBatchId(ctx.jobId, "export"),
     partName: ARCHIVES_PART.partName,

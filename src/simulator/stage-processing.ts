@@ -2,7 +2,6 @@
 // each task run slice by slice, one result record per image or video frame appended to the task's
 // partial file, which becomes one results file of the stage's output batch when the task ends.
 import crypto from "node:crypto";
-import fs from "node:fs";
 import { filesAfter, filesInSeqRange, nthFileSeqAfter } from "../state/batches.js";
 import { advisoryWrite } from "../state/db.js";
 import { getStage, tasksInState, updateJob, updateTask, type StageRow, type TaskRow } from "../state/jobs.js";
@@ -11,13 +10,15 @@ import {
   DELAYS, IMAGES_PER_STEP, IMAGES_PER_TASK, VIDEOS_PER_TASK, framesFor, machineMsFor, outputBatchId, resultFileName, stepDelay, taskBudgetMs, tooManyFailures,
 } from "./job-plan.js";
 import {
-  commitTaskOutput, failStage, failTask, isCurrent, json, logJob, removeTemp, shouldFailTask, startTask, STAGE_DONE, tempPathOf, workflowContext,
+  commitTaskOutput, failStage, failTask, isCurrent, jobKeyOf, json, logJob, shouldFailTask, startTask, STAGE_DONE, workflowContext,
   type JobContext, type StageKind, type StepEnv, type StepResult, type TaskPlan, type WorkflowContext,
 } from "./job-steps.js";
-import { RESULTS_PART, csvHeader, csvLine, jsonlLine, type FrameResult, type ImageResult } from "./outputs.js";
+import { RESULTS_PART, countRecords, csvHeader, csvLine, jsonlLine, type FrameResult, type ImageResult } from "./outputs.js";
 
 /** Per-image failure logs written per task; further failures are only counted in the task's summary. */
 const MAX_FAILURE_LOGS_PER_TASK = 50;
+/** A task whose partial results keep getting lost is failed at this attempt instead of re-run again. */
+const MAX_ATTEMPTS_AFTER_LOSS = 5;
 
 function expectedSteps(ctx: JobContext, tasks: number): number {
   return ctx.kind === "image" ? Math.ceil(ctx.job.input_count / IMAGES_PER_STEP) + tasks + 1 : tasks + 1;
@@ -49,7 +50,7 @@ function step(env: StepEnv, job: JobContext, stage: StageRow): StepResult | Prom
   let running = tasksInState(db, ctx.ws, ctx.jobId, stage.stage_id, "running");
   if (running.length < ctx.params.maxParallelTasks) {
     for (const t of tasksInState(db, ctx.ws, ctx.jobId, stage.stage_id, "pending", ctx.params.maxParallelTasks - running.length)) {
-      running.push(startTask(env.emu, t));
+      running.push(startTask(env, t));
     }
   }
   if (!running.length) return STAGE_DONE;
@@ -59,11 +60,18 @@ function step(env: StepEnv, job: JobContext, stage: StageRow): StepResult | Prom
 }
 
 async function processSlice(env: StepEnv, ctx: WorkflowContext, stage: StageRow, task: TaskRow): Promise<StepResult> {
-  const { emu } = env;
+  const { emu, partials } = env;
   const { db, clock } = emu;
   const input = ctx.def.jobInput;
   const workflowId = ctx.def.processingSpecification.workflowId;
   const format = ctx.params.aggregationFormat;
+  let tmp = partials.get(task.seq);
+  if (tmp === undefined) {
+    // Records of the slices already handled are not on disk: never go on without them.
+    if (task.cursor !== task.range_from) return rerunTask(env, ctx, stage, task, "its partial results file is gone");
+    tmp = partials.open(jobKeyOf(ctx.ws, ctx.jobId), task.seq);
+    if (format === "csv") partials.append(tmp, csvHeader(ctx.kind));
+  }
   const files = filesInSeqRange(db, ctx.ws, input.batchId, input.partName ?? "", task.cursor, task.range_to, ctx.kind === "video" ? 1 : IMAGES_PER_STEP);
   const lines: string[] = [];
   const failures: { fileName: string; reason: string; message: string }[] = [];
@@ -97,10 +105,7 @@ async function processSlice(env: StepEnv, ctx: WorkflowContext, stage: StageRow,
       }
     }
   }
-  const tmp = tempPathOf(emu, task);
-  if (task.cursor === task.range_from && format === "csv") fs.appendFileSync(tmp, csvHeader(ctx.kind));
-  if (lines.length) fs.appendFileSync(tmp, lines.join(""));
-  else if (!fs.existsSync(tmp)) fs.writeFileSync(tmp, "");
+  if (lines.length) partials.append(tmp, lines.join(""));
 
   const now = clock.now();
   const done = files.length === 0 || files[files.length - 1].seq >= task.range_to || (ctx.kind === "image" && files.length < IMAGES_PER_STEP);
@@ -133,25 +138,30 @@ async function processSlice(env: StepEnv, ctx: WorkflowContext, stage: StageRow,
 
   const budget = taskBudgetMs(ctx.params, stage.tasks_number);
   if (updated.machine_ms > budget) return timeoutJob(env, ctx, stage, updated, budget);
-  if (done) await completeTask(env, ctx, stage, updated);
+  if (done) await completeTask(env, ctx, stage, updated, tmp);
   return stepDelay(ctx.script, stage.stage_name, expectedSteps(ctx, stage.tasks_number), DELAYS.processingStepMs);
 }
 
-async function completeTask(env: StepEnv, ctx: WorkflowContext, stage: StageRow, task: TaskRow): Promise<void> {
-  const { emu } = env;
-  const tmp = tempPathOf(emu, task);
+async function completeTask(env: StepEnv, ctx: WorkflowContext, stage: StageRow, task: TaskRow, tmp: string): Promise<void> {
+  const { emu, partials } = env;
   const tooMany = ctx.kind === "image" && tooManyFailures(task.items_failed, task.items_done, ctx.params.maxImageFailureRate);
   if (tooMany) {
     const rate = ctx.params.maxImageFailureRate;
-    failTask(emu, ctx, stage, task, "too-many-failed-images",
+    failTask(env, ctx, stage, task, "too-many-failed-images",
       `${task.items_failed} of ${task.items_done} images could not be processed, more than allowed (${rate === null ? "10 images per task by default" : `maxImageFailureRate=${rate}`}); restart with a higher --max-image-failure-rate to keep partial results`);
     return;
   }
-  if (shouldFailTask(emu, ctx, stage.stage_name, task)) return;
+  if (shouldFailTask(env, ctx, stage.stage_name, task)) return;
   const format = ctx.params.aggregationFormat;
-  const bytes = fs.readFileSync(tmp);
+  const bytes = partials.read(tmp);
+  // Every input handled gives at least one record (one per image, one or more per video).
+  const records = bytes ? countRecords(bytes, format) : 0;
+  if (!bytes || records < task.items_done) {
+    rerunTask(env, ctx, stage, task, `its results file holds ${records} record(s) for ${task.items_done} input file(s)`);
+    return;
+  }
   await emu.blobs.syncTemp(tmp);
-  if (!isCurrent(emu, ctx)) return removeTemp(tmp);
+  if (!isCurrent(emu, ctx)) return partials.discard(task.seq, tmp);
   commitTaskOutput(emu, ctx, stage, task, tmp, {
     batchId: outputBatchId(ctx.jobId, "processing"),
     partName: RESULTS_PART.partName,
@@ -168,6 +178,19 @@ async function completeTask(env: StepEnv, ctx: WorkflowContext, stage: StageRow,
       logJob(emu, ctx, "warning", "workflow-worker", "task-completed-with-failures", { taskId: task.task_id, processed: task.items_done, failed: task.items_failed }, stage.stage_id, task.task_id);
     }
   });
+  partials.committed(task.seq, tmp);
+}
+
+/** Partial results that lost records are never committed: the task runs again from its first input. */
+function rerunTask(env: StepEnv, ctx: WorkflowContext, stage: StageRow, task: TaskRow, why: string): StepResult {
+  const message = `Task ${task.task_id} lost part of its results (${why})`;
+  if (task.attempts >= MAX_ATTEMPTS_AFTER_LOSS) {
+    failTask(env, ctx, stage, task, "partial-results-lost", `${message}; failed after ${task.attempts} attempts. Restart the job to run it again.`);
+  } else {
+    logJob(env.emu, ctx, "warning", "workflow-worker", "task-rerun", { taskId: task.task_id, reason: "partial-results-lost", message: `${message}; running it again` }, stage.stage_id, task.task_id);
+    startTask(env, task);
+  }
+  return stepDelay(ctx.script, stage.stage_name, expectedSteps(ctx, stage.tasks_number), DELAYS.processingStepMs);
 }
 
 function timeoutJob(env: StepEnv, ctx: WorkflowContext, stage: StageRow, task: TaskRow, budgetMs: number): null {
@@ -176,8 +199,8 @@ function timeoutJob(env: StepEnv, ctx: WorkflowContext, stage: StageRow, task: T
     `Processing timeout: task ${task.task_id} needed more than its ${seconds(budgetMs)} s share of processingTimeoutSeconds=${ctx.params.timeoutSeconds} ` +
     `(the limit is total machine time, split evenly across ${stage.tasks_number} task(s); ${ctx.params.machineType} machines with ${ctx.params.workersPerMachine} worker(s)). ` +
     `Restart the job with a larger --max-runtime-seconds${ctx.params.machineType === "cpu" ? ", or use gpu machines" : ""}.`;
-  failTask(env.emu, ctx, stage, task, "processing-timeout", message);
-  return failStage(env.emu, ctx, getStage(env.emu.db, ctx.ws, ctx.jobId, stage.stage_id)!, { type: "stage-failed", reason: "processing-timeout", message });
+  failTask(env, ctx, stage, task, "processing-timeout", message);
+  return failStage(env, ctx, getStage(env.emu.db, ctx.ws, ctx.jobId, stage.stage_id)!, { type: "stage-failed", reason: "processing-timeout", message });
 }
 
 export const processingStage: StageKind = {

@@ -157,6 +157,11 @@ export class BlobStore {
     return { tmp, size: data.length, sha256: crypto.createHash("sha256").update(data).digest("hex") };
   }
 
+  /** Appends to a temp file, creating it when missing (job results written slice by slice). */
+  appendTemp(tmpFile: string, data: string | Buffer): void {
+    fs.appendFileSync(tmpFile, data);
+  }
+
   /** Reads a whole temp file (small files only: a downloaded references list). */
   readTemp(tmpFile: string): Buffer {
     return fs.readFileSync(tmpFile);

@@ -1,5 +1,5 @@
 // Jobs, their stages, tasks and logs: rows and queries. No decisions here; the simulator
-// (src/simulator/engine.ts) decides what happens next and commits through these functions.
+// (src/simulator/engine.ts and its stage modules) decides what happens next and commits through these functions.
 import type { Db } from "./db.js";
 import { encodeToken, pageOf } from "./pagination.js";
 
