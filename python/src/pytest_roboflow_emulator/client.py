@@ -78,6 +78,10 @@ class EmulatorClient:
         self.clock = Clock(self)
         self.webhooks = Webhooks(self)
 
+    def for_workspace(self, workspace: str, api_key: str) -> "EmulatorClient":
+        """The same emulator, seen with another workspace's key (e.g. one a seed created)."""
+        return EmulatorClient(self.base_url, api_key=api_key, workspace=workspace, admin_token=self.admin_token, timeout=self.timeout)
+
     # ---- plumbing ------------------------------------------------------------------------------
 
     def request(self, method: str, path: str, body: Any = None, query: Optional[Mapping[str, Any]] = None) -> Any:
