@@ -6,6 +6,7 @@ import fs from "node:fs";
 import type { AddressInfo } from "node:net";
 import { buildApp } from "./app.js";
 import { applyConnectionLimits, serverOptionsFor } from "./http/connection-limits.js";
+import { CONTROL_API_LOOP, pointsAtControlApi } from "./http/self-url.js";
 import { Clock } from "./clock.js";
 import { resolveConfig, type EmulatorConfig } from "./config.js";
 import type { Core, Emulator, Worker } from "./context.js";
@@ -62,6 +63,7 @@ export function createEmulator(config: EmulatorConfig): Emulator {
     transport: (input, init) => fetch(input, init),
     faultHook: controls.faults.webhookHook(),
     newId: () => controls.ids.uuid(),
+    refuseUrl: (url) => (pointsAtControlApi(url, { baseUrl: () => base, config }) ? CONTROL_API_LOOP : null),
   });
   const core: Core = {
     config,

@@ -5,6 +5,7 @@ import type { Emulator } from "../context.js";
 import { JobIdParam } from "../contract/common.js";
 import { JobDefinition, type JobDefinitionJson, type RestartOverrideJson } from "../contract/jobs.js";
 import { badRequest, conflict, notFound, validationError } from "../errors.js";
+import { CONTROL_API_LOOP, pointsAtControlApi } from "../http/self-url.js";
 import { countFiles, deleteBatchRows, getBatch, listParts } from "../state/batches.js";
 import { deleteJob, getJob, getStage, insertJob, jobKeys, listStages, rewindTasks, updateJob, updateStage, updateTasksWhere, type JobRow } from "../state/jobs.js";
 import { DELAYS, canonicalJson, outputBatchId, plannedStages, specOf, stepDelay, withoutNulls, type JobScript, type WorkflowSpec } from "../simulator/job-plan.js";
@@ -35,6 +36,9 @@ export function startJob(emu: Emulator, ws: string, jobId: string, definition: u
   const parsed = JobDefinition.safeParse(definition);
   if (!parsed.success) throw validationError(parsed.error, JobDefinition, definition);
   const def = withoutNulls(parsed.data);
+  if (typeof def.notificationsURL === "string" && pointsAtControlApi(def.notificationsURL, emu)) {
+    throw badRequest(`Invalid notificationsURL: ${CONTROL_API_LOOP}`, [{ field: "notificationsURL", problem: "points at the emulator's own control API", received: def.notificationsURL }]);
+  }
   const name = opts.name ?? jobId;
   const script = opts.script ? JSON.stringify(opts.script) : null;
 

@@ -1,16 +1,20 @@
 // Durable webhook delivery. A notification is stored first, then sent; failures are retried with
 // exponential backoff on the emulator clock, every attempt is recorded, and pending deliveries
-// resume after a restart.
+// resume after a restart: at least once, with the same event_id, even when the process stopped or
+// died in the middle of sending.
 import type { Clock } from "../clock.js";
 import { describeFetchError } from "../http/fetch-errors.js";
 import type { Db } from "../state/db.js";
 import {
-  claimWebhookAttempt, dueWebhookIds, getWebhook, insertWebhook, markWebhookPending, nextWebhookDue, recordWebhookAttempt, type AttemptOutcome, type WebhookRow,
+  claimWebhookAttempt, dueWebhookIds, getWebhook, insertWebhook, interruptedWebhookIds, markWebhookPending, nextWebhookDue, recordWebhookAttempt, type AttemptOutcome,
+  type WebhookRow,
 } from "../state/webhooks.js";
 
 export const MAX_DELIVERY_ATTEMPTS = 5;
 export const DELIVERY_TIMEOUT_MS = 10_000;
 export const BASE_BACKOFF_MS = 1_000;
+/** A notification can be sent by hand (redelivered) this many times beyond its automatic attempts. */
+export const MAX_REDELIVERIES = 50;
 
 export interface NewNotification {
   workspaceId: string;
@@ -43,6 +47,8 @@ export interface WebhookSenderDeps {
   faultHook: DeliveryHook;
   /** Event ids (seeded in deterministic runs). */
   newId: () => string;
+  /** Why a URL must not be sent to (e.g. the emulator's own control API: a webhook loop), or null. */
+  refuseUrl: (url: string) => string | null;
 }
 
 export class WebhookSender {
@@ -55,8 +61,10 @@ export class WebhookSender {
   private readonly transport: typeof fetch;
   private readonly faultHook: DeliveryHook;
   private readonly newId: () => string;
+  private readonly refuseUrl: (url: string) => string | null;
 
   constructor(deps: WebhookSenderDeps) {
+    this.refuseUrl = deps.refuseUrl;
     this.db = deps.db;
     this.clock = deps.clock;
     this.transport = deps.transport;
@@ -76,7 +84,8 @@ export class WebhookSender {
   /** Resumes deliveries left pending by a previous process, and arms the retry timer. */
   start(): void {
     this.closed = false;
-    for (const id of dueWebhookIds(this.db, this.clock.now())) setImmediate(() => void this.attempt(id));
+    const resume = new Set([...interruptedWebhookIds(this.db), ...dueWebhookIds(this.db, this.clock.now())]);
+    for (const id of resume) setImmediate(() => void this.attempt(id, true));
     this.schedule();
   }
 
@@ -85,13 +94,14 @@ export class WebhookSender {
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
   }
 
-  /** Sends a delivered or failed notification once more, as a new attempt. */
-  redeliver(id: string): boolean {
+  /** Sends a delivered or failed notification once more, as a new attempt (bounded, so no loop runs forever). */
+  redeliver(id: string): "queued" | "missing" | "exhausted" {
     const row = this.get(id);
-    if (!row) return false;
+    if (!row) return "missing";
+    if (row.attempts >= MAX_DELIVERY_ATTEMPTS + MAX_REDELIVERIES) return "exhausted";
     markWebhookPending(this.db, id, this.clock.now());
     setImmediate(() => void this.attempt(id, true));
-    return true;
+    return "queued";
   }
 
   get(id: string): WebhookRow | undefined {
@@ -124,18 +134,22 @@ export class WebhookSender {
     this.inFlight.add(id);
     try {
       const attempt = row.attempts + 1;
-      // Claim the attempt before sending, so a crash mid-send never repeats an attempt number.
-      claimWebhookAttempt(this.db, id, attempt);
       const body = attemptBody(row.payload, attempt);
-      const decision = this.faultHook(row);
+      const refused = this.refuseUrl(row.url);
+      const decision = refused ? "drop" : this.faultHook(row);
+      const sends = decision === "duplicate" ? 2 : 1;
+      const lease = (typeof decision === "object" ? decision.delayMs : 0) + sends * DELIVERY_TIMEOUT_MS + BASE_BACKOFF_MS;
+      // Claim the attempt before sending, so a crash mid-send never repeats an attempt number.
+      claimWebhookAttempt(this.db, id, attempt, this.clock.now() + lease);
       const started = Date.now();
       let status: number | null = null;
       let error: string | null = null;
-      if (decision === "drop") {
+      if (refused) {
+        error = refused;
+      } else if (decision === "drop") {
         error = "dropped by an emulator delivery fault";
       } else {
         if (typeof decision === "object") await new Promise((r) => setTimeout(r, decision.delayMs));
-        const sends = decision === "duplicate" ? 2 : 1;
         for (let i = 0; i < sends; i++) {
           try {
             const res = await this.transport(row.url, {
@@ -155,12 +169,14 @@ export class WebhookSender {
         }
       }
       const latency = Date.now() - started;
-      if (this.closed) return;
+      // Recorded even while closing: close waits for sends in flight, so the store is still open.
       const now = this.clock.now();
-      const outcome: AttemptOutcome = error === null ? { state: "delivered" } : attempt >= MAX_DELIVERY_ATTEMPTS ? { state: "failed" } : { state: "pending", retryAt: now + backoffMs(attempt) };
+      const outcome: AttemptOutcome =
+        error === null ? { state: "delivered" } : refused || attempt >= MAX_DELIVERY_ATTEMPTS ? { state: "failed" } : { state: "pending", retryAt: now + backoffMs(attempt) };
       recordWebhookAttempt(this.db, { webhook_id: id, attempt, at: now, url: row.url, status, error, latency_ms: latency, body }, outcome);
     } catch (err) {
-      if (!this.closed) console.error("[webhooks] delivery bookkeeping failed:", err);
+      // The claim's lease (or the interrupted-attempt check at the next start) sends it again.
+      if (!this.closed) console.error("[webhooks] delivery bookkeeping failed; it will be retried:", err);
     } finally {
       this.inFlight.delete(id);
       this.schedule();

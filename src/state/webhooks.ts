@@ -47,6 +47,22 @@ export function dueWebhookIds(db: Db, now: number): string[] {
   return (db.prepare("SELECT id FROM webhooks WHERE state = 'pending' AND next_attempt_at <= ?").all(now) as { id: string }[]).map((r) => r.id);
 }
 
+/**
+ * Pending deliveries whose last claimed attempt never got an outcome: the process stopped or died
+ * while sending. They go out again at once after a restart (same event_id, next attempt number).
+ * Rows with no due time at all (written by older versions mid-send) count too.
+ */
+export function interruptedWebhookIds(db: Db): string[] {
+  return (
+    db
+      .prepare(
+        `SELECT w.id FROM webhooks w WHERE w.state = 'pending'
+           AND (w.next_attempt_at IS NULL OR w.attempts > (SELECT COUNT(*) FROM webhook_attempts a WHERE a.webhook_id = w.id))`,
+      )
+      .all() as { id: string }[]
+  ).map((r) => r.id);
+}
+
 /** When the earliest pending delivery is due, or null when none is pending. */
 export function nextWebhookDue(db: Db): number | null {
   return (db.prepare("SELECT MIN(next_attempt_at) AS t FROM webhooks WHERE state = 'pending'").get() as { t: number | null }).t;
@@ -58,8 +74,10 @@ export function markWebhookPending(db: Db, id: string, at: number): void {
 }
 
 /** Claims attempt number `attempt` before it is sent: no next attempt until its outcome is recorded. */
-export function claimWebhookAttempt(db: Db, id: string, attempt: number): void {
-  db.prepare("UPDATE webhooks SET attempts = ?, next_attempt_at = NULL WHERE id = ?").run(attempt, id);
+export function claimWebhookAttempt(db: Db, id: string, attempt: number, leaseUntil: number): void {
+  // The lease keeps a due time on the row while it is being sent: if the process dies mid-send the
+  // delivery is due again, never stranded.
+  db.prepare("UPDATE webhooks SET attempts = ?, next_attempt_at = ? WHERE id = ?").run(attempt, leaseUntil, id);
 }
 
 /** What follows an attempt: delivered, failed for good, or another attempt at `retryAt`. */
