@@ -88,3 +88,8 @@ def inner(pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester whose inner test files can ``from record_helper import record``."""
     pytester.makepyfile(record_helper=RECORD)
     return pytester
+
+
+def run_inner(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """An inner pytest run in a subprocess (own signal handlers, own emulator), bounded in time."""
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=180)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN_JS, eventually, processes_matching, read_info, running, running_emulator
+from conftest import BIN_JS, eventually, processes_matching, read_info, run_inner, running, running_emulator
 from pytest_roboflow_emulator import EmulatorStartError, start_emulator
 from pytest_roboflow_emulator.process import group_alive
 from pytest_roboflow_emulator.session import Settings, find_command
@@ -46,7 +46,7 @@ def test_nothing_left_after_a_session_with_a_failing_test(inner):
             assert emulator.controls.health()
         """
     )
-    result = inner.runpytest_subprocess("-p", "no:cacheprovider")
+    result = run_inner(inner)
     result.assert_outcomes(failed=1, passed=1)
     info = read_info(inner.path / "emulator.json", timeout=1)
     assert info["env"] == info["url"]
@@ -77,7 +77,7 @@ def test_nothing_left_when_fixtures_fail_in_setup_and_teardown(inner):
             assert broken_teardown.controls.health()
         """
     )
-    result = inner.runpytest_subprocess("-p", "no:cacheprovider")
+    result = run_inner(inner)
     result.assert_outcomes(passed=1, errors=2)
     info = read_info(inner.path / "emulator.json", timeout=1)
     assert not running_emulator(info["pid"])
@@ -103,7 +103,7 @@ def test_a_start_that_never_becomes_ready_stops_the_whole_group(inner):
     )
     os.environ["ROBOFLOW_EMULATOR_COMMAND"] = f"{sys.executable} hang.py {marker}"
     try:
-        result = inner.runpytest_subprocess("-p", "no:cacheprovider", "--roboflow-emulator-startup-timeout=2")
+        result = run_inner(inner, "--roboflow-emulator-startup-timeout=2")
     finally:
         del os.environ["ROBOFLOW_EMULATOR_COMMAND"]
     result.assert_outcomes(errors=2)
@@ -211,7 +211,7 @@ def test_early_start_sets_the_env_before_test_modules_are_imported(inner):
     )
     env_before = os.environ.pop("API_BASE_URL")
     try:
-        result = inner.runpytest_subprocess("-p", "no:cacheprovider", "--roboflow-emulator-start=early")
+        result = run_inner(inner, "--roboflow-emulator-start=early")
     finally:
         os.environ["API_BASE_URL"] = env_before
     result.assert_outcomes(passed=1)
@@ -220,7 +220,7 @@ def test_early_start_sets_the_env_before_test_modules_are_imported(inner):
 
 def test_early_start_that_fails_exits_with_the_reason(inner):
     inner.makepyfile(test_inner="def test_never_runs(): pass")
-    result = inner.runpytest_subprocess("--roboflow-emulator-start=early", "--roboflow-emulator-command=/nonexistent/emu")
+    result = run_inner(inner, "--roboflow-emulator-start=early", "--roboflow-emulator-command=/nonexistent/emu")
     assert result.ret == pytest.ExitCode.INTERNAL_ERROR
     result.stderr.fnmatch_lines(["*roboflow emulator: could not run*"])
 
@@ -236,7 +236,7 @@ def test_connects_to_a_running_emulator_by_url_and_leaves_it_running(inner, robo
         """,
     )
     inner.makefile(".json", seed='{"batches": [{"batchId": "seeded", "images": {"count": 2}}]}')
-    result = inner.runpytest_subprocess("-p", "no:cacheprovider", f"--roboflow-emulator-url={roboflow_emulator.base_url}", "--roboflow-emulator-seed=seed.json")
+    result = run_inner(inner, f"--roboflow-emulator-url={roboflow_emulator.base_url}", "--roboflow-emulator-seed=seed.json")
     result.assert_outcomes(passed=1)
     assert running_emulator(roboflow_emulator.pid)
 
@@ -258,7 +258,7 @@ def test_settings_come_from_the_ini_file_too(inner):
             assert emulator.controls.request("GET", "/", query={"api_key": "key-a"})["workspace"] == "team-a"
         """
     )
-    inner.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    run_inner(inner).assert_outcomes(passed=1)
 
 
 def test_find_command_order(tmp_path, monkeypatch):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import BIN_JS
+from conftest import BIN_JS, run_inner
 from pytest_roboflow_emulator import EmulatorClient, start_emulator
 
 IMAGE_JOB = {
@@ -76,7 +76,7 @@ def test_2_is_back_to_the_seed(emulator):
 def test_each_test_starts_from_the_seed_file(pytester):
     pytester.makefile(".json", world=json.dumps(SEED))
     pytester.makepyfile(test_inner=INNER)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", "--roboflow-emulator-seed=world.json")
+    result = run_inner(pytester, "-p", "no:randomly", "--roboflow-emulator-seed=world.json")
     result.assert_outcomes(passed=2)
 
 
@@ -90,7 +90,7 @@ def test_a_fresh_session_starts_at_the_seeds_start_time(pytester):
             assert clock["now"].startswith("2026-01-01T00:00:00")
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--roboflow-emulator-seed=world.json")
+    result = run_inner(pytester, "--roboflow-emulator-seed=world.json")
     result.assert_outcomes(passed=1)
 
 
