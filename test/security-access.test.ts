@@ -84,8 +84,12 @@ describe("signed URLs", () => {
     none.searchParams.set("api_key", emu.apiKey);
     variants.push(["api_key instead of a signature", none.toString()]);
     const other = new URL(good);
-    other.pathname = other.pathname.replace(/\/_signed\/files\/(\d+)\//, (_, n: string) => `/_signed/files/${Number(n) + 1}/`);
+    other.pathname = other.pathname.replace(/\/(\d+)\/([^/]+)$/, (_, n: string, name: string) => `/${Number(n) + 1}/${name}`);
     variants.push(["another file's path", other.toString()]);
+    const otherWs = new URL(good);
+    otherWs.pathname = otherWs.pathname.replace(`/${emu.workspace}/acc-batch/`, "/other-ws/theirs/");
+    expect(otherWs.pathname).not.toBe(u.pathname);
+    variants.push(["another workspace's batch in the path", otherWs.toString()]);
     const garbage = new URL(good);
     garbage.searchParams.set("X-Emulator-Signature", "zz");
     variants.push(["malformed signature", garbage.toString()]);

@@ -176,6 +176,9 @@ export const RoboqlResponse = z
   .openapi("RoboqlIngestResponse");
 
 export const SignedUploadParams = z.object({
+  generation: z.string().openapi({ param: { name: "generation", in: "path" }, description: "Store generation the URL was issued in (a full reset or a snapshot import starts a new one)." }),
+  workspace: z.string().openapi({ param: { name: "workspace", in: "path" }, description: "Workspace of the upload slot." }),
+  batchId: z.string().openapi({ param: { name: "batchId", in: "path" }, description: "Batch of the upload slot." }),
   token: z.string().openapi({ param: { name: "token", in: "path" }, description: "Opaque upload slot token." }),
 });
 export type RoboqlBodyT = z.infer<typeof RoboqlBody>;

@@ -6,6 +6,7 @@ import type { ResetBodyT } from "../contract/controls.js";
 import { notFound } from "../errors.js";
 import { applySeedFile } from "../seed.js";
 import { resetJobs } from "../jobs/commands.js";
+import { newStoreGeneration } from "../state/generation.js";
 import { allTables, blobsOf, CONTROL_TABLES, countRows, deleteRows, KEPT_TABLES, resetSequences } from "../state/tables.js";
 import { deleteWorkspaceAttempts } from "../state/webhooks.js";
 import { ensureWorkspace, workspaceExists } from "../state/workspaces.js";
@@ -46,6 +47,7 @@ export function resetAll(emu: Emulator): ResetOutcome {
       if (n) deletedRows[t.name] = n;
     }
     resetSequences(emu.db, tables.map((t) => t.name));
+    newStoreGeneration(emu.db); // row numbers restart: signed URLs issued before must name nothing now
     ensureWorkspace(emu.db, emu.config.workspace, emu.config.apiKey, emu.clock.now());
   })();
   emu.blobs.discardAll();

@@ -4,6 +4,7 @@
 import type { Emulator } from "../context.js";
 import type { SnapshotT } from "../contract/controls.js";
 import { badRequest, conflict } from "../errors.js";
+import { newStoreGeneration } from "../state/generation.js";
 import { MIGRATIONS } from "../state/schema.js";
 import { deleteRows, insertRow, selectRows, worldTables } from "../state/tables.js";
 import { ensureWorkspace } from "../state/workspaces.js";
@@ -52,6 +53,7 @@ export function importSnapshot(emu: Emulator, snap: SnapshotT): ImportOutcome {
       for (const row of list) insertRow(emu.db, t, row);
       if (list.length) rows[t.name] = list.length;
     }
+    newStoreGeneration(emu.db); // the imported rows reuse row numbers: signed URLs issued before must name nothing now
     // The configured key keeps working whatever the snapshot holds.
     ensureWorkspace(emu.db, emu.config.workspace, emu.config.apiKey, emu.clock.now());
   })();

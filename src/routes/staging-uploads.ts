@@ -52,7 +52,7 @@ const shardUploadRoute = createRoute({
 });
 
 const signedPutRoute = createRoute({
-  method: "put", path: `${UPLOAD_PATH_PREFIX}{token}`, tags: ["Signed URLs"], summary: "Upload bytes to a signed upload URL",
+  method: "put", path: `${UPLOAD_PATH_PREFIX}{generation}/{workspace}/{batchId}/{token}`, tags: ["Signed URLs"], summary: "Upload bytes to a signed upload URL",
   description:
     "No api_key: the URL's signature authorises the upload. Send the headers from extensionHeaders exactly. The body is streamed to disk. " +
     "A URL is single-use: once an upload through it succeeded, another PUT answers 409.",
@@ -61,9 +61,10 @@ const signedPutRoute = createRoute({
     200: jsonContent(StatusOkResponse, "Stored (videos) or stored and queued for indexing (tar shards)."),
     400: { description: "Missing or different extension headers, or an interrupted body." },
     403: { description: "Missing, invalid or expired signature." },
-    404: { description: "The upload slot no longer exists (the emulator was reset)." },
+    404: { description: "The upload slot no longer exists, or the URL was issued before a reset." },
     409: { description: "The URL was already used, or an upload through it is in progress." },
     413: { description: "The body is larger than the slot allows; nothing was stored." },
+    507: { description: "The emulator's disk is full; nothing was stored (it recovers once space is freed)." },
   },
 });
 
@@ -114,8 +115,7 @@ export function stagingUploadRoutes(emu: Emulator) {
   }, hookFor(shardUploadRoute));
 
   app.openapi(signedPutRoute, async (c) => {
-    const { token } = c.req.valid("param");
-    await receiveSignedPut(emu, inFlight, { token, url: new URL(c.req.url), header: (name) => c.req.header(name), body: incomingBody(c) });
+    await receiveSignedPut(emu, inFlight, { ...c.req.valid("param"), url: new URL(c.req.url), header: (name) => c.req.header(name), body: incomingBody(c) });
     return c.json({ status: "ok" }, 200);
   }, hookFor(signedPutRoute));
 

@@ -1,16 +1,18 @@
-// Serving a signed download URL: signature and expiry checked, the file looked up by the seq in the
-// path, Range requests answered, bytes streamed from the blob store.
+// Serving a signed download URL: signature and expiry checked, the store generation checked (a URL
+// from before a full reset or an import answers 404), the file looked up by the seq in the path and
+// its workspace, batch and name compared with the path, Range requests answered, bytes streamed.
 import { Readable } from "node:stream";
 import type { Core } from "../context.js";
 import { ApiError, notFound } from "../errors.js";
 import { getFileBySeq } from "../state/batches.js";
-import { checkSignature, downloadPath } from "./signed-urls.js";
+import { checkGeneration, checkSignature, downloadPath } from "./signed-urls.js";
 
 export interface DownloadRequest {
   /** The full request URL (path and signature). */
   url: URL;
   method: string;
-  /** The file's seq as it appears in the path. */
+  /** The store generation and the file's seq as they appear in the path. */
+  generation: string;
   seq: string;
   range: string | undefined;
 }
@@ -42,9 +44,10 @@ export function parseRange(header: string | undefined, size: number): { start: n
 
 export function serveDownload(emu: Core, req: DownloadRequest): DownloadAnswer {
   checkSignature(emu, "GET", req.url);
+  checkGeneration(emu, req.generation, "download");
   const seq = Number(req.seq);
   const file = Number.isInteger(seq) ? getFileBySeq(emu.db, seq) : undefined;
-  if (!file || downloadPath(file) !== req.url.pathname) throw notFound("The file behind this URL no longer exists (the batch was reset or expired)");
+  if (!file || downloadPath(file, req.generation) !== req.url.pathname) throw notFound("The file behind this URL no longer exists (its batch or workspace was reset, or the batch expired)", "List the batch again for fresh download URLs.");
   const size = emu.blobs.sizeOf(file.blob);
   if (size === null) throw notFound("The file behind this URL no longer exists");
   const headers: Record<string, string> = {

@@ -11,7 +11,7 @@ import { videoMediaType } from "../http/sniff.js";
 import { consumeUploadSlot, getUploadSlot, insertUploadSlot, type UploadSlotRow } from "../state/ingests.js";
 import { insertShard } from "../state/shards.js";
 import { scheduleShard, type TarShardPayload } from "./ingest/worker.js";
-import { checkSignature, extensionHeadersFor, UPLOAD_URL_TTL_MS, uploadUrl } from "./signed-urls.js";
+import { checkGeneration, checkSignature, extensionHeadersFor, signingContext, UPLOAD_URL_TTL_MS, uploadUrl } from "./signed-urls.js";
 import { BULK_IMAGES, ensureBatch, VIDEOS, type BatchTarget } from "./targets.js";
 import { commitUploadedFile, commitWith, type UploadedFile } from "./uploads.js";
 
@@ -22,8 +22,11 @@ interface SlotRequest {
   fileName: string | null;
 }
 
-/** A PUT to a signed upload URL, as the route hands it over. */
+/** A PUT to a signed upload URL, as the route hands it over (the parts of its path, then the rest). */
 export interface SignedPut {
+  generation: string;
+  workspace: string;
+  batchId: string;
   token: string;
   /** The full request URL (path and signature). */
   url: URL;
@@ -50,12 +53,12 @@ function createSlot(emu: Emulator, ws: string, batchId: string, displayName: str
   const now = emu.clock.now();
   const token = crypto.randomBytes(24).toString("hex");
   const shardId = req.kind === "shard" ? emu.ids.uuid() : null;
-  const expires = now + UPLOAD_URL_TTL_MS;
+  const slot: UploadSlotRow = { token, workspace_id: ws, batch_id: batchId, kind: req.kind, file_name: req.fileName, shard_id: shardId, max_size: req.maxSize, expires_at: now + UPLOAD_URL_TTL_MS, used_at: null };
   emu.db.transaction(() => {
     ensureBatch(emu.db, ws, batchId, req.target, displayName, now);
-    insertUploadSlot(emu.db, { token, workspace_id: ws, batch_id: batchId, kind: req.kind, file_name: req.fileName, shard_id: shardId, max_size: req.maxSize, expires_at: expires, used_at: null });
+    insertUploadSlot(emu.db, slot);
   })();
-  return { shardId, uploadURL: uploadUrl(emu, token, expires), extensionHeaders: extensionHeadersFor(req.maxSize) };
+  return { shardId, uploadURL: uploadUrl(slot, signingContext(emu)), extensionHeaders: extensionHeadersFor(req.maxSize) };
 }
 
 /** upload/video: a slot for one video named `fileName`; answers signedURLDetails. */
@@ -89,9 +92,12 @@ function checkExtensionHeaders(put: SignedPut, slot: UploadSlotRow): void {
 }
 
 /** The slot behind a PUT, when the URL may still be used (404 after a reset, 409 once used). */
-function usableSlot(emu: Emulator, token: string): UploadSlotRow {
-  const slot = getUploadSlot(emu.db, token);
-  if (!slot) throw notFound("This upload URL no longer exists (the emulator was reset or the batch expired)", "Request a new upload URL.");
+function usableSlot(emu: Emulator, put: SignedPut): UploadSlotRow {
+  checkGeneration(emu, put.generation, "upload");
+  const slot = getUploadSlot(emu.db, put.token);
+  if (!slot || slot.workspace_id !== put.workspace || slot.batch_id !== put.batchId) {
+    throw notFound("This upload URL no longer exists (its workspace was reset or the batch expired)", "Request a new upload URL.");
+  }
   if (slot.used_at !== null) {
     throw new ApiError(409, "upload-url-used", `This upload URL was already used (at ${new Date(slot.used_at).toISOString()}); upload URLs are single-use`, undefined, "Request a new upload URL for another upload.");
   }
@@ -101,7 +107,7 @@ function usableSlot(emu: Emulator, token: string): UploadSlotRow {
 /** Receives the body of a signed PUT and commits it; resolves once the video is durable or the shard is durable and queued. */
 export async function receiveSignedPut(emu: Emulator, inFlight: UploadsInFlight, put: SignedPut): Promise<void> {
   checkSignature(emu, "PUT", put.url);
-  const slot = usableSlot(emu, put.token);
+  const slot = usableSlot(emu, put);
   inFlight.hold(put.token);
   try {
     checkExtensionHeaders(put, slot);
