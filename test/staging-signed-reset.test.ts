@@ -1,6 +1,7 @@
 // Signed URLs across a reset or a snapshot import: a URL names the workspace, batch, file and store
 // generation it was issued for, so after the world is replaced it answers 404 saying why, and never
 // serves a file that happens to get the same row number; a PUT racing a reset says the URL is gone.
+import { Readable } from "node:stream";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readResponse, startTestEmulator, type TestEmulator } from "./helpers/emulator.js";
@@ -106,4 +107,29 @@ describe("signed upload URLs across a reset", () => {
     expect(got.status, got.text).toBe(404);
     expect(got.json.message).toMatch(/reset/i);
   });
+
+  for (const scope of ["full", "workspace"] as const) {
+    it(`a PUT in progress when a ${scope} reset happens answers 404 naming the reset, never 409 "already used"`, async () => {
+      const d = await videoSlot(`slot-race-${scope}`);
+      const body = new Readable({ read() {} });
+      body.push(MP4.subarray(0, 1000));
+      const pending = request(d.uploadURL, { method: "PUT", body, headers: { ...d.extensionHeaders, "content-length": String(MP4.length) } });
+      // The emulator has the first bytes (its temp file exists) when the reset comes.
+      await new Promise((r) => setTimeout(r, 150));
+      const reset = await control(emu, "POST", "/reset", scope === "full" ? {} : { workspace: emu.workspace });
+      expect(reset.status, reset.text).toBe(200);
+      body.push(MP4.subarray(1000));
+      body.push(null);
+      const got = await readResponse(await pending);
+      expect(got.status, got.text).not.toBe(409);
+      expect(got.status, got.text).toBe(404);
+      expect(got.json.message).toMatch(/reset/i);
+      expect(got.json.message).not.toMatch(/already used/i);
+      // Trying again says the same, and nothing was stored.
+      const again = await readResponse(await request(d.uploadURL, { method: "PUT", body: MP4, headers: d.extensionHeaders }));
+      expect(again.status, again.text).toBe(404);
+      expect(again.json.message).toMatch(/reset/i);
+      expect((await emu.call("GET", `${emu.staging(`slot-race-${scope}`)}/count`)).status).toBe(404);
+    });
+  }
 });

@@ -9,9 +9,10 @@ import { receiveBodyToTemp, type IncomingBody } from "../http/body.js";
 import { assertFileName } from "../http/file-names.js";
 import { videoMediaType } from "../http/sniff.js";
 import { consumeUploadSlot, getUploadSlot, insertUploadSlot, type UploadSlotRow } from "../state/ingests.js";
+import { storeGeneration } from "../state/generation.js";
 import { insertShard } from "../state/shards.js";
 import { scheduleShard, type TarShardPayload } from "./ingest/worker.js";
-import { checkGeneration, checkSignature, extensionHeadersFor, signingContext, UPLOAD_URL_TTL_MS, uploadUrl } from "./signed-urls.js";
+import { beforeReset, checkGeneration, checkSignature, extensionHeadersFor, signingContext, UPLOAD_URL_TTL_MS, uploadUrl } from "./signed-urls.js";
 import { BULK_IMAGES, ensureBatch, VIDEOS, type BatchTarget } from "./targets.js";
 import { commitUploadedFile, commitWith, type UploadedFile } from "./uploads.js";
 
@@ -104,6 +105,17 @@ function usableSlot(emu: Emulator, put: SignedPut): UploadSlotRow {
   return slot;
 }
 
+/**
+ * Consumes the slot inside the commit's transaction. A reset may have come while the body streamed:
+ * then the slot is gone and the answer says so (404), never "already used" (409).
+ */
+function claimSlot(emu: Emulator, put: SignedPut, now: number): void {
+  if (storeGeneration(emu.db) !== put.generation) throw beforeReset("upload");
+  const slot = getUploadSlot(emu.db, put.token);
+  if (!slot) throw notFound("This upload URL no longer exists: its workspace was reset (or the batch expired) while the body was being sent; nothing was stored", "Request a new upload URL.");
+  if (!consumeUploadSlot(emu.db, put.token, now)) throw new ApiError(409, "upload-url-used", "This upload URL was already used; upload URLs are single-use");
+}
+
 /** Receives the body of a signed PUT and commits it; resolves once the video is durable or the shard is durable and queued. */
 export async function receiveSignedPut(emu: Emulator, inFlight: UploadsInFlight, put: SignedPut): Promise<void> {
   checkSignature(emu, "PUT", put.url);
@@ -115,9 +127,7 @@ export async function receiveSignedPut(emu: Emulator, inFlight: UploadsInFlight,
     try {
       if (got.size === 0) throw badRequest(`The upload body is empty: PUT the ${slot.kind === "video" ? "video" : ".tar archive"} bytes (e.g. curl --upload-file <path>)`);
       const now = emu.clock.now();
-      const claim = () => {
-        if (!consumeUploadSlot(emu.db, put.token, now)) throw new ApiError(409, "upload-url-used", "This upload URL was already used; upload URLs are single-use");
-      };
+      const claim = () => claimSlot(emu, put, now);
       if (slot.kind === "video") {
         const mediaType = videoMediaType(emu.blobs.tempHead(got.tmp), slot.file_name ?? "");
         const f: UploadedFile = { ws: slot.workspace_id, batchId: slot.batch_id, target: VIDEOS, fileName: slot.file_name ?? slot.token, contentType: "video", mediaType };
