@@ -1,4 +1,5 @@
 // Builds the Hono app: middleware, every API area, the OpenAPI document and the one error shape.
+import { isStorageFull } from "./state/storage-full.js";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
@@ -75,6 +76,13 @@ export function buildApp(emu: Emulator): OpenAPIHono<AppEnv> {
           : undefined;
       const type = status === 415 ? "unsupported-media-type" : /json/i.test(msg) ? "malformed-json" : "bad-request";
       return c.json(new ApiError(status, type, msg, undefined, hint).body(), status);
+    }
+    if (isStorageFull(err)) {
+      return c.json(
+        new ApiError(507, "insufficient-storage", "The emulator's disk is full: nothing was stored", undefined,
+          "Free space in the emulator's data folder (DATA_DIR); it recovers by itself, no restart needed. Reads keep working meanwhile.").body(),
+        507,
+      );
     }
     console.error("[emulator] unexpected error on", c.req.method, c.req.path, err);
     return c.json(new ApiError(500, "internal-error", `Internal emulator error: ${(err as Error)?.message ?? String(err)}`, undefined, "This is a bug in the emulator; please report it with the request that caused it.").body(), 500);

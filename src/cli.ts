@@ -55,6 +55,10 @@ async function main(): Promise<void> {
       },
     );
   };
+  // Last line of defence: background work catches its own failures and retries; anything that still
+  // escapes is logged and the server keeps serving (a test double that dies mid-suite helps no one).
+  process.on("uncaughtException", (err) => console.error("[emulator] uncaught exception (the server keeps running):", err));
+  process.on("unhandledRejection", (err) => console.error("[emulator] unhandled rejection (the server keeps running):", err));
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
 }

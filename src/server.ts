@@ -12,6 +12,8 @@ import { resolveConfig, type EmulatorConfig } from "./config.js";
 import type { Core, Emulator, Worker } from "./context.js";
 import { openStore } from "./state/db.js";
 import { blobNamesInUse } from "./state/orphans.js";
+import { storeGeneration } from "./state/generation.js";
+import { isStorageFull } from "./state/storage-full.js";
 import { ensureWorkspace, getSetting, setSetting } from "./state/workspaces.js";
 import { WebhookSender } from "./simulator/webhooks.js";
 import { IngestWorker } from "./staging/ingest/worker.js";
@@ -50,6 +52,8 @@ export function createEmulator(config: EmulatorConfig): Emulator {
   const clock = new Clock(config.timeScale, startTimeOf(seed) ?? Math.max(Date.now(), lastClock), startsManual(seed) ? "manual" : undefined);
   const now = clock.now();
   ensureWorkspace(store.db, config.workspace, config.apiKey, now);
+  // Created now, not on the first signed URL: a read must never need a write (e.g. on a full disk).
+  storeGeneration(store.db);
   let secret = config.signingSecret ?? getSetting(store.db, "signing_secret");
   if (!secret) {
     secret = crypto.randomBytes(32).toString("hex");
@@ -121,7 +125,14 @@ export async function startEmulator(partial: Partial<EmulatorConfig> = {}): Prom
   emu.setBaseUrl(url);
   for (const w of emu.workers) w.start();
   emu.blobs.sweepOrphans(blobsInUse, startedAt).catch((err) => console.error("[emulator] orphan sweep failed:", err));
-  const saveClock = () => setSetting(emu.db, "clock_now", String(emu.clock.now()));
+  // Best effort: a full disk must not take the process down from a timer; the next tick tries again.
+  const saveClock = () => {
+    try {
+      setSetting(emu.db, "clock_now", String(emu.clock.now()));
+    } catch (err) {
+      if (!isStorageFull(err)) console.error("[emulator] could not save the clock position:", err);
+    }
+  };
   const clockSaver = setInterval(saveClock, CLOCK_SAVE_INTERVAL_MS);
   clockSaver.unref();
 

@@ -76,6 +76,7 @@ export const ErrorType = z
     "clock-not-manual",
     "payload-too-large",
     "request-timeout",
+    "insufficient-storage",
     "range-not-satisfiable",
     "injected-fault",
     "receiver-status",
@@ -110,8 +111,9 @@ export function errorResponses(...codes: number[]) {
     409: "Conflict with the current state.",
     413: "Body too large.",
     415: "Unsupported content type.",
+    507: "The emulator's disk is full; nothing was stored (it recovers once space is freed).",
   };
-  return Object.fromEntries([401, 403, ...codes].map((code) => [code, { description: text[code] ?? "Error", content: { "application/json": { schema: ErrorBody } } }]));
+  return Object.fromEntries([401, 403, ...codes, 507].map((code) => [code, { description: text[code] ?? "Error", content: { "application/json": { schema: ErrorBody } } }]));
 }
 
 export function jsonContent<T extends z.ZodType>(schema: T, description: string) {

@@ -1,6 +1,7 @@
 // Raw request bodies as streams. Uploads can be gigabytes: they are read from the socket chunk by
 // chunk and written to a temp file with a byte counter, never buffered (Hono's bodyLimit and
 // parseBody both buffer, so neither is used for uploads).
+import { isStorageFull } from "../state/storage-full.js";
 import type { Context } from "hono";
 import type { IncomingMessage } from "node:http";
 import { Readable } from "node:stream";
@@ -57,7 +58,7 @@ export async function receiveBodyToTemp(body: IncomingBody, blobs: BlobStore, li
     if (err instanceof BlobTooLargeError) {
       throw tooLarge(`${what} exceeds the limit of ${formatBytes(limit)}; nothing was stored`, "Split the data or request a new upload URL for a smaller file.");
     }
-    if (err instanceof ApiError) throw err;
+    if (err instanceof ApiError || isStorageFull(err)) throw err;
     // The client went away or the stream broke: nothing is kept; the answer will likely never be read.
     throw new ApiError(400, "upload-interrupted", `The upload was interrupted before the body was complete (${(err as Error)?.message ?? String(err)}); nothing was stored`);
   }

@@ -1,5 +1,6 @@
 // multipart/form-data with exactly one file part, streamed with busboy into a temp file. busboy
 // silently truncates a file at `limits.fileSize`, so the `truncated` flag is checked explicitly.
+import { isStorageFull } from "../state/storage-full.js";
 import { Busboy, type BusboyFileStream } from "@fastify/busboy";
 import type { IncomingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
@@ -51,7 +52,7 @@ export function receiveSingleFile(source: Readable, headers: IncomingHttpHeaders
     const fieldNames: string[] = [];
     let settled = false;
 
-    const fail = async (err: ApiError) => {
+    const fail = async (err: Error) => {
       if (settled) return;
       settled = true;
       source.unpipe(bb);
@@ -87,6 +88,8 @@ export function receiveSingleFile(source: Readable, headers: IncomingHttpHeaders
       try {
         done = await written;
       } catch (err) {
+        // A full disk is the server's problem (507), not a malformed request.
+        if (isStorageFull(err)) return void fail(err as Error);
         return void fail(badRequest(`The file part could not be read: ${(err as Error)?.message ?? String(err)}`));
       }
       if (file.stream.truncated) {

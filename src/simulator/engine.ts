@@ -4,6 +4,7 @@
 // work and commits it, so requests stay fast while a 100k-image job runs, manual clock mode can walk
 // a job step by step, and a killed emulator resumes every job from its last committed task. What a
 // step does per stage kind lives in stage-processing.ts, stage-export.ts and stage-compilation.ts.
+import { isStorageFull } from "../state/storage-full.js";
 import type { Core, Worker } from "../context.js";
 import { activeJobs, countTasks, getJob, getStage, insertStage, insertTask, rewindTasks, updateJob, updateStage, updateTasksWhere, type StageRow } from "../state/jobs.js";
 import { HEAD_BYTES } from "./job-media.js";
@@ -25,6 +26,9 @@ function stageKind(name: string): StageKind {
   return kind;
 }
 
+/** Real-time pause before a step that met a full disk is tried again. */
+const STORAGE_RETRY_MS = 1000;
+
 export class JobEngine implements Worker {
   readonly name = "jobs";
   private readonly timers = new Map<string, number>();
@@ -32,6 +36,8 @@ export class JobEngine implements Worker {
   private running = false;
   /** Bumped by every stop: a step still in flight from before it is not the job's failure. */
   private epoch = 0;
+  /** Jobs waiting for disk space (logged once per pause). */
+  private readonly storagePaused = new Set<string>();
   private readonly env: StepEnv;
 
   constructor(private readonly emu: Core) {
@@ -93,12 +99,17 @@ export class JobEngine implements Worker {
     let next: number | null = null;
     try {
       next = await this.step(ws, jobId);
+      this.storagePaused.delete(key);
     } catch (err) {
       // Stopped under a running step (close, reset or import): the step's transaction never
       // committed and the job resumes from the store; this is not the job's failure.
       if (!this.running || epoch !== this.epoch) return;
-      console.error(`[jobs] step of job ${jobId} failed:`, err);
-      next = this.failOnInternalError(ws, jobId, err);
+      if (isStorageFull(err)) {
+        next = await this.pauseForStorage(key, ws, jobId);
+      } else {
+        console.error(`[jobs] step of job ${jobId} failed:`, err);
+        next = this.failOnInternalError(ws, jobId, err);
+      }
     } finally {
       this.busy.delete(key);
     }
@@ -222,6 +233,24 @@ export class JobEngine implements Worker {
       console.error(`[jobs] could not record the failure of job ${jobId}:`, inner);
       return null;
     }
+  }
+
+  /**
+   * The disk is full: not the job's failure. Its running tasks start over (a half-written append
+   * cannot be trusted) and the step is retried after a real-time pause, so a full disk under a
+   * no-waiting clock does not spin.
+   */
+  private async pauseForStorage(key: string, ws: string, jobId: string): Promise<number> {
+    if (!this.storagePaused.has(key)) console.error(`[jobs] job ${jobId} paused: the disk is full; retrying until space is freed`);
+    this.storagePaused.add(key);
+    this.env.partials.discardJob(key);
+    try {
+      this.recover(ws, jobId);
+    } catch {
+      // Rewinding is a write too; the next attempt tries again.
+    }
+    await new Promise((r) => setTimeout(r, STORAGE_RETRY_MS));
+    return 0;
   }
 
   /** After a crash or a reload: tasks that were mid-way start over (their partial output was never committed). */

@@ -2,6 +2,7 @@
 // downloaded after a short delay on the emulator clock (the real service indexes in the
 // background too, so counts rise a little after the upload). Work lives in the store, never only
 // in memory: on start the worker resumes every shard that is still "info".
+import { isStorageFull } from "../../state/storage-full.js";
 import type { Core, Emulator, Worker } from "../../context.js";
 import { listUnfinishedShards, setShardPayload } from "../../state/ingests.js";
 import { BULK_IMAGES, VIDEOS } from "../targets.js";
@@ -34,6 +35,9 @@ export interface TarShardPayload {
 export interface RoboqlPayload {
   query: string;
 }
+
+/** Real-time pause before a shard that met a full disk is tried again. */
+const STORAGE_RETRY_MS = 1000;
 
 export class IngestWorker implements Worker {
   readonly name = INGEST_WORKER_NAME;
@@ -99,6 +103,13 @@ export class IngestWorker implements Worker {
       else await this.finish(shard, { files: [], failed: [], shardError: { type: "roboql-not-supported", reason: ROBOQL_NOT_EMULATED } });
     } catch (err) {
       if (this.stopped) return;
+      if (isStorageFull(err)) {
+        // Not the shard's fault: it stays queued ("info") and is tried again once space may be back.
+        console.error(`[ingest] shard ${shardId} paused: the disk is full; retrying`);
+        await new Promise((r) => setTimeout(r, STORAGE_RETRY_MS));
+        if (!this.stopped) setImmediate(() => this.schedule(shardId, 0));
+        return;
+      }
       console.error(`[ingest] shard ${shardId} failed:`, err);
       try {
         const shard = getShard(this.emu.db, shardId);
