@@ -5,6 +5,7 @@ import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv, Emulator } from "./context.js";
 import { ApiError, tooLarge } from "./errors.js";
+import { bodyTypeLookup, unsupportedMediaType } from "./http/media-types.js";
 import { rootRoutes } from "./routes/root.js";
 import { stagingRoutes } from "./routes/staging.js";
 import { stagingUploadRoutes } from "./routes/staging-uploads.js";
@@ -23,6 +24,7 @@ export const API_VERSION = "1.0.0";
 
 export function buildApp(emu: Emulator): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
+  const bodyTypes = bodyTypeLookup(() => app.getOpenAPI31Document(openApiInfo()));
 
   app.use("*", async (c, next) => {
     c.set("requestStart", performance.now());
@@ -67,14 +69,11 @@ export function buildApp(emu: Emulator): OpenAPIHono<AppEnv> {
       return c.json(err.body(), err.status as 400);
     }
     if (err instanceof HTTPException) {
+      if (err.status === 415) return c.json(unsupportedMediaType(c.req.method, c.req.path, bodyTypes(c.req.method, c.req.path), c.req.header("content-type")).body(), 415);
       const status = err.status;
       const msg = err.message || "Bad request";
-      const hint = /json/i.test(msg)
-        ? "The body must be valid JSON sent with Content-Type: application/json."
-        : status === 415
-          ? "Send the body with the content type this endpoint documents in /openapi.json."
-          : undefined;
-      const type = status === 415 ? "unsupported-media-type" : /json/i.test(msg) ? "malformed-json" : "bad-request";
+      const hint = /json/i.test(msg) ? "The body must be valid JSON sent with Content-Type: application/json." : undefined;
+      const type = /json/i.test(msg) ? "malformed-json" : "bad-request";
       return c.json(new ApiError(status, type, msg, undefined, hint).body(), status);
     }
     if (isStorageFull(err)) {

@@ -31,7 +31,7 @@ export function isMultipart(contentType: string | undefined): boolean {
 export function receiveSingleFile(source: Readable, headers: IncomingHttpHeaders, blobs: BlobStore, maxFileSize: number): Promise<ReceivedFile> {
   const contentType = headers["content-type"];
   if (!isMultipart(contentType)) {
-    return Promise.reject(new ApiError(415, "unsupported-media-type", `Expected a multipart/form-data body, got Content-Type "${contentType ?? "(none)"}"`, undefined, CURL_HINT));
+    return Promise.reject(new ApiError(415, "unsupported-media-type", `Expected a multipart/form-data body with one file part, ${contentType ? `got Content-Type "${contentType}"` : "but the request had no Content-Type"}`, undefined, CURL_HINT));
   }
   let bb: ReturnType<typeof Busboy>;
   try {
