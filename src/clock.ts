@@ -6,10 +6,13 @@ import type { ClockMode } from "./contract/controls.js";
 /** Epoch ms as the ISO-8601 UTC timestamp every API answer uses. */
 export const iso = (ms: number) => new Date(ms).toISOString();
 
+/** A timer callback; one that returns a promise (its async follow-up work) is tracked until it settles. */
+type TimerFn = () => unknown;
+
 interface Timer {
   id: number;
   due: number;
-  fn: () => void;
+  fn: TimerFn;
 }
 
 export interface ClockState {
@@ -33,6 +36,8 @@ export class Clock {
   private stopped = false;
   /** Timers cancelled while a batch of due timers is running must not fire. */
   private cancelled = new Set<number>();
+  /** Promises returned by fired callbacks that have not settled yet (a manual advance waits for them). */
+  private readonly running = new Set<Promise<unknown>>();
 
   /** `manual`: start stopped at `startAt` (deterministic seeds), whatever the scale. */
   constructor(scale: number = 1, startAt: number = Date.now(), startMode?: "manual") {
@@ -64,7 +69,7 @@ export class Clock {
   }
 
   /** Runs `fn` once `delayMs` of emulated time has passed. */
-  setTimeout(fn: () => void, delayMs: number): number {
+  setTimeout(fn: TimerFn, delayMs: number): number {
     const id = this.nextId++;
     this.timers.push({ id, due: this.now() + Math.max(0, delayMs), fn });
     this.rearm();
@@ -111,6 +116,11 @@ export class Clock {
     return this.fireUntil(Math.max(due, this.virtualBase));
   }
 
+  /** Async work started by fired timers (callbacks that returned a promise) and not finished yet. */
+  inFlight(): number {
+    return this.running.size;
+  }
+
   stop(): void {
     this.stopped = true;
     this.disarm();
@@ -124,11 +134,20 @@ export class Clock {
       if (!due) break;
       this.virtualBase = Math.max(this.virtualBase, due.due);
       fired++;
-      safeRun(due.fn);
+      this.run(due.fn);
     }
     this.cancelled.clear();
     this.virtualBase = target;
     return fired;
+  }
+
+  private run(fn: TimerFn): void {
+    const result = safeRun(fn);
+    if (!(result instanceof Promise)) return;
+    this.running.add(result);
+    result
+      .catch((err) => console.error("[clock] timer failed:", err))
+      .finally(() => this.running.delete(result));
   }
 
   private takeDue(limit: number): Timer | undefined {
@@ -162,7 +181,7 @@ export class Clock {
       const batch = this.timers.filter((t) => t.due <= now).sort((a, b) => a.due - b.due || a.id - b.id);
       const ids = new Set(batch.map((t) => t.id));
       this.timers = this.timers.filter((t) => !ids.has(t.id));
-      for (const t of batch) if (!this.cancelled.has(t.id)) safeRun(t.fn);
+      for (const t of batch) if (!this.cancelled.has(t.id)) this.run(t.fn);
       this.cancelled.clear();
       this.rearm();
     };
@@ -178,9 +197,9 @@ export class Clock {
   }
 }
 
-function safeRun(fn: () => void): void {
+function safeRun(fn: TimerFn): unknown {
   try {
-    fn();
+    return fn();
   } catch (err) {
     // A failing timer must not take the clock (and every other waiter) down with it.
     console.error("[clock] timer failed:", err);

@@ -59,3 +59,21 @@ describe("clock", () => {
     clock.stop();
   });
 });
+
+describe("clock: async work started by timers", () => {
+  it("tracks a promise a fired callback returns until it settles, and logs (not throws) its failure", async () => {
+    const clock = new Clock(1);
+    clock.setMode("manual");
+    let release!: () => void;
+    clock.setTimeout(() => new Promise<void>((r) => (release = r)), 1000);
+    clock.setTimeout(() => Promise.reject(new Error("expected in this test")), 1000);
+    expect(clock.advance(1000)).toBe(2);
+    expect(clock.inFlight()).toBe(2);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(clock.inFlight()).toBe(1);
+    release();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(clock.inFlight()).toBe(0);
+    clock.stop();
+  });
+});

@@ -268,7 +268,7 @@ export const ClockBody = z.strictObject({ mode: ClockMode, scale: z.number().pos
 export const AdvanceBody = z
   .strictObject({
     ms: z.number().int().min(0).optional().openapi({ description: "Move the clock forward by this many ms, firing due timers in order." }),
-    to: z.enum(["next", "idle"]).optional().openapi({ description: "next: jump to the next timer; idle: keep jumping until no timer is left (or maxSteps)." }),
+    to: z.enum(["next", "idle"]).optional().openapi({ description: "next: jump to the next timer; idle: keep jumping until no timer is left and no background work is running (or maxSteps)." }),
     maxSteps: z.number().int().min(1).max(100_000).optional(),
   })
   .openapi("AdvanceClock");

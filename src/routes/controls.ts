@@ -105,7 +105,7 @@ const clockSetRoute = createRoute({
 });
 const clockAdvanceRoute = createRoute({
   method: "post", path: `${P}/clock/advance`, tags, summary: "Advance a manual clock",
-  description: '{"ms": N} moves time forward firing due timers in order; {"to": "next"} jumps to the next timer; {"to": "idle"} keeps jumping until no timer is left.',
+  description: '{"ms": N} moves time forward firing due timers in order; {"to": "next"} jumps to the next timer; {"to": "idle"} keeps jumping until no timer is left and no background work (a job step, a shard being indexed, a webhook being sent) is running. After every timer the call waits for the work it started; 409 if that work does not settle within 60 s of real time.',
   request: jsonBody(AdvanceBody),
   responses: { 200: jsonContent(Advanced, "Timers fired and the clock now."), ...errorResponses(400, 409) },
 });
