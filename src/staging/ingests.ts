@@ -4,7 +4,8 @@
 import crypto from "node:crypto";
 import type { Emulator } from "../context.js";
 import type { ImageReferencesBodyT, ReferencesBody, RoboqlBodyT, VideoReferencesBodyT } from "../contract/staging-uploads.js";
-import { conflict } from "../errors.js";
+import { badRequest, conflict } from "../errors.js";
+import { CONTROL_API_LOOP, pointsAtControlApi } from "../http/self-url.js";
 import { getIngest, insertIngest, listShardsOfIngest, type IngestKind } from "../state/ingests.js";
 import { insertShard } from "../state/shards.js";
 import { markDuplicates, type ReferenceKind, type ReferencePayload } from "./ingest/references.js";
@@ -33,7 +34,15 @@ function hashOf(text: string, algo: "sha256" | "md5"): string {
   return crypto.createHash(algo).update(text).digest("hex");
 }
 
+/** 400 when the ingest's notificationsURL would call the emulator's own control API (a webhook loop). */
+function checkNotificationsUrl(emu: Emulator, url: string | undefined): void {
+  if (url === undefined || !pointsAtControlApi(url, emu)) return;
+  throw badRequest(`Invalid notificationsURL: ${CONTROL_API_LOOP}`, [{ field: "notificationsURL", problem: "points at the emulator's own control API", received: url }],
+    "Point notificationsURL at your own endpoint, or at the built-in receiver: POST /_emulator/receiver/{name} stores every delivery for GET.");
+}
+
 function startIngest(emu: Emulator, ws: string, batchId: string, req: IngestRequest): StartedIngest {
+  checkNotificationsUrl(emu, req.notificationsURL);
   const requestHash = hashOf(req.canonical, "sha256");
   // Like the real service's 32-hex ingest ids: derived from the content, so a repeated request is recognised.
   const ingestId = req.ingestId ?? hashOf(req.canonical, "md5");

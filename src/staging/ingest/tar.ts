@@ -70,6 +70,18 @@ export function parseNotificationConfig(raw: Buffer): NotificationConfig | strin
   return { ingestId, url, categories };
 }
 
+/**
+ * Drops a notificationsURL that `refusal` objects to (the emulator's own control API) and reports it
+ * as the config's failure, so the shard's files still go in and the user sees why no webhook came.
+ */
+export function refuseNotificationUrl(result: TarIndexResult, refusal: (url: string) => string | null): TarIndexResult {
+  const cfg = result.notificationConfig;
+  const why = cfg?.url ? refusal(cfg.url) : null;
+  if (!cfg || !why) return result;
+  const reason = `${NOTIFICATION_CONFIG_NAME}: notificationsURL ${cfg.url} ${why}; no notifications are sent for this shard.`;
+  return { ...result, notificationConfig: { ...cfg, url: null }, failed: [...result.failed, { type: "invalid-notification-config", file_name: NOTIFICATION_CONFIG_NAME, reason }] };
+}
+
 /** Reads the archive blob `tarBlob` and stages its images as temp files of the blob store. Never throws for bad archives. */
 export async function indexTar(blobs: BlobStore, tarBlob: string, isStopped: () => boolean): Promise<TarIndexResult> {
   const files: StagedFile[] = [];

@@ -9,7 +9,8 @@ import { BULK_IMAGES, VIDEOS } from "../targets.js";
 import { getShard, insertShard, updateShardStatus, type ShardRow } from "../../state/shards.js";
 import { MAX_REFERENCES_PER_REQUEST } from "../../contract/staging-uploads.js";
 import { finishShard, type FinishOptions, type ShardResult } from "./finish.js";
-import { indexTar } from "./tar.js";
+import { indexTar, refuseNotificationUrl } from "./tar.js";
+import { CONTROL_API_LOOP, pointsAtControlApi } from "../../http/self-url.js";
 import { DEFAULT_FETCH_LIMITS, fetchReferences, loadReferencesFile, type FetchLimits, type ReferencePayload } from "./references.js";
 
 export const INGEST_WORKER_NAME = "ingest";
@@ -147,8 +148,8 @@ export class IngestWorker implements Worker {
     const payload = JSON.parse(shard.payload ?? "{}") as Partial<TarShardPayload>;
     if (!payload.tarBlob) return await this.finish(shard, { files: [], failed: [], shardError: { type: "upload-missing", reason: "The uploaded archive of this shard is missing." } });
     this.setRunning(shard, "indexing");
-    const result = await indexTar(this.emu.blobs, payload.tarBlob, () => this.stopped);
-    await this.finish(shard, result);
+    const indexed = await indexTar(this.emu.blobs, payload.tarBlob, () => this.stopped);
+    await this.finish(shard, refuseNotificationUrl(indexed, (url) => (pointsAtControlApi(url, this.emu) ? CONTROL_API_LOOP : null)));
   }
 
   private async runReferences(shard: ShardRow): Promise<void> {
