@@ -5,8 +5,8 @@ from __future__ import annotations
 import urllib.request
 
 import pytest
-
 from conftest import BIN_JS
+
 from pytest_roboflow_emulator import ControlApiError, EmulatorClient, start_emulator
 
 # Scripted stage durations are spread over a stage's steps; 720720 ms divides evenly by any step count up to 16,
@@ -16,7 +16,9 @@ IMAGE_JOB = {
     "type": "simple-image-processing-v1",
     "jobInput": {"type": "staging-batch-input-v1", "batchId": "inputs"},
     "computeConfiguration": {"type": "compute-configuration-v2", "machineType": "gpu", "workersPerMachine": 4},
-    "processingSpecification": {"type": "workflows-processing-specification-v1", "workspace": "emulator-workspace", "workflowId": "wf", "aggregationFormat": "jsonl"},
+    "processingSpecification": {
+        "type": "workflows-processing-specification-v1", "workspace": "emulator-workspace", "workflowId": "wf", "aggregationFormat": "jsonl",
+    },
 }
 
 

@@ -12,8 +12,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from conftest import BIN_JS, eventually, processes_matching, read_info, run_inner, running, running_emulator
+
 from pytest_roboflow_emulator import EmulatorStartError, start_emulator
 from pytest_roboflow_emulator.process import group_alive
 from pytest_roboflow_emulator.session import Settings, find_command
@@ -176,9 +176,11 @@ def test_a_signal_to_pytest_leaves_no_emulator(inner, sig):
             time.sleep(120)
         """
     )
+    # Its own TMPDIR: a pytest killed with SIGKILL cannot remove the emulator's log folder itself.
+    (inner.path / "tmp").mkdir()
     child = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_inner.py"],
-        cwd=inner.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=inner.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "TMPDIR": str(inner.path / "tmp")},
     )
     try:
         info = read_info(inner.path / "emulator.json")

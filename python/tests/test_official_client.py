@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from conftest import REAL_CLIENT_DIR, eventually
+
 from pytest_roboflow_emulator import png_bytes
 
 RF_CLOUD = REAL_CLIENT_DIR / "rf_cloud.py"

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import BIN_JS, EMULATOR_DIR, REAL_CLIENT_DIR, run_inner
 
 PYTHON_DIR = Path(__file__).resolve().parents[1]

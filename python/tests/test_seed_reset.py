@@ -8,15 +8,17 @@ import json
 import time
 
 import pytest
-
 from conftest import BIN_JS, run_inner
+
 from pytest_roboflow_emulator import EmulatorClient, start_emulator
 
 IMAGE_JOB = {
     "type": "simple-image-processing-v1",
     "jobInput": {"type": "staging-batch-input-v1", "batchId": "inputs"},
     "computeConfiguration": {"type": "compute-configuration-v2", "machineType": "gpu", "workersPerMachine": 4},
-    "processingSpecification": {"type": "workflows-processing-specification-v1", "workspace": "emulator-workspace", "workflowId": "wf", "aggregationFormat": "jsonl"},
+    "processingSpecification": {
+        "type": "workflows-processing-specification-v1", "workspace": "emulator-workspace", "workflowId": "wf", "aggregationFormat": "jsonl",
+    },
 }
 # A manual clock: the seeded job moves only when a test moves the clock (wait_for_job does), so no
 # job output is being written while the fixture resets (see the known race at the end).

@@ -12,7 +12,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Union, cast
 
 from .shapes import (
     AdvanceResult,
@@ -120,13 +120,13 @@ class EmulatorClient:
             body["workspace"] = workspace
         if reseed:
             body["reseed"] = True
-        return self.request("POST", "/_emulator/reset", body)
+        return cast(ResetResult, self.request("POST", "/_emulator/reset", body))
 
     def seed(self, seed: Seed) -> SeedResult:
-        return self.request("POST", "/_emulator/seed", seed)
+        return cast(SeedResult, self.request("POST", "/_emulator/seed", seed))
 
     def snapshot(self) -> Snapshot:
-        return self.request("GET", "/_emulator/snapshot")
+        return cast(Snapshot, self.request("GET", "/_emulator/snapshot"))
 
     def restore(self, snapshot: Snapshot) -> None:
         self.request("POST", "/_emulator/snapshot", snapshot)
@@ -154,7 +154,7 @@ class EmulatorClient:
         or "dropped", ``since`` an ISO time or epoch ms on the emulator clock, ``after`` a seq."""
         query = {"method": method, "path": path, "pathPattern": path_pattern, "pathRegex": path_regex, "workspace": workspace, "status": status,
                  "since": since, "after": after, "fault": fault, "includeControl": include_control, "limit": limit, "order": order}
-        return self.request("GET", "/_emulator/journal", query=query)
+        return cast(JournalPage, self.request("GET", "/_emulator/journal", query=query))
 
     def journal_count(
         self,
@@ -203,7 +203,7 @@ class EmulatorClient:
 
     def get_job(self, job_id: str, *, workspace: Optional[str] = None) -> Job:
         ws = workspace or self.workspace
-        return self.api("GET", f"/batch-processing/v1/external/{_quote(ws)}/jobs/{_quote(job_id)}")["job"]
+        return cast(Job, self.api("GET", f"/batch-processing/v1/external/{_quote(ws)}/jobs/{_quote(job_id)}")["job"])
 
     def batch_count(self, batch_id: str, *, part_name: Optional[str] = None, workspace: Optional[str] = None) -> int:
         ws = workspace or self.workspace
@@ -235,10 +235,10 @@ class Faults:
         self._c = client
 
     def add(self, rule: FaultRuleInput) -> FaultRule:
-        return self._c.request("POST", "/_emulator/faults", rule)
+        return cast(FaultRule, self._c.request("POST", "/_emulator/faults", rule))
 
     def list(self) -> List[FaultRule]:
-        return self._c.request("GET", "/_emulator/faults")["rules"]
+        return cast(List[FaultRule], self._c.request("GET", "/_emulator/faults")["rules"])
 
     def remove(self, rule_id: str) -> None:
         self._c.request("DELETE", f"/_emulator/faults/{_quote(rule_id)}")
@@ -254,24 +254,24 @@ class Clock:
         self._c = client
 
     def get(self) -> ClockState:
-        return self._c.request("GET", "/_emulator/clock")
+        return cast(ClockState, self._c.request("GET", "/_emulator/clock"))
 
     def set(self, mode: ClockMode, scale: Optional[float] = None) -> ClockState:
         body: Dict[str, Any] = {"mode": mode} if scale is None else {"mode": mode, "scale": scale}
-        return self._c.request("POST", "/_emulator/clock", body)
+        return cast(ClockState, self._c.request("POST", "/_emulator/clock", body))
 
     def advance(self, ms: int) -> ClockState:
         """Manual mode only: moves forward ``ms``, firing due timers in order."""
-        return self._c.request("POST", "/_emulator/clock/advance", {"ms": ms})["clock"]
+        return cast(ClockState, self._c.request("POST", "/_emulator/clock/advance", {"ms": ms})["clock"])
 
     def next(self) -> ClockState:
         """Manual mode only: jumps to the next timer and fires it."""
-        return self._c.request("POST", "/_emulator/clock/advance", {"to": "next"})["clock"]
+        return cast(ClockState, self._c.request("POST", "/_emulator/clock/advance", {"to": "next"})["clock"])
 
     def run_until_idle(self, max_steps: Optional[int] = None) -> AdvanceResult:
         """Manual mode only: fires timers until none is left (or ``max_steps``); ``idle`` says whether it got there."""
         body: Dict[str, Any] = {"to": "idle"} if max_steps is None else {"to": "idle", "maxSteps": max_steps}
-        return self._c.request("POST", "/_emulator/clock/advance", body)
+        return cast(AdvanceResult, self._c.request("POST", "/_emulator/clock/advance", body))
 
 
 class Webhooks:
@@ -289,7 +289,7 @@ class Webhooks:
         subject: Optional[str] = None,
     ) -> List[WebhookDelivery]:
         query = {"workspace": workspace, "state": state, "category": category, "subject": subject}
-        return self._c.request("GET", "/_emulator/webhooks", query=query)["deliveries"]
+        return cast(List[WebhookDelivery], self._c.request("GET", "/_emulator/webhooks", query=query)["deliveries"])
 
     def redeliver(self, delivery_id: str) -> None:
         self._c.request("POST", f"/_emulator/webhooks/{_quote(delivery_id)}/redeliver")
@@ -308,7 +308,7 @@ class Webhooks:
         for key, value in (("workspace", workspace), ("category", category), ("subject", subject), ("payload", payload)):
             if value is not None:
                 body[key] = value
-        return self._c.request("POST", "/_emulator/webhooks", body)["id"]
+        return str(self._c.request("POST", "/_emulator/webhooks", body)["id"])
 
 
 class Receiver:
@@ -321,7 +321,7 @@ class Receiver:
         self.url = client.base_url + self._path
 
     def list(self, after: Optional[int] = None) -> List[ReceivedDelivery]:
-        return self._c.request("GET", self._path, query={"after": after})["deliveries"]
+        return cast(List[ReceivedDelivery], self._c.request("GET", self._path, query={"after": after})["deliveries"])
 
     def clear(self) -> None:
         self._c.request("DELETE", self._path)

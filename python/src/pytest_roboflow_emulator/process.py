@@ -41,7 +41,7 @@ class EmulatorProcess:
     """One started emulator. ``stop()`` is idempotent and safe to call from a signal handler."""
 
     command: List[str]
-    popen: subprocess.Popen
+    popen: subprocess.Popen[bytes]
     log_path: Path
     base_url: str = ""
     workspace: str = ""
@@ -174,7 +174,7 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass
 
 
-def _wait_group(popen: subprocess.Popen, pgid: int, timeout: float) -> bool:
+def _wait_group(popen: subprocess.Popen[bytes], pgid: int, timeout: float) -> bool:
     """Waits until the leader is reaped and no live (non-zombie) member of the group is left."""
     deadline = time.monotonic() + timeout
     try:

@@ -11,11 +11,11 @@ import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, cast
 
 from .client import EmulatorClient
 from .process import EmulatorProcess, EmulatorStartError, start_emulator
-from .shapes import ClockState, ResetResult
+from .shapes import ClockState, ResetResult, Seed
 
 PACKAGE = "roboflow-batch-emulator"
 BIN_JS = Path("bin") / "roboflow-batch-emulator.js"
@@ -66,7 +66,8 @@ def _node() -> str:
 
 def _package_name(package_json: Path) -> Optional[str]:
     try:
-        return json.loads(package_json.read_text()).get("name")
+        name = json.loads(package_json.read_text()).get("name")
+        return name if isinstance(name, str) else None
     except (OSError, ValueError, AttributeError):
         return None
 
@@ -107,7 +108,7 @@ class RunningEmulator:
         in its start-up mode (a reset leaves the clock alone; its time only moves forward)."""
         result = self.controls.reset(reseed=True)
         if self.process is None and self.seed is not None:
-            self.controls.seed(self.seed)  # connected: the server has no --seed of ours to reapply
+            self.controls.seed(cast(Seed, self.seed))  # connected: the server has no --seed of ours to reapply
         now = self.controls.clock.get()
         if (now["mode"], now["scale"]) != (self._clock["mode"], self._clock["scale"]):
             self.controls.clock.set(self._clock["mode"], self._clock["scale"] if self._clock["mode"] == "scaled" else None)
@@ -176,9 +177,12 @@ class EmulatorSession:
         if self.settings.seed is None:
             return None
         try:
-            return json.loads(self.settings.seed.read_text())
+            seed = json.loads(self.settings.seed.read_text())
         except (OSError, ValueError) as err:
             raise EmulatorStartError(f"cannot read the seed file {self.settings.seed}: {err}") from err
+        if not isinstance(seed, dict):
+            raise EmulatorStartError(f"the seed file {self.settings.seed} must hold a JSON object")
+        return seed
 
     def _start(self) -> RunningEmulator:
         s = self.settings
