@@ -3,6 +3,7 @@
 // of the control API. The client also works against an emulator started elsewhere (Docker, CLI).
 import type { z } from "@hono/zod-openapi";
 import type { EmulatorConfig } from "./config.js";
+import type { Job } from "./contract/jobs.js";
 import type {
   ClockMode, FaultRuleBodyT, JobScriptT, SeedBodyT, SnapshotT, ClockState, FaultRuleView, JournalEntry, ReceivedDelivery, ResetResult, SeedResult, WebhookDelivery,
 } from "./contract/controls.js";
@@ -14,6 +15,22 @@ export type JournalRecord = z.infer<typeof JournalEntry>;
 export type Delivery = z.infer<typeof WebhookDelivery>;
 export type Received = z.infer<typeof ReceivedDelivery>;
 export type Clock = z.infer<typeof ClockState>;
+/** A job as GET /batch-processing/v1/external/{workspace}/jobs/{jobId} shows it. */
+export type JobView = z.infer<typeof Job>;
+
+export interface ResetOptions {
+  /** Only this workspace's data (it and its keys are kept). */
+  workspace?: string;
+  /** After a full reset, apply the start-up seed again (--seed file, startEmulatorForTests({ seed }), or a seed posted with asStartupSeed). */
+  reseed?: boolean;
+}
+
+export interface WaitForJobOptions {
+  /** Real-time limit (default 30 000 ms). */
+  timeoutMs?: number;
+  /** Default: the emulator's default workspace. */
+  workspace?: string;
+}
 
 export interface JournalFilter {
   method?: string;
@@ -53,8 +70,10 @@ export interface ReceiverHandle {
 }
 
 export interface ControlClient {
-  reset(workspace?: string): Promise<z.infer<typeof ResetResult>>;
-  seed(seed: SeedBodyT): Promise<z.infer<typeof SeedResult>>;
+  /** Empties everything; `{ reseed: true }` restores the start-up seed, `"ws"` or `{ workspace }` empties one workspace. */
+  reset(opts?: string | ResetOptions): Promise<z.infer<typeof ResetResult>>;
+  /** Applies a seed; `{ asStartupSeed: true }` also makes it the one reset({ reseed: true }) restores. */
+  seed(seed: SeedBodyT, opts?: { asStartupSeed?: boolean }): Promise<z.infer<typeof SeedResult>>;
   snapshot(): Promise<SnapshotT>;
   restore(snapshot: SnapshotT): Promise<void>;
   journal(filter?: JournalFilter): Promise<{ count: number; entries: JournalRecord[] }>;
@@ -105,8 +124,8 @@ export function controlClient(baseUrl: string, opts: { adminToken?: string } = {
   };
   const journalQuery = (f: JournalFilter = {}) => ({ ...f, fault: f.fault === undefined ? undefined : String(f.fault) });
   const client: ControlClient = {
-    reset: (workspace) => call("POST", "/_emulator/reset", workspace === undefined ? {} : { workspace }),
-    seed: (seed) => call("POST", "/_emulator/seed", seed),
+    reset: (opts) => call("POST", "/_emulator/reset", typeof opts === "string" ? { workspace: opts } : (opts ?? {})),
+    seed: (seed, opts) => call("POST", "/_emulator/seed", opts?.asStartupSeed ? { ...seed, asStartupSeed: true } : seed),
     snapshot: () => call("GET", "/_emulator/snapshot"),
     restore: async (snapshot) => void (await call("POST", "/_emulator/snapshot", snapshot)),
     journal: (filter) => call("GET", "/_emulator/journal", undefined, journalQuery(filter)),
@@ -157,7 +176,7 @@ export interface EmulatorForTestsOptions {
   workspace?: string;
   apiKey?: string;
   adminToken?: string;
-  /** A seed (same shape as --seed / POST /_emulator/seed) applied at start. */
+  /** A seed (same shape as --seed / POST /_emulator/seed) applied at start; reset({ reseed: true }) applies it again. */
   seed?: SeedBodyT;
   /** Clock at start: "max" (default: nothing waits), "manual", "real", or a scale factor. */
   clock?: "max" | "manual" | "real" | number;
@@ -175,7 +194,28 @@ export interface EmulatorForTests {
   workspace: string;
   apiKey: string;
   controls: ControlClient;
+  /**
+   * Polls the job until it is terminal and returns it; on a manual clock each poll advances the clock
+   * to its next timer (and the work that timer starts), so the job moves without real waiting.
+   */
+  waitForJob(jobId: string, opts?: WaitForJobOptions): Promise<JobView>;
   close(): Promise<void>;
+}
+
+/** GET the job until isTerminal (real-time deadline), stepping a manual clock between polls. */
+async function pollJob(baseUrl: string, apiKey: string, controls: ControlClient, workspace: string, jobId: string, timeoutMs: number): Promise<JobView> {
+  const path = `/batch-processing/v1/external/${encodeURIComponent(workspace)}/jobs/${encodeURIComponent(jobId)}`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(`${baseUrl}${path}?api_key=${encodeURIComponent(apiKey)}`);
+    const body = (await res.json().catch(() => undefined)) as { job?: JobView; message?: string } | undefined;
+    if (!res.ok || !body?.job) throw new ControlApiError(res.status, body, `GET ${path} answered ${res.status}: ${body?.message ?? "no job in the answer"}`);
+    if (body.job.isTerminal) return body.job;
+    if (Date.now() > deadline) throw new Error(`job ${jobId} did not end within ${timeoutMs} ms (stage ${body.job.currentStage ?? "none"}, last notification ${JSON.stringify(body.job.lastNotification)})`);
+    const clock = await controls.clock.get();
+    if (clock.mode === "manual" && clock.pendingTimers > 0) await controls.clock.next();
+    else await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 export async function startEmulatorForTests(opts: EmulatorForTestsOptions = {}): Promise<EmulatorForTests> {
@@ -194,10 +234,18 @@ export async function startEmulatorForTests(opts: EmulatorForTestsOptions = {}):
   const controls = controlClient(running.url, { adminToken: opts.adminToken });
   try {
     if (opts.clock === "manual") await controls.clock.set("manual");
-    if (opts.seed) await controls.seed(opts.seed);
+    // Adopted as the start-up seed, so reset({ reseed: true }) brings this world back.
+    if (opts.seed) await controls.seed(opts.seed, { asStartupSeed: true });
   } catch (err) {
     await running.close();
     throw err;
   }
-  return { baseUrl: running.url, workspace: running.workspace, apiKey: running.apiKey, controls, close: running.close };
+  return {
+    baseUrl: running.url,
+    workspace: running.workspace,
+    apiKey: running.apiKey,
+    controls,
+    waitForJob: (jobId, w = {}) => pollJob(running.url, running.apiKey, controls, w.workspace ?? running.workspace, jobId, w.timeoutMs ?? 30_000),
+    close: running.close,
+  };
 }

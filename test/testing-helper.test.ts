@@ -98,3 +98,76 @@ describe("startEmulatorForTests", () => {
     }
   });
 });
+
+describe("back to the start seed", () => {
+  const imageJob = (ws: string, batchId: string) => ({
+    type: "simple-image-processing-v1",
+    jobInput: { type: "staging-batch-input-v1", batchId },
+    computeConfiguration: { type: "compute-configuration-v2", machineType: "gpu" },
+    processingSpecification: { type: "workflows-processing-specification-v1", workspace: ws, workflowId: "wf" },
+  });
+  const count = async (e: EmulatorForTests, batchId: string) => {
+    const r = await fetch(`${e.baseUrl}/data-staging/v1/external/${e.workspace}/batches/${batchId}/count?api_key=${e.apiKey}`);
+    return r.status === 200 ? ((await r.json()) as { count: number }).count : r.status;
+  };
+
+  it("reset({ reseed: true }) restores the seed startEmulatorForTests started with", async () => {
+    const e = await startEmulatorForTests({ seed: { batches: [{ batchId: "inputs", images: { count: 3 } }] } });
+    try {
+      await e.controls.seed({ batches: [{ batchId: "added", images: { count: 1 } }] });
+      const raw = await fetch(`${e.baseUrl}/_emulator/reset`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ reseed: true }) });
+      expect(raw.status).toBe(200);
+      expect(await count(e, "inputs")).toBe(3);
+      expect(await count(e, "added")).toBe(404);
+      await e.controls.seed({ batches: [{ batchId: "added", images: { count: 1 } }] });
+      await e.controls.reset({ reseed: true });
+      expect(await count(e, "inputs")).toBe(3);
+      expect(await count(e, "added")).toBe(404);
+      // A plain reset still empties everything.
+      await e.controls.reset();
+      expect(await count(e, "inputs")).toBe(404);
+    } finally {
+      await e.close();
+    }
+  });
+
+  it("POST /_emulator/seed {asStartupSeed: true} makes a seed the one reset {reseed: true} restores, deterministic ids included", async () => {
+    const e = await startEmulatorForTests();
+    try {
+      const seed = { deterministic: { seed: 11 }, batches: [{ batchId: "later", images: { count: 2 } }] };
+      const r = await fetch(`${e.baseUrl}/_emulator/seed`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...seed, asStartupSeed: true }) });
+      expect(r.status, await r.text()).toBe(200);
+      const inbox = e.controls.receiver("ids");
+      const first = await e.controls.webhooks.send({ url: inbox.url });
+      await e.controls.reset({ reseed: true });
+      expect(await count(e, "later")).toBe(2);
+      // The id sequence restarts with the reset, as it does for a --seed file with a deterministic block.
+      expect(await e.controls.webhooks.send({ url: inbox.url })).toBe(first);
+      await e.controls.seed({ batches: [{ batchId: "other", images: { count: 1 } }] }, { asStartupSeed: true });
+      await e.controls.reset({ reseed: true });
+      expect(await count(e, "later")).toBe(404);
+      expect(await count(e, "other")).toBe(1);
+    } finally {
+      await e.close();
+    }
+  });
+
+  it("waitForJob polls a job to its end, advancing a manual clock", async () => {
+    const e = await startEmulatorForTests({ clock: "manual", seed: { batches: [{ batchId: "pics", images: { count: 3 } }] } });
+    try {
+      const created = await fetch(`${e.baseUrl}/batch-processing/v1/external/${e.workspace}/jobs/helper-job?api_key=${e.apiKey}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(imageJob(e.workspace, "pics")),
+      });
+      expect(created.status, await created.text()).toBe(200);
+      const job = await e.waitForJob("helper-job", { timeoutMs: 20_000 });
+      expect(job).toMatchObject({ isTerminal: true, error: false });
+      const missing = await e.waitForJob("no-such-job", { timeoutMs: 1000 }).catch((err) => err);
+      expect(missing).toBeInstanceOf(ControlApiError);
+      expect(missing.status).toBe(404);
+    } finally {
+      await e.close();
+    }
+  });
+});

@@ -86,18 +86,28 @@ export const DeterministicSpec = z.strictObject({
   clock: ClockMode.optional().openapi({ description: "Clock mode to start in; manual makes every timestamp reproducible." }),
 });
 
-export const SeedBody = z
-  .strictObject({
-    deterministic: DeterministicSpec.optional(),
-    workspaces: z.array(z.strictObject({ id: IdString, apiKeys: z.array(z.string().min(1)).optional() })).optional(),
-    batches: z.array(SeedBatch).optional(),
-    jobs: z.array(SeedJob).optional(),
-  })
-  .openapi("Seed");
+const seedFields = {
+  deterministic: DeterministicSpec.optional(),
+  workspaces: z.array(z.strictObject({ id: IdString, apiKeys: z.array(z.string().min(1)).optional() })).optional(),
+  batches: z.array(SeedBatch).optional(),
+  jobs: z.array(SeedJob).optional(),
+};
+export const SeedBody = z.strictObject(seedFields).openapi("Seed");
 export type SeedBodyT = z.infer<typeof SeedBody>;
 export type SeedBatchT = z.infer<typeof SeedBatch>;
 export type SeedJobT = z.infer<typeof SeedJob>;
 export type JobScriptT = z.infer<typeof JobScript>;
+
+/** POST /_emulator/seed: a seed, optionally adopted as the start-up seed. */
+export const SeedRequest = z
+  .strictObject({
+    ...seedFields,
+    asStartupSeed: z.boolean().optional().openapi({
+      description: "Also make this the start-up seed, as if given with --seed: reset {reseed: true} applies it again, and its deterministic block seeds the ids (restarted by every reset) and sets the clock mode (startTime is honoured at start-up only).",
+    }),
+  })
+  .openapi("SeedRequest");
+export type SeedRequestT = z.infer<typeof SeedRequest>;
 
 export const SeedResult = z.object({
   status: z.literal("ok"),
@@ -111,7 +121,7 @@ export const SeedResult = z.object({
 
 export const ResetBody = z.strictObject({
   workspace: IdString.optional().openapi({ description: "Reset only this workspace's data (it and its keys are kept). Omit for everything." }),
-  reseed: z.boolean().optional().openapi({ description: "After a full reset, apply the --seed file again." }),
+  reseed: z.boolean().optional().openapi({ description: "After a full reset, apply the start-up seed again: the --seed file, the seed startEmulatorForTests({seed}) started with, or the last one posted with asStartupSeed." }),
 });
 export type ResetBodyT = z.infer<typeof ResetBody>;
 export const ResetResult = z.object({

@@ -7,25 +7,22 @@ import type { SeedBodyT } from "../contract/controls.js";
 import type { Db } from "../state/db.js";
 import { Journal } from "../state/journal.js";
 import { FaultEngine } from "./faults.js";
-import { randomIds, seededIds, type IdSource } from "./prng.js";
+import { randomIds, seededIds, switchableIds, type SwitchableIds } from "./prng.js";
 
 export interface ControlPlane {
   journal: Journal;
   faults: FaultEngine;
-  ids: IdSource;
+  ids: SwitchableIds;
   /** The deterministic block of the start-up seed, if any. */
   deterministic: SeedBodyT["deterministic"] | null;
-  /** The start-up seed file's contents, for reset {reseed: true}. */
+  /** The start-up seed (--seed file, or one adopted over the control API), for reset {reseed: true}. */
   startupSeed: unknown;
 }
 
 export function createControlPlane(db: Db, clock: Clock, config: EmulatorConfig, startupSeed?: unknown): ControlPlane {
   const deterministic = (startupSeed as SeedBodyT | undefined)?.deterministic ?? null;
-  const ids = deterministic ? seededIds(deterministic.seed) : randomIds();
-  if (deterministic?.clock && deterministic.clock !== clock.state().mode) {
-    const scale = Number.isFinite(config.timeScale) && config.timeScale !== 1 ? config.timeScale : 10;
-    clock.setMode(deterministic.clock, deterministic.clock === "scaled" ? scale : undefined);
-  }
+  const ids = switchableIds(deterministic ? seededIds(deterministic.seed) : randomIds());
+  if (deterministic?.clock) setModeFor(clock, config, deterministic.clock);
   return {
     journal: new Journal(db),
     faults: new FaultEngine(db, clock, () => ids),
@@ -33,4 +30,22 @@ export function createControlPlane(db: Db, clock: Clock, config: EmulatorConfig,
     deterministic,
     startupSeed: startupSeed ?? null,
   };
+}
+
+/**
+ * Makes `seed` the start-up seed, as if the emulator had been started with it: reset {reseed: true}
+ * applies it again, and its deterministic block seeds the ids (restarted by every reset) and sets
+ * the clock mode. Its startTime is not applied: time never goes back in a running emulator.
+ */
+export function adoptStartupSeed(plane: ControlPlane, clock: Clock, config: EmulatorConfig, seed: SeedBodyT): void {
+  plane.startupSeed = seed;
+  plane.deterministic = seed.deterministic ?? null;
+  plane.ids.use(seed.deterministic ? seededIds(seed.deterministic.seed) : randomIds());
+  if (seed.deterministic?.clock) setModeFor(clock, config, seed.deterministic.clock);
+}
+
+function setModeFor(clock: Clock, config: EmulatorConfig, mode: NonNullable<NonNullable<SeedBodyT["deterministic"]>["clock"]>): void {
+  if (mode === clock.state().mode) return;
+  const scale = Number.isFinite(config.timeScale) && config.timeScale !== 1 ? config.timeScale : 10;
+  clock.setMode(mode, mode === "scaled" ? scale : undefined);
 }

@@ -39,6 +39,26 @@ export interface IdSource {
   readonly deterministic: boolean;
 }
 
+/** An id source whose generator can be replaced in place: everything holding it sees the new one. */
+export interface SwitchableIds extends IdSource {
+  use(source: IdSource): void;
+}
+
+export function switchableIds(initial: IdSource): SwitchableIds {
+  let inner = initial;
+  return {
+    get deterministic() {
+      return inner.deterministic;
+    },
+    uuid: () => inner.uuid(),
+    alnum: (n) => inner.alnum(n),
+    restart: () => inner.restart(),
+    use: (source) => {
+      inner = source;
+    },
+  };
+}
+
 export function randomIds(): IdSource {
   return {
     deterministic: false,

@@ -2,14 +2,15 @@
 // transaction, blobs after it commits, then every background worker re-reads the store (which
 // drops its timers for work that no longer exists) and the default workspace and key are restored.
 import type { Emulator } from "../context.js";
-import type { ResetBodyT } from "../contract/controls.js";
+import type { ResetBodyT, SeedRequestT } from "../contract/controls.js";
 import { notFound } from "../errors.js";
-import { applySeedFile } from "../seed.js";
+import { applySeedFile, type SeedSummary } from "../seed.js";
 import { resetJobs } from "../jobs/commands.js";
 import { newStoreGeneration } from "../state/generation.js";
 import { allTables, blobsOf, CONTROL_TABLES, countRows, deleteRows, KEPT_TABLES, resetSequences } from "../state/tables.js";
 import { deleteWorkspaceAttempts } from "../state/webhooks.js";
 import { ensureWorkspace, workspaceExists } from "../state/workspaces.js";
+import { adoptStartupSeed } from "./plane.js";
 
 export interface ResetOutcome {
   workspace: string | null;
@@ -21,7 +22,7 @@ export interface ResetOutcome {
 /** Tables of one workspace's world are those with a workspace_id column; these two are kept so its keys still work. */
 const WORKSPACE_IDENTITY = new Set(["workspaces", "api_keys"]);
 
-/** POST /_emulator/reset: one workspace (which must exist), or everything and optionally the start-up seed again. */
+/** POST /_emulator/reset: one workspace (which must exist), or everything and optionally the start-up seed again (any start path's). */
 export function reset(emu: Emulator, body: ResetBodyT): ResetOutcome {
   if (body.workspace !== undefined) {
     if (!workspaceExists(emu.db, body.workspace)) throw notFound(`Workspace "${body.workspace}" does not exist`);
@@ -30,6 +31,14 @@ export function reset(emu: Emulator, body: ResetBodyT): ResetOutcome {
   const out = resetAll(emu);
   if (body.reseed && emu.controls.startupSeed) applySeedFile(emu, emu.controls.startupSeed);
   return out;
+}
+
+/** POST /_emulator/seed: applies a seed; with asStartupSeed it first becomes the one reset {reseed: true} restores. */
+export function seed(emu: Emulator, body: SeedRequestT): SeedSummary {
+  const { asStartupSeed, ...world } = body;
+  // Adopted first, so the ids it draws are the ones a reset + reseed draws again.
+  if (asStartupSeed) adoptStartupSeed(emu.controls, emu.clock, emu.config, world);
+  return applySeedFile(emu, world);
 }
 
 export function resetAll(emu: Emulator): ResetOutcome {

@@ -9,20 +9,19 @@ import { ErrorBody, errorResponses, jsonContent } from "../contract/common.js";
 import {
   AdvanceBody, Advanced, ClockBody, ClockState, Deleted, FaultIdParam, FaultRuleBody, FaultRuleList, FaultRuleView, JournalClearQuery, JournalCount, JournalPage,
   JournalQuery, JournalSettings, JournalSettingsView, Queued, Received, ReceivedList, ReceiverGetQuery, ReceiverParams, ReceiverPostQuery, ResetBody, ResetResult,
-  ScriptedJobBody, ScriptedJobParams, ScriptedJobStarted, SeedBody, SeedResult, SendWebhookBody, Snapshot, SnapshotImported, WebhookIdParam, WebhookList, WebhooksQuery,
+  ScriptedJobBody, ScriptedJobParams, ScriptedJobStarted, SeedRequest, SeedResult, SendWebhookBody, Snapshot, SnapshotImported, WebhookIdParam, WebhookList, WebhooksQuery,
 } from "../contract/controls.js";
 import { notFound } from "../errors.js";
 import { presentFaultRule, removeFaultRule } from "../controls/faults.js";
 import { journalCount, journalPage, updateJournalSettings } from "../controls/journal.js";
 import { overview } from "../controls/overview.js";
 import { clearReceived, receiveDelivery, receivedDeliveries } from "../controls/receiver.js";
-import { reset } from "../controls/reset.js";
+import { reset, seed } from "../controls/reset.js";
 import { startScriptedJobIn } from "../controls/scripted-jobs.js";
 import { exportSnapshot, importSnapshot } from "../controls/snapshot.js";
 import { advanceClock, clockView, setClockMode } from "../controls/time.js";
 import { listDeliveriesWithAttempts, redeliverWebhook, sendTestWebhook } from "../controls/webhooks.js";
 import { dashboardAsset } from "../dashboard/assets.js";
-import { applySeedFile } from "../seed.js";
 import { CONTROL_PREFIX } from "./control-middleware.js";
 import { hookFor } from "./validation.js";
 
@@ -39,7 +38,7 @@ const resetRoute = createRoute({
 });
 const seedRoute = createRoute({
   method: "post", path: `${P}/seed`, tags, summary: "Load workspaces, keys, batches (with files) and jobs",
-  request: jsonBody(SeedBody),
+  request: jsonBody(SeedRequest),
   responses: { 200: jsonContent(SeedResult, "What was created."), ...errorResponses(400, 409) },
 });
 const getSnapshotRoute = createRoute({
@@ -174,7 +173,7 @@ export function controlRoutes(emu: Emulator) {
 
   app.openapi(resetRoute, (c) => c.json(ok(reset(emu, c.req.valid("json") ?? {})), 200), hookFor(resetRoute));
   app.openapi(seedRoute, (c) => {
-    const { workspaces, batches, files, jobs } = applySeedFile(emu, c.req.valid("json"));
+    const { workspaces, batches, files, jobs } = seed(emu, c.req.valid("json"));
     return c.json(ok({ workspaces, batches, files, jobs }), 200);
   }, hookFor(seedRoute));
   app.openapi(getSnapshotRoute, (c) => c.json(exportSnapshot(emu), 200));
