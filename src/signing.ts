@@ -12,7 +12,9 @@ export function sign(secret: string, method: string, pathname: string, expires: 
   return crypto.createHmac("sha256", secret).update(`${method.toUpperCase()}\n${pathname}\n${expires}`).digest("hex");
 }
 
-export function signedUrl(baseUrl: string, secret: string, method: string, pathname: string, expires: number): string {
+export function signedUrl(baseUrl: string, secret: string, method: string, pathname: string, expiresAt: number): string {
+  // Whole milliseconds, as verify() expects, even when the emulator clock sits between two.
+  const expires = Math.ceil(expiresAt);
   const sig = sign(secret, method, pathname, expires);
   return `${baseUrl}${pathname}?X-Emulator-Expires=${expires}&X-Emulator-Signature=${sig}`;
 }

@@ -129,7 +129,8 @@ export interface JobScript {
 export function stepDelay(script: JobScript | null, stageName: string, expectedSteps: number, fallbackMs: number): number {
   const total = script?.stageDurationsMs?.[stageName];
   if (total === undefined) return fallbackMs;
-  return Math.max(0, total / Math.max(1, expectedSteps));
+  // Whole milliseconds: a fractional step would leave the clock between milliseconds.
+  return Math.max(0, Math.round(total / Math.max(1, expectedSteps)));
 }
 
 export function pad5(n: number): string {
