@@ -44,7 +44,10 @@ export interface JournalFilter {
   status?: number | string;
   /** ISO time or epoch ms on the emulator clock. */
   since?: string | number;
+  /** Entries with seq greater than this (the next page of an ascending read). */
   after?: number;
+  /** Entries with seq less than this (the next page of a descending read). */
+  before?: number;
   fault?: boolean;
   limit?: number;
   order?: "asc" | "desc";
@@ -76,7 +79,8 @@ export interface ControlClient {
   seed(seed: SeedBodyT, opts?: { asStartupSeed?: boolean }): Promise<z.infer<typeof SeedResult>>;
   snapshot(): Promise<SnapshotT>;
   restore(snapshot: SnapshotT): Promise<void>;
-  journal(filter?: JournalFilter): Promise<{ count: number; entries: JournalRecord[] }>;
+  /** One page: `truncated` when it stopped at its size cap before `limit` (read on with after/before = the last seq). */
+  journal(filter?: JournalFilter): Promise<{ count: number; truncated: boolean; entries: JournalRecord[] }>;
   journalCount(filter?: JournalFilter): Promise<number>;
   clearJournal(workspace?: string): Promise<void>;
   faults: {

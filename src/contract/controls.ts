@@ -167,10 +167,11 @@ export const JournalQuery = z.object({
     .optional()
     .openapi({ description: "Exact status, a class (4xx), or dropped." }),
   since: EmulatorTime.optional().openapi({ description: "ISO time or epoch ms (emulator clock)." }),
-  after: intQuery("after", 0).optional().openapi({ description: "Only entries with seq greater than this." }),
+  after: intQuery("after", 0).optional().openapi({ description: "Only entries with seq greater than this (the next page of an ascending read)." }),
+  before: intQuery("before", 0).optional().openapi({ description: "Only entries with seq less than this (the next page of a descending read)." }),
   fault: z.enum(["true", "false"]).optional().openapi({ description: "Only entries with (true) or without (false) an injected fault." }),
   includeControl: z.enum(["true", "false"]).optional(),
-  limit: intQuery("limit", 1, 10_000).default(1000).openapi({ description: "Max entries returned (default 1000, max 10000); count is always the full total." }),
+  limit: intQuery("limit", 1, 10_000).default(1000).openapi({ description: "Max entries returned (default 1000, max 10000); a page also stops at about 8 MB of entries (then truncated is true). count is always the full total." }),
   order: z.enum(["asc", "desc"]).optional(),
 });
 export type JournalQueryT = z.infer<typeof JournalQuery>;
@@ -196,7 +197,11 @@ export const JournalSettings = z.strictObject({
   limit: z.number().int().min(10).max(1_000_000).optional().openapi({ description: "Rows kept (oldest pruned). Default 10000." }),
 });
 export type JournalSettingsT = z.infer<typeof JournalSettings>;
-export const JournalPage = ok({ count: z.number().int(), entries: z.array(JournalEntry) });
+export const JournalPage = ok({
+  count: z.number().int(),
+  truncated: z.boolean().openapi({ description: "The page stopped at its size cap (about 8 MB of entries) before limit: read on with after=<last seq> (asc) or before=<last seq> (desc)." }),
+  entries: z.array(JournalEntry),
+});
 export const JournalCount = ok({ count: z.number().int() });
 export const JournalSettingsView = ok({ includeControls: z.boolean(), limit: z.number().int() });
 

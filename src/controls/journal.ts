@@ -14,6 +14,7 @@ function journalFilter(q: JournalQueryT): JournalFilter {
     status: q.status,
     since: q.since,
     afterSeq: q.after,
+    beforeSeq: q.before,
     fault: q.fault === undefined ? undefined : q.fault === "true",
     includeControl: q.includeControl === "true",
   };
@@ -34,10 +35,10 @@ function presentJournal(r: JournalRow) {
   };
 }
 
-/** Matching entries (at most `q.limit`) and how many match in all. */
+/** Matching entries (at most `q.limit`, and no more than the page's byte cap) and how many match in all. */
 export function journalPage(journal: Journal, q: JournalQueryT) {
-  const { total, rows } = journal.query(journalFilter(q), q.limit, q.order ?? "asc");
-  return { count: total, entries: rows.map(presentJournal) };
+  const { total, rows, truncated } = journal.query(journalFilter(q), q.limit, q.order ?? "asc");
+  return { count: total, truncated, entries: rows.map(presentJournal) };
 }
 
 export function journalCount(journal: Journal, q: JournalQueryT): number {

@@ -1,6 +1,7 @@
 // The request journal: every request the emulator received, newest kept, oldest pruned. Writes
 // are buffered and flushed in one transaction (per tick, or before any read), so journaling costs
-// the emulated API one array push per request instead of one fsync.
+// the emulated API one array push per request instead of one fsync. Reads go through the table in
+// keyset chunks and stop at a byte cap, so a journal of large entries is never loaded whole.
 import { advisoryWrite, type Db } from "./db.js";
 
 export const DEFAULT_JOURNAL_LIMIT = 10_000;
@@ -47,15 +48,36 @@ export interface JournalFilter {
   since?: number;
   /** Entries with seq greater than this. */
   afterSeq?: number;
+  /** Entries with seq less than this. */
+  beforeSeq?: number;
   /** true: only requests that got an injected fault; false: only those that did not. */
   fault?: boolean;
   includeControl?: boolean;
+}
+
+/** Rows read per statement while paging through the journal (keyset on seq). */
+const CHUNK_ROWS = 500;
+/** Rows kept in memory while the store refuses writes (oldest dropped beyond this). */
+const MAX_BUFFERED = 5_000;
+/** Retry of a flush that failed (the store was full or locked). */
+const RETRY_AFTER_MS = 1_000;
+/** Bytes of entry text one page may carry: 10k entries of 10 kB each must not become one 100 MB answer. */
+export const JOURNAL_PAGE_BYTES = 8 * 1024 * 1024;
+
+export interface JournalPageRows {
+  /** Matching entries in all, whatever the page holds. */
+  total: number;
+  rows: JournalRow[];
+  /** The page stopped at the byte cap before `limit` entries: go on with after (asc) or before (desc) = the last seq. */
+  truncated: boolean;
 }
 
 export class Journal {
   private buffer: JournalEntryIn[] = [];
   private timer: NodeJS.Timeout | null = null;
   private sincePrune = 0;
+  /** The last flush failed: logged once, retried on a timer, no flush per request until it works again. */
+  private failing = false;
   limit = DEFAULT_JOURNAL_LIMIT;
   /** Journal calls to /_emulator too (off by default so a test's own control calls do not count). */
   includeControls = false;
@@ -64,19 +86,38 @@ export class Journal {
 
   record(entry: JournalEntryIn): void {
     this.buffer.push(entry);
-    if (this.buffer.length >= FLUSH_AT_ROWS) this.flush();
-    else if (!this.timer) {
-      this.timer = setTimeout(() => this.flush(), FLUSH_AFTER_MS);
-      this.timer.unref();
-    }
+    // Bounded while writes fail: the oldest rows go first.
+    if (this.buffer.length > MAX_BUFFERED) this.buffer.splice(0, this.buffer.length - MAX_BUFFERED);
+    if (this.buffer.length >= FLUSH_AT_ROWS && !this.failing) this.flush();
+    else this.arm(FLUSH_AFTER_MS);
   }
 
+  /** Writes the buffered rows. Never throws: on a write error (a full disk) the rows stay buffered for the next try. */
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (!this.buffer.length || !this.db.open) return;
     const rows = this.buffer;
     this.buffer = [];
+    try {
+      this.write(rows);
+      if (this.failing) console.error(`[journal] writes work again; ${rows.length} kept entries written`);
+      this.failing = false;
+    } catch (err) {
+      this.buffer = rows.concat(this.buffer).slice(-MAX_BUFFERED);
+      if (!this.failing) console.error(`[journal] cannot write request entries (kept in memory, at most ${MAX_BUFFERED}, retried every ${RETRY_AFTER_MS} ms):`, (err as Error)?.message ?? err);
+      this.failing = true;
+      this.arm(RETRY_AFTER_MS);
+    }
+  }
+
+  private arm(ms: number): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => this.flush(), ms);
+    this.timer.unref();
+  }
+
+  private write(rows: JournalEntryIn[]): void {
     const insert = this.db.prepare(
       `INSERT INTO journal (at, method, path, query, headers, status, latency_ms, workspace_id, fault, control)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -100,18 +141,43 @@ export class Journal {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.buffer = [];
+    this.failing = false;
   }
 
-  query(filter: JournalFilter, limit: number, order: "asc" | "desc"): { total: number; rows: JournalRow[] } {
+  /**
+   * One page of matching entries, read in keyset chunks so memory follows the page, not the table:
+   * at most `limit` entries and about `maxBytes` of entry text (always at least one entry).
+   */
+  query(filter: JournalFilter, limit: number, order: "asc" | "desc", maxBytes = JOURNAL_PAGE_BYTES): JournalPageRows {
     this.flush();
-    const matching = this.matching(filter);
-    const rows = order === "desc" ? matching.slice(-limit).reverse() : matching.slice(0, limit);
-    return { total: matching.length, rows };
+    const rows: JournalRow[] = [];
+    let bytes = 0;
+    let truncated = false;
+    for (const chunk of this.chunks(filter, order, "*")) {
+      for (const r of chunk) {
+        const size = entryBytes(r);
+        if (rows.length > 0 && bytes + size > maxBytes) {
+          truncated = true;
+          break;
+        }
+        rows.push(r);
+        bytes += size;
+        if (rows.length >= limit) break;
+      }
+      if (truncated || rows.length >= limit) break;
+    }
+    return { total: this.count(filter), rows, truncated };
   }
 
   count(filter: JournalFilter): number {
     this.flush();
-    return this.matching(filter).length;
+    if (!filter.pathTest) {
+      const [where, args] = whereOf(filter);
+      return (this.db.prepare(`SELECT COUNT(*) AS n FROM journal ${where}`).get(...args) as { n: number }).n;
+    }
+    let n = 0;
+    for (const chunk of this.chunks(filter, "asc", "seq, path")) n += chunk.length;
+    return n;
   }
 
   clear(workspace?: string): number {
@@ -120,26 +186,47 @@ export class Journal {
     return res.changes;
   }
 
-  private matching(f: JournalFilter): JournalRow[] {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (!f.includeControl) where.push("control = 0");
-    if (f.method) (where.push("method = ?"), args.push(f.method.toUpperCase()));
-    if (f.pathPrefix) (where.push("substr(path, 1, ?) = ?"), args.push(f.pathPrefix.length, f.pathPrefix));
-    if (f.workspace) (where.push("workspace_id = ?"), args.push(f.workspace));
-    if (f.since !== undefined) (where.push("at >= ?"), args.push(f.since));
-    if (f.afterSeq !== undefined) (where.push("seq > ?"), args.push(f.afterSeq));
-    if (f.fault !== undefined) where.push(f.fault ? "fault IS NOT NULL" : "fault IS NULL");
-    if (f.status) {
-      const cls = /^([1-5])xx$/i.exec(f.status);
-      if (cls) (where.push("status >= ? AND status < ?"), args.push(Number(cls[1]) * 100, Number(cls[1]) * 100 + 100));
-      else if (f.status === "dropped") where.push("status IS NULL");
-      else (where.push("status = ?"), args.push(Number(f.status)));
+  /** Matching rows, CHUNK_ROWS at a time in seq order (keyset: each chunk starts after the last seq seen). */
+  private *chunks(f: JournalFilter, order: "asc" | "desc", columns: string): Generator<JournalRow[]> {
+    const desc = order === "desc";
+    let cursor: number | null = null;
+    for (;;) {
+      // Every row read lies inside the filter's own after/before bounds, so the cursor narrows them.
+      const keyset: JournalFilter = cursor === null ? f : { ...f, [desc ? "beforeSeq" : "afterSeq"]: cursor };
+      const [where, args] = whereOf(keyset);
+      const page = this.db.prepare(`SELECT ${columns} FROM journal ${where} ORDER BY seq ${desc ? "DESC" : "ASC"} LIMIT ?`).all(...args, CHUNK_ROWS) as JournalRow[];
+      if (!page.length) return;
+      cursor = page[page.length - 1].seq;
+      yield f.pathTest ? page.filter((r) => f.pathTest!(r.path)) : page;
+      if (page.length < CHUNK_ROWS) return;
     }
-    const sql = `SELECT * FROM journal ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq`;
-    const rows = this.db.prepare(sql).all(...args) as JournalRow[];
-    return f.pathTest ? rows.filter((r) => f.pathTest!(r.path)) : rows;
   }
+}
+
+/** The SQL filter (everything but pathTest, which is applied to the rows read). */
+function whereOf(f: JournalFilter): [string, unknown[]] {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  if (!f.includeControl) where.push("control = 0");
+  if (f.method) (where.push("method = ?"), args.push(f.method.toUpperCase()));
+  if (f.pathPrefix) (where.push("substr(path, 1, ?) = ?"), args.push(f.pathPrefix.length, f.pathPrefix));
+  if (f.workspace) (where.push("workspace_id = ?"), args.push(f.workspace));
+  if (f.since !== undefined) (where.push("at >= ?"), args.push(f.since));
+  if (f.afterSeq !== undefined) (where.push("seq > ?"), args.push(f.afterSeq));
+  if (f.beforeSeq !== undefined) (where.push("seq < ?"), args.push(f.beforeSeq));
+  if (f.fault !== undefined) where.push(f.fault ? "fault IS NOT NULL" : "fault IS NULL");
+  if (f.status) {
+    const cls = /^([1-5])xx$/i.exec(f.status);
+    if (cls) (where.push("status >= ? AND status < ?"), args.push(Number(cls[1]) * 100, Number(cls[1]) * 100 + 100));
+    else if (f.status === "dropped") where.push("status IS NULL");
+    else (where.push("status = ?"), args.push(Number(f.status)));
+  }
+  return [where.length ? `WHERE ${where.join(" AND ")}` : "", args];
+}
+
+/** Roughly what an entry weighs in the answer: its text fields plus the fixed part. */
+function entryBytes(r: JournalRow): number {
+  return 200 + r.path.length + r.query.length + r.headers.length + (r.fault?.length ?? 0) + (r.workspace_id?.length ?? 0);
 }
 
 /** The query string as journaled: api_key's value masked, everything else kept. */
