@@ -66,7 +66,7 @@ function summarizeBody(res: Res, ctx: NormalizeContext, o: StepOptions): Shape {
   if (res.bytes.length === 0) return "<empty>";
   const kind = sniffKind(res.bytes, o.fileName);
   const out: Record<string, Shape> = { "<kind>": kind };
-  const lines = res.text.split("\n").filter((l) => l.trim());
+  const lines = res.text.split(/\r?\n/).filter((l) => l.trim());
   if (kind === "jsonl") {
     out["<records>"] = lengthClass(lines.length);
     try {
@@ -80,7 +80,7 @@ function summarizeBody(res: Res, ctx: NormalizeContext, o: StepOptions): Shape {
     out["<records>"] = lengthClass(Math.max(0, lines.length - 1));
     out["<columns>"] = lines[0] ?? "";
   }
-  return out;
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
 function describeRequest(req: Req, target: Target, ctx: NormalizeContext): RecordedRequest {
