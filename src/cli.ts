@@ -18,6 +18,9 @@ Flags (each also read from the environment variable in brackets):
   --headers-timeout-ms N  [EMULATOR_HEADERS_TIMEOUT_MS]  default 30000; headers slower than this get 408
   --idle-timeout-ms N     [EMULATOR_IDLE_TIMEOUT_MS]     default 120000; a body that stalls this long gets 408
   --max-connections N     [EMULATOR_MAX_CONNECTIONS]     default 1024; more are refused at once
+  --url-map FROM=TO       [EMULATOR_URL_MAP]             serve reference URLs under FROM from TO (file:///folder/ or http://127.0.0.1:PORT/);
+                          repeatable, or comma-separated; e.g. https://storage.example.com/=file:///fixtures/
+  --ca-file PEM           [EMULATOR_CA_FILE]             trust this CA (or self-signed certificate) for https reference downloads
   --quiet
 `;
 

@@ -1,4 +1,6 @@
 // Start-up configuration: flags win over environment variables, which win over defaults.
+import { parseUrlMap, type UrlMapping } from "./http/url-map.js";
+
 export interface EmulatorConfig {
   port: number;
   host: string;
@@ -23,6 +25,10 @@ export interface EmulatorConfig {
   idleTimeoutMs: number;
   /** Connections beyond this many are refused at once. */
   maxConnections: number;
+  /** Reference URLs served from local folders or named servers (--url-map, repeatable); nothing unmapped beyond loopback is fetched. */
+  urlMap: UrlMapping[];
+  /** PEM CA (or self-signed certificate) trusted for https reference downloads. */
+  caFile?: string;
 }
 
 export const DEFAULT_PORT = 9010;
@@ -48,7 +54,11 @@ const FLAG_TO_ENV: Record<string, string> = {
   "headers-timeout-ms": "EMULATOR_HEADERS_TIMEOUT_MS",
   "idle-timeout-ms": "EMULATOR_IDLE_TIMEOUT_MS",
   "max-connections": "EMULATOR_MAX_CONNECTIONS",
+  "url-map": "EMULATOR_URL_MAP",
+  "ca-file": "EMULATOR_CA_FILE",
 };
+/** Flags that may be given more than once; their values are joined with commas. */
+const REPEATABLE_FLAGS = new Set(["url-map"]);
 
 export class ConfigError extends Error {}
 
@@ -73,7 +83,7 @@ export function parseFlags(argv: readonly string[]): Record<string, string> {
     }
     const value = inline ?? argv[++i];
     if (value === undefined) throw new ConfigError(`flag --${rawName} needs a value`);
-    out[env] = value;
+    out[env] = REPEATABLE_FLAGS.has(rawName) && out[env] !== undefined ? `${out[env]},${value}` : value;
   }
   return out;
 }
@@ -115,5 +125,7 @@ export function resolveConfig(env: Record<string, string | undefined>, argv: rea
     headersTimeoutMs: positiveInt("EMULATOR_HEADERS_TIMEOUT_MS", merged.EMULATOR_HEADERS_TIMEOUT_MS, DEFAULT_HEADERS_TIMEOUT_MS),
     idleTimeoutMs: positiveInt("EMULATOR_IDLE_TIMEOUT_MS", merged.EMULATOR_IDLE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS),
     maxConnections: positiveInt("EMULATOR_MAX_CONNECTIONS", merged.EMULATOR_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS),
+    urlMap: parseUrlMap(merged.EMULATOR_URL_MAP, (message) => new ConfigError(message)),
+    caFile: merged.EMULATOR_CA_FILE || undefined,
   };
 }

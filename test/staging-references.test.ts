@@ -73,7 +73,8 @@ describe("bulk-upload/image-references", () => {
     expect(failed["missing.png|download-failed"]).toMatch(/HTTP 404/);
     expect(failed["text.png|invalid-file-type"]).toMatch(/text data/);
     expect(failed["huge.png|file-size-limit-exceeded"]).toBe("Max size of single image is 20971520B.");
-    expect(failed["remote.png|unsafe-url-detected"]).toBe("Untrusted domain found: https://upload.wikimedia.org/wikipedia/en/7/7d/Lenna_%28test_image%29.png");
+    expect(failed["remote.png|unsafe-url-detected"]).toContain("Untrusted domain found: https://upload.wikimedia.org/wikipedia/en/7/7d/Lenna_%28test_image%29.png. ");
+    expect(failed["remote.png|unsafe-url-detected"]).toContain("https://upload.wikimedia.org is not mapped; map it with --url-map https://upload.wikimedia.org/=file:///your/folder/");
     expect(failed["hop.png|unsafe-url-detected"]).toMatch(/example\.com/);
     expect(failed["a.png|duplicated-file-name"]).toBeDefined();
     expect(failed["../up.png|invalid-file-name"]).toMatch(/path separators/);

@@ -71,7 +71,7 @@ const signedPutRoute = createRoute({
 const imageReferencesRoute = createRoute({
   method: "post", path: `${BASE}/bulk-upload/image-references`, tags, summary: "Ingest images from URLs",
   description:
-    "The emulator downloads each {name, url} in the background (loopback URLs only; others fail as unsafe-url-detected). " +
+    "The emulator downloads each {name, url} in the background (URLs mapped with --url-map, and loopback URLs; others fail as unsafe-url-detected). " +
     "The same ingestId and body again answers duplicated=true and does nothing. Without ingestId, the id is derived from the body, so repeating a request is also de-duplicated.",
   request: { params: BatchPathParams, query: BulkUploadQuery, body: { required: true, content: { "application/json": { schema: ImageReferencesBody } } } },
   responses: { 200: jsonContent(ImageReferencesResponse, "Ingest accepted."), ...errorResponses(400, 409, 413, 415) },

@@ -1,8 +1,8 @@
 // Reference ingests: the emulator downloads each {name, url} itself, like the real service does
-// from signed cloud-storage URLs. Only loopback URLs are fetched (the emulator never reaches the
-// internet); anything else is refused per file as "unsafe-url-detected", as the real service
-// reports untrusted domains. Each download has a size limit and a (real-time) timeout.
-import { Readable } from "node:stream";
+// from signed cloud-storage URLs. Only mapped URLs (--url-map: a local folder or server) and loopback
+// URLs are fetched (the emulator never reaches a host nobody named; see ./sources.ts); anything else is
+// refused per file as "unsafe-url-detected", as the real service reports untrusted domains. Each
+// download has a size limit and a (real-time) timeout.
 import { MAX_IMAGE_BYTES, MAX_VIDEO_BYTES } from "../../contract/staging-uploads.js";
 import { describeFetchError } from "../../http/fetch-errors.js";
 import { fileNameProblem } from "../../http/file-names.js";
@@ -10,6 +10,7 @@ import { ACCEPTED_IMAGE_FORMATS, sniff, videoMediaType } from "../../http/sniff.
 import { BlobTooLargeError, type BlobStore } from "../../state/blobs.js";
 import type { FailedFile } from "./notify.js";
 import type { StagedFile } from "./finish.js";
+import { openReference, RefFailure, type SourceSession } from "./sources.js";
 
 export type ReferenceKind = "image" | "video";
 
@@ -37,74 +38,33 @@ export interface FetchLimits {
 
 export const DEFAULT_FETCH_LIMITS: FetchLimits = { timeoutMs: 60_000, concurrency: 8 };
 export const MAX_REFERENCES_FILE_BYTES = 64 * 1024 * 1024;
-const MAX_REDIRECTS = 5;
 
 export function maxBytesOf(kind: ReferenceKind): number {
   return kind === "image" ? MAX_IMAGE_BYTES : MAX_VIDEO_BYTES;
 }
 
-/** Loopback only: 127.0.0.0/8, ::1 and localhost. */
-export function isLoopbackUrl(u: URL): boolean {
-  if (u.protocol !== "http:" && u.protocol !== "https:") return false;
-  const host = u.hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  if (host === "localhost" || host === "::1") return true;
-  const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
-  return !!m && m.slice(1).every((o) => Number(o) <= 255);
-}
-
-class RefFailure extends Error {
-  constructor(readonly type: string, reason: string) {
-    super(reason);
-  }
-}
-
-const untrusted = (url: string) => new RefFailure("unsafe-url-detected", `Untrusted domain found: ${url.length > 500 ? `${url.slice(0, 497)}...` : url}`);
-
-/** GETs a loopback URL, following redirects only while they stay on loopback. */
-async function getLoopback(rawUrl: string, signal: AbortSignal): Promise<Response> {
-  let current = rawUrl;
-  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    let u: URL;
-    try {
-      u = new URL(current);
-    } catch {
-      throw new RefFailure("invalid-url", `Not a valid URL: ${current.slice(0, 200)}`);
-    }
-    if (!isLoopbackUrl(u)) throw untrusted(current);
-    const res = await fetch(u, { redirect: "manual", signal });
-    if (res.status >= 300 && res.status < 400 && res.headers.get("location")) {
-      await res.body?.cancel().catch(() => {});
-      current = new URL(res.headers.get("location")!, u).href;
-      continue;
-    }
-    if (res.status < 200 || res.status >= 300) {
-      await res.body?.cancel().catch(() => {});
-      throw new RefFailure("download-failed", `GET ${u.origin}${u.pathname} answered HTTP ${res.status}.`);
-    }
-    return res;
-  }
-  throw new RefFailure("download-failed", `More than ${MAX_REDIRECTS} redirects.`);
-}
+const UNTRUSTED_CERTIFICATE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|unable to verify|certificate/i;
 
 function failureOf(err: unknown, timeoutMs: number): RefFailure {
   if (err instanceof RefFailure) return err;
   const f = describeFetchError(err);
   if (f.timedOut) return new RefFailure("download-timeout", `The download did not finish within ${timeoutMs} ms.`);
+  if (UNTRUSTED_CERTIFICATE.test(f.reason)) {
+    return new RefFailure("download-failed", `The download failed: ${f.reason}: the server's certificate is not trusted; trust it (or its CA) with --ca-file <PEM file>.`);
+  }
   return new RefFailure("download-failed", `The download failed: ${f.reason}.`);
 }
 
 /** Downloads `url` into a temp file of at most `limit` bytes. */
-async function downloadToTemp(url: string, blobs: BlobStore, limit: number, limits: FetchLimits, tooBig: () => RefFailure) {
+async function downloadToTemp(url: string, session: SourceSession, blobs: BlobStore, limit: number, limits: FetchLimits, tooBig: () => RefFailure) {
   const signal = AbortSignal.timeout(limits.timeoutMs);
   try {
-    const res = await getLoopback(url, signal);
-    const declared = Number(res.headers.get("content-length") ?? NaN);
-    if (Number.isFinite(declared) && declared > limit) {
-      await res.body?.cancel().catch(() => {});
+    const opened = await openReference(url, session, signal);
+    if (opened.declared !== null && opened.declared > limit) {
+      opened.body.destroy();
       throw tooBig();
     }
-    if (!res.body) return await blobs.receive(Readable.from([]), limit);
-    return await blobs.receive(Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>), limit);
+    return await blobs.receive(opened.body, limit);
   } catch (err) {
     if (err instanceof BlobTooLargeError) throw tooBig();
     throw failureOf(err, limits.timeoutMs);
@@ -112,7 +72,7 @@ async function downloadToTemp(url: string, blobs: BlobStore, limit: number, limi
 }
 
 /** Fetches one reference; never throws. */
-export async function fetchReference(ref: Reference, kind: ReferenceKind, blobs: BlobStore, limits: FetchLimits): Promise<StagedFile | FailedFile> {
+export async function fetchReference(ref: Reference, kind: ReferenceKind, session: SourceSession, blobs: BlobStore, limits: FetchLimits): Promise<StagedFile | FailedFile> {
   const failed = (type: string, reason: string): FailedFile => ({ type, file_name: ref.name, reason });
   if (ref.duplicate) return failed("duplicated-file-name", `Another reference of this ingest is already named "${ref.name}".`);
   const nameProblem = fileNameProblem(ref.name);
@@ -121,7 +81,7 @@ export async function fetchReference(ref: Reference, kind: ReferenceKind, blobs:
   const tooBig = () => new RefFailure("file-size-limit-exceeded", kind === "image" ? `Max size of single image is ${limit}B.` : `Max size of single video is ${limit}B.`);
   let got: { tmp: string; size: number; sha256: string };
   try {
-    got = await downloadToTemp(ref.url, blobs, limit, limits, tooBig);
+    got = await downloadToTemp(ref.url, session, blobs, limit, limits, tooBig);
   } catch (err) {
     const f = err instanceof RefFailure ? err : failureOf(err, limits.timeoutMs);
     return failed(f.type, f.message);
@@ -139,13 +99,15 @@ export async function fetchReference(ref: Reference, kind: ReferenceKind, blobs:
 }
 
 /** Fetches every reference with bounded concurrency, in input order. */
-export async function fetchReferences(refs: Reference[], kind: ReferenceKind, blobs: BlobStore, limits: FetchLimits, isStopped: () => boolean): Promise<{ files: StagedFile[]; failed: FailedFile[] }> {
+export async function fetchReferences(
+  refs: Reference[], kind: ReferenceKind, session: SourceSession, blobs: BlobStore, limits: FetchLimits, isStopped: () => boolean,
+): Promise<{ files: StagedFile[]; failed: FailedFile[] }> {
   const results: (StagedFile | FailedFile | null)[] = new Array(refs.length).fill(null);
   let next = 0;
   const lane = async () => {
     while (next < refs.length && !isStopped()) {
       const i = next++;
-      results[i] = await fetchReference(refs[i], kind, blobs, limits);
+      results[i] = await fetchReference(refs[i], kind, session, blobs, limits);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, limits.concurrency) }, lane));
@@ -176,10 +138,10 @@ export function markDuplicates(refs: { name: string; url: string }[], seen = new
 export type ReferencesFileResult = { ok: true; references: Reference[]; problems: FailedFile[] } | { ok: false; type: string; reason: string };
 
 /** Downloads and parses a JSONL references file ({"name": ..., "url": ...} per line). */
-export async function loadReferencesFile(url: string, blobs: BlobStore, limits: FetchLimits, maxReferences: number): Promise<ReferencesFileResult> {
+export async function loadReferencesFile(url: string, session: SourceSession, blobs: BlobStore, limits: FetchLimits, maxReferences: number): Promise<ReferencesFileResult> {
   let got: { tmp: string };
   try {
-    got = await downloadToTemp(url, blobs, MAX_REFERENCES_FILE_BYTES, limits, () => new RefFailure("references-file-too-large", `The references file is larger than ${MAX_REFERENCES_FILE_BYTES} bytes.`));
+    got = await downloadToTemp(url, session, blobs, MAX_REFERENCES_FILE_BYTES, limits, () => new RefFailure("references-file-too-large", `The references file is larger than ${MAX_REFERENCES_FILE_BYTES} bytes.`));
   } catch (err) {
     const f = err instanceof RefFailure ? err : failureOf(err, limits.timeoutMs);
     return { ok: false, type: f.type, reason: `References file: ${f.message}` };

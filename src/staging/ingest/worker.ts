@@ -12,6 +12,7 @@ import { finishShard, type FinishOptions, type ShardResult } from "./finish.js";
 import { indexTar, refuseNotificationUrl } from "./tar.js";
 import { CONTROL_API_LOOP, pointsAtControlApi } from "../../http/self-url.js";
 import { DEFAULT_FETCH_LIMITS, fetchReferences, loadReferencesFile, type FetchLimits, type ReferencePayload } from "./references.js";
+import { loadReferenceSources, openSession, type ReferenceSources } from "./sources.js";
 
 export const INGEST_WORKER_NAME = "ingest";
 /** Emulated time between a shard upload and the start of its indexing. */
@@ -48,8 +49,12 @@ export class IngestWorker implements Worker {
   private readonly ready: string[] = [];
   private readonly active = new Set<string>();
   private stopped = false;
+  /** --url-map and --ca-file, read once at start-up. */
+  private readonly sources: ReferenceSources;
 
-  constructor(private readonly emu: Core) {}
+  constructor(private readonly emu: Core) {
+    this.sources = loadReferenceSources(emu.config);
+  }
 
   start(): void {
     this.stopped = false;
@@ -153,19 +158,24 @@ export class IngestWorker implements Worker {
   }
 
   private async runReferences(shard: ShardRow): Promise<void> {
-    let payload = JSON.parse(shard.payload ?? "{}") as ReferencePayload;
-    const isStopped = () => this.stopped;
-    if (!payload.references && payload.referencesURL) {
-      this.setRunning(shard, "downloading-references-file");
-      const loaded = await loadReferencesFile(payload.referencesURL, this.emu.blobs, this.fetchLimits, MAX_REFERENCES_PER_REQUEST);
+    const session = await openSession(this.sources);
+    try {
+      let payload = JSON.parse(shard.payload ?? "{}") as ReferencePayload;
+      const isStopped = () => this.stopped;
+      if (!payload.references && payload.referencesURL) {
+        this.setRunning(shard, "downloading-references-file");
+        const loaded = await loadReferencesFile(payload.referencesURL, session, this.emu.blobs, this.fetchLimits, MAX_REFERENCES_PER_REQUEST);
+        if (this.stopped) return;
+        if (!loaded.ok) return await this.finish(shard, { files: [], failed: [], shardError: { type: loaded.type, reason: loaded.reason } });
+        payload = this.splitReferences(shard, payload, loaded.references, loaded.problems);
+      }
+      this.setRunning(shard, "downloading");
+      const { files, failed } = await fetchReferences(payload.references ?? [], payload.kind, session, this.emu.blobs, this.fetchLimits, isStopped);
       if (this.stopped) return;
-      if (!loaded.ok) return await this.finish(shard, { files: [], failed: [], shardError: { type: loaded.type, reason: loaded.reason } });
-      payload = this.splitReferences(shard, payload, loaded.references, loaded.problems);
+      await this.finish(shard, { files, failed: [...(payload.problems ?? []), ...failed], shardError: null });
+    } finally {
+      await session.close();
     }
-    this.setRunning(shard, "downloading");
-    const { files, failed } = await fetchReferences(payload.references ?? [], payload.kind, this.emu.blobs, this.fetchLimits, isStopped);
-    if (this.stopped) return;
-    await this.finish(shard, { files, failed: [...(payload.problems ?? []), ...failed], shardError: null });
   }
 
   /** Keeps the first chunk of a downloaded references list in this shard and queues one new shard per further chunk. */
