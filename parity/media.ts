@@ -32,6 +32,16 @@ export function png(seed: number, side = 16): Buffer {
   return Buffer.concat([sig, chunk("IHDR", ihdr), chunk("IDAT", zlib.deflateSync(raw)), chunk("IEND", Buffer.alloc(0))]);
 }
 
+/** A minimal ISO-BMFF (MP4) file: an ftyp box and an mdat box holding `seed`. */
+export function mp4(seed: number): Buffer {
+  const ftyp = Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from("ftypisom"), Buffer.from([0, 0, 2, 0]), Buffer.from("isomiso2")]);
+  const payload = Buffer.from(`parity-video-${seed}`);
+  const mdat = Buffer.alloc(8);
+  mdat.writeUInt32BE(8 + payload.length);
+  mdat.write("mdat", 4, "ascii");
+  return Buffer.concat([ftyp, mdat, payload]);
+}
+
 const octal = (n: number, width: number) => n.toString(8).padStart(width - 1, "0") + "\0";
 
 function header(name: string, size: number): Buffer {
@@ -70,6 +80,7 @@ export function sniffKind(bytes: Buffer, fileName = ""): string {
   if (bytes[0] === 0xff && bytes[1] === 0xd8) return "jpeg";
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) return "gzip";
   if (bytes.length > 262 && bytes.subarray(257, 262).toString("ascii") === "ustar") return "tar";
+  if (bytes.subarray(4, 8).toString("ascii") === "ftyp") return "mp4";
   if (bytes.subarray(0, 5).toString("ascii") === "<?xml" || bytes.subarray(0, 1).toString("ascii") === "<") return "xml-or-html";
   if (/\.jsonl$/i.test(fileName)) return "jsonl";
   if (/\.csv$/i.test(fileName)) return "csv";

@@ -2,6 +2,7 @@
 import type { Req } from "../http.js";
 import type { Scenario } from "../runner.js";
 import { jobDefinition } from "./jobs.js";
+import { png } from "../media.js";
 import { uploadImage } from "./staging.js";
 
 export const errors: Scenario = {
@@ -32,6 +33,9 @@ export const errors: Scenario = {
       ["start job with malformed JSON", { method: "POST", path: ctx.jobs(ctx.id("badjson")), raw: '{"type": "simple-image-processing-v1",', headers: { "content-type": "application/json" } }],
       ["start job without a body", { method: "POST", path: ctx.jobs(ctx.id("nobody")) }],
       ["start job with an unknown job type", { method: "POST", path: ctx.jobs(ctx.id("badtype")), json: { ...definition, type: "simple-audio-processing-v1" } }],
+      ["image job with maxVideoFPS (a video-only field)", { method: "POST", path: ctx.jobs(ctx.id("fps")), json: { ...definition, processingSpecification: { ...definition.processingSpecification, maxVideoFPS: 5 } } }],
+      ["maxImageFailureRate over 1", { method: "POST", path: ctx.jobs(ctx.id("rate")), json: { ...definition, maxImageFailureRate: 2 } }],
+      ["upload image without fileName", { method: "POST", path: ctx.staging(batch, "/upload/image"), multipart: { field: "nofilename.png", fileName: "nofilename.png", data: png(42) } }],
       ["start job on an unknown batch", { method: "POST", path: ctx.jobs(ctx.id("nobatch")), json: jobDefinition(ctx, missingBatch, "jsonl") }],
       ["pageSize=0", { method: "GET", path: ctx.staging(), query: { pageSize: 0 } }],
       ["pageSize not a number", { method: "GET", path: ctx.jobs(), query: { pageSize: "ten" } }],

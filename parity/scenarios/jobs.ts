@@ -59,6 +59,8 @@ function jobScenario(format: "jsonl" | "csv"): Scenario {
       const body = jobDefinition(ctx, batch, format);
       await ctx.step("start job", { method: "POST", path: ctx.jobs(job), json: body }, { expect: [200] });
       await ctx.step("start the same job again (identical request)", { method: "POST", path: ctx.jobs(job), json: body });
+      const other = { ...body, processingTimeoutSeconds: 1800 };
+      await ctx.step("the same job id with another definition", { method: "POST", path: ctx.jobs(job), json: other });
       await ctx.poll("job until terminal", { method: "GET", path: ctx.jobs(job) }, terminal, { expect: [200] });
       // The newest job of the workspace need not be ours: values typed, definition opaque.
       await ctx.step("list jobs pageSize=1", { method: "GET", path: ctx.jobs(), query: { pageSize: 1 } }, { loose: ["body.jobs[]"], opaque: ["body.jobs[].jobDefinition", "body.jobs[].lastNotification", "body.jobs[].restartParametersOverride"], ignore: ["body.nextPageToken", "body.jobs[].currentStage"] });

@@ -1,6 +1,6 @@
 // Data Staging flows of the integration guide (seed 002) and the real client (real-client.md D1-D14).
 import type { Res } from "../http.js";
-import { png, tar } from "../media.js";
+import { mp4, png, tar } from "../media.js";
 import { ScenarioStopped, type Scenario, type ScenarioContext } from "../runner.js";
 
 const GET = "GET";
@@ -67,8 +67,11 @@ export const tarShardUpload: Scenario = {
       [1, 2, 3],
       [4, 5],
     ];
+    let firstSlot: ReturnType<typeof signed> | undefined;
     for (const [i, seeds] of shards.entries()) {
       const slot = signed(await ctx.step(`request shard upload URL ${i + 1}`, { method: POST, path: ctx.staging(batch, "/bulk-upload/image-files"), query: { displayName: batch } }, { expect: [200] }));
+      firstSlot ??= slot;
+      if (i === 0) await ctx.step("batch metadata before any PUT", { method: GET, path: ctx.staging(batch) });
       const body = tar(seeds.map((s) => ({ name: `shard${i + 1}-img-${s}.png`, data: png(100 + s) })));
       await ctx.step(`PUT shard ${i + 1}`, { method: "PUT", path: slot.uploadURL, raw: body, headers: slot.extensionHeaders }, { expect: [200, 201, 204] });
     }
@@ -79,8 +82,25 @@ export const tarShardUpload: Scenario = {
     await ctx.step("list files", { method: GET, path: ctx.staging(batch, "/list") });
     const third = signed(await ctx.step("request a third upload URL", { method: POST, path: ctx.staging(batch, "/bulk-upload/image-files") }, { expect: [200] }));
     const extra = tar([{ name: "extra.png", data: png(200) }]);
+    await ctx.step("PUT an empty body", { method: "PUT", path: third.uploadURL, raw: Buffer.alloc(0), headers: third.extensionHeaders });
     await ctx.step("PUT without the extension headers", { method: "PUT", path: third.uploadURL, raw: extra });
     await ctx.step("PUT with a tampered signature", { method: "PUT", path: tampered(third.uploadURL), raw: extra, headers: third.extensionHeaders });
+    // Last, so a service that ingests it again cannot change the counts above.
+    await ctx.step("PUT shard 1 again (a used URL)", { method: "PUT", path: firstSlot!.uploadURL, raw: tar([{ name: "again.png", data: png(201) }]), headers: firstSlot!.extensionHeaders });
+  },
+};
+
+export const videoUpload: Scenario = {
+  name: "video-upload",
+  title: "Video ingestion: signed upload URL, PUT with extensionHeaders, count, batch metadata, list, download (guide: video ingestion; client D8, D10)",
+  async run(ctx) {
+    const batch = ctx.id("video");
+    const slot = signed(await ctx.step("request video upload URL", { method: POST, path: ctx.staging(batch, "/upload/video"), query: { fileName: "clip.mp4", displayName: batch } }, { expect: [200] }));
+    await ctx.step("PUT video", { method: "PUT", path: slot.uploadURL, raw: mp4(1), headers: slot.extensionHeaders }, { expect: [200, 201, 204] });
+    await countReaches(ctx, "count", batch, 1);
+    await ctx.step("batch metadata", { method: GET, path: ctx.staging(batch) });
+    const file = firstFile(await ctx.step("list files", { method: GET, path: ctx.staging(batch, "/list") }, { expect: [200] }));
+    await ctx.step("download the video (signed URL)", { method: GET, path: file.downloadURL }, { fileName: file.fileName });
   },
 };
 
