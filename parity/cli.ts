@@ -30,8 +30,17 @@ const seconds = (v: string | undefined, name: string): number | undefined => {
   return n * 1000;
 };
 
+/** `GET /` with the key: proves the target is reachable (else exit 2, not a page of drift) and names the key's workspace. */
+async function discover(baseUrl: string, apiKey: string) {
+  try {
+    return (await send({ baseUrl, apiKey, workspace: "" }, { method: "GET", path: "/" }, 30_000)).res;
+  } catch (err) {
+    throw new UsageError(`cannot reach ${baseUrl}: ${(err as Error).message}`);
+  }
+}
+
 async function discoverWorkspace(baseUrl: string, apiKey: string): Promise<string> {
-  const { res } = await send({ baseUrl, apiKey, workspace: "" }, { method: "GET", path: "/" }, 30_000);
+  const res = await discover(baseUrl, apiKey);
   if (res.status !== 200 || typeof res.json?.workspace !== "string") throw new UsageError(`could not discover the workspace (GET / answered ${res.status}); pass --workspace`);
   return res.json.workspace;
 }
@@ -61,7 +70,9 @@ async function compareOrRecord(argv: string[]): Promise<number> {
   if (!baseUrl || !/^https?:\/\//.test(baseUrl)) throw new UsageError("--target URL is required (http:// or https://)");
   if (!apiKey) throw new UsageError("--api-key KEY is required (or ROBOFLOW_API_KEY)");
   if (values["run-tag"] !== undefined && !/^[a-z][a-z0-9]{3,9}$/.test(values["run-tag"])) throw new UsageError("--run-tag must be 4-10 lowercase letters/digits starting with a letter");
-  const target: Target = { baseUrl, apiKey, workspace: values.workspace ?? (await discoverWorkspace(baseUrl, apiKey)) };
+  const workspace = values.workspace ?? (await discoverWorkspace(baseUrl, apiKey));
+  if (values.workspace) await discover(baseUrl, apiKey);
+  const target: Target = { baseUrl, apiKey, workspace };
   const snapshotDir = values.snapshots ? path.resolve(values.snapshots) : DEFAULT_SNAPSHOT_DIR;
   const log = values.quiet ? () => {} : (line: string) => console.log(line);
   const result = await runParity({
