@@ -1,10 +1,13 @@
 // Snapshot export/import: the whole emulated world (every world table's rows and every blob) as one
 // JSON document, so a test can start from a known state or a bug report can carry one. Control-plane
 // tables (journal, fault rules, receiver inbox) and the signing secret are not part of it.
+// An import is all-or-nothing, also across a kill -9 (src/state/blob-switch.ts): the new blobs are
+// staged and fsynced first, the rows are committed with a "pending switch" marker, then the blob
+// folders are swapped; a restart finishes or discards what a crash left.
 import type { Emulator } from "../context.js";
 import type { SnapshotT } from "../contract/controls.js";
 import { badRequest, conflict } from "../errors.js";
-import { newStoreGeneration } from "../state/generation.js";
+import { checkBlobName, completeSwitch, discardStaged, recordPendingSwitch, stageBlobs, type StagedBlobs } from "../state/blob-switch.js";
 import { MIGRATIONS } from "../state/schema.js";
 import { deleteRows, insertRow, selectRows, worldTables } from "../state/tables.js";
 import { ensureWorkspace } from "../state/workspaces.js";
@@ -26,24 +29,44 @@ export interface ImportOutcome {
   ms: number;
 }
 
-export function importSnapshot(emu: Emulator, snap: SnapshotT): ImportOutcome {
+export async function importSnapshot(emu: Emulator, snap: SnapshotT): Promise<ImportOutcome> {
   const started = performance.now();
   if (snap.schemaVersion !== MIGRATIONS.length) {
     throw conflict(`Snapshot schema version ${snap.schemaVersion} differs from this emulator's (${MIGRATIONS.length})`, "Export the snapshot again from an emulator of this version.");
   }
   const tables = worldTables(emu.db);
-  const known = new Map(tables.map((t) => [t.name, t]));
+  const known = new Set(tables.map((t) => t.name));
   const unknown = Object.keys(snap.tables).filter((n) => !known.has(n));
   if (unknown.length) throw badRequest(`Snapshot has tables this emulator does not know: ${unknown.join(", ")}`);
   // Validate blob paths before touching anything: a snapshot must not write outside the blob root.
-  const blobEntries = Object.entries(snap.blobs).map(([rel, b64]) => {
+  const entries = Object.entries(snap.blobs).map(([rel, b64]) => {
     try {
-      return { rel, abs: emu.blobs.path(rel), bytes: Buffer.from(b64, "base64") };
+      checkBlobName(emu.blobs, rel);
     } catch {
       throw badRequest(`Snapshot blob path "${rel}" escapes the blob folder`);
     }
+    return { rel, bytes: () => Buffer.from(b64, "base64") };
   });
-  emu.controls.journal.flush();
+  const half = Math.floor(entries.length / 2);
+  const staged = await stageBlobs(emu.blobs, entries, (n) => n === half && crashPoint("snapshot-staging"));
+  let rows: Record<string, number>;
+  try {
+    emu.controls.journal.flush();
+    rows = replaceRows(emu, snap, tables, staged);
+  } catch (err) {
+    discardStaged(emu.blobs, staged);
+    throw err;
+  }
+  crashPoint("snapshot-after-rows");
+  // Synchronous from the commit on: nothing can write between the rows and the folder swap.
+  completeSwitch(emu.db, emu.blobs, staged, (step) => crashPoint(`snapshot-${step}`));
+  afterWorldChange(emu);
+  emu.webhooks.start(); // resume deliveries the snapshot left pending
+  return { rows, blobs: entries.length, ms: performance.now() - started };
+}
+
+/** Every world table emptied and refilled, and the pending switch recorded, in one transaction. */
+function replaceRows(emu: Emulator, snap: SnapshotT, tables: ReturnType<typeof worldTables>, staged: StagedBlobs): Record<string, number> {
   const rows: Record<string, number> = {};
   emu.db.transaction(() => {
     emu.db.pragma("defer_foreign_keys = ON");
@@ -53,15 +76,18 @@ export function importSnapshot(emu: Emulator, snap: SnapshotT): ImportOutcome {
       for (const row of list) insertRow(emu.db, t, row);
       if (list.length) rows[t.name] = list.length;
     }
-    newStoreGeneration(emu.db); // the imported rows reuse row numbers: signed URLs issued before must name nothing now
     // The configured key keeps working whatever the snapshot holds.
     ensureWorkspace(emu.db, emu.config.workspace, emu.config.apiKey, emu.clock.now());
+    recordPendingSwitch(emu.db, staged);
   })();
-  emu.blobs.discardAll();
-  for (const b of blobEntries) {
-    emu.blobs.commitAt(emu.blobs.writeTemp(b.bytes, "snapshot").tmp, b.rel);
-  }
-  afterWorldChange(emu);
-  emu.webhooks.start(); // resume deliveries the snapshot left pending
-  return { rows, blobs: blobEntries.length, ms: performance.now() - started };
+  return rows;
+}
+
+/**
+ * Test-only fault seam: EMULATOR_TEST_CRASH_AT=<point> kills the process with SIGKILL at that step
+ * of an import (snapshot-staging, snapshot-after-rows, snapshot-after-aside, snapshot-after-switch),
+ * so a test can check what a restart makes of it. Read by the import code only; unset in normal use.
+ */
+function crashPoint(name: string): void {
+  if (process.env.EMULATOR_TEST_CRASH_AT === name) process.kill(process.pid, "SIGKILL");
 }

@@ -177,7 +177,7 @@ export function controlRoutes(emu: Emulator) {
     return c.json(ok({ workspaces, batches, files, jobs }), 200);
   }, hookFor(seedRoute));
   app.openapi(getSnapshotRoute, (c) => c.json(exportSnapshot(emu), 200));
-  app.openapi(putSnapshotRoute, (c) => c.json(ok(importSnapshot(emu, c.req.valid("json"))), 200), hookFor(putSnapshotRoute));
+  app.openapi(putSnapshotRoute, async (c) => c.json(ok(await importSnapshot(emu, c.req.valid("json"))), 200), hookFor(putSnapshotRoute));
 
   app.openapi(journalRoute, (c) => c.json(ok(journalPage(plane.journal, c.req.valid("query"))), 200), hookFor(journalRoute));
   app.openapi(journalCountRoute, (c) => c.json(ok({ count: journalCount(plane.journal, c.req.valid("query")) }), 200), hookFor(journalCountRoute));

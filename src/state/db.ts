@@ -6,6 +6,7 @@ import path from "node:path";
 import os from "node:os";
 import { MIGRATIONS } from "./schema.js";
 import { BlobStore } from "./blobs.js";
+import { recoverPendingSwitch } from "./blob-switch.js";
 
 type Statement = Database.Statement;
 
@@ -79,6 +80,8 @@ export function openStore(dataDir: string): OpenedStore {
   raw.pragma("busy_timeout = 5000");
   const db = new Db(raw);
   migrate(db);
+  // A snapshot import killed half-way is finished or discarded before anything reads a blob.
+  recoverPendingSwitch(db, blobRoot);
 
   let closed = false;
   return {

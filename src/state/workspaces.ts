@@ -34,3 +34,7 @@ export function getSetting(db: Db, key: string): string | undefined {
 export function setSetting(db: Db, key: string, value: string): void {
   db.prepare("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(key, value);
 }
+
+export function deleteSetting(db: Db, key: string): void {
+  db.prepare("DELETE FROM settings WHERE key = ?").run(key);
+}
