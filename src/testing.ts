@@ -109,7 +109,7 @@ export interface ControlClient {
 /** A typed client of /_emulator on `baseUrl` (plain fetch; no dependencies). */
 export function controlClient(baseUrl: string, opts: { adminToken?: string } = {}): ControlClient {
   const base = baseUrl.replace(/\/$/, "");
-  const call = async <T>(method: string, path: string, body?: unknown, query?: Record<string, unknown>): Promise<T> => {
+  const call = async <T>(method: string, path: string, body?: unknown, query?: Record<string, string | number | boolean | undefined>): Promise<T> => {
     const url = new URL(base + path);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = {};
@@ -250,6 +250,6 @@ export async function startEmulatorForTests(opts: EmulatorForTestsOptions = {}):
     apiKey: running.apiKey,
     controls,
     waitForJob: (jobId, w = {}) => pollJob(running.url, running.apiKey, controls, w.workspace ?? running.workspace, jobId, w.timeoutMs ?? 30_000),
-    close: running.close,
+    close: () => running.close(),
   };
 }

@@ -207,19 +207,23 @@ export class Journal {
 function whereOf(f: JournalFilter): [string, unknown[]] {
   const where: string[] = [];
   const args: unknown[] = [];
-  if (!f.includeControl) where.push("control = 0");
-  if (f.method) (where.push("method = ?"), args.push(f.method.toUpperCase()));
-  if (f.pathPrefix) (where.push("substr(path, 1, ?) = ?"), args.push(f.pathPrefix.length, f.pathPrefix));
-  if (f.workspace) (where.push("workspace_id = ?"), args.push(f.workspace));
-  if (f.since !== undefined) (where.push("at >= ?"), args.push(f.since));
-  if (f.afterSeq !== undefined) (where.push("seq > ?"), args.push(f.afterSeq));
-  if (f.beforeSeq !== undefined) (where.push("seq < ?"), args.push(f.beforeSeq));
-  if (f.fault !== undefined) where.push(f.fault ? "fault IS NOT NULL" : "fault IS NULL");
+  const add = (sql: string, ...values: unknown[]) => {
+    where.push(sql);
+    args.push(...values);
+  };
+  if (!f.includeControl) add("control = 0");
+  if (f.method) add("method = ?", f.method.toUpperCase());
+  if (f.pathPrefix) add("substr(path, 1, ?) = ?", f.pathPrefix.length, f.pathPrefix);
+  if (f.workspace) add("workspace_id = ?", f.workspace);
+  if (f.since !== undefined) add("at >= ?", f.since);
+  if (f.afterSeq !== undefined) add("seq > ?", f.afterSeq);
+  if (f.beforeSeq !== undefined) add("seq < ?", f.beforeSeq);
+  if (f.fault !== undefined) add(f.fault ? "fault IS NOT NULL" : "fault IS NULL");
   if (f.status) {
     const cls = /^([1-5])xx$/i.exec(f.status);
-    if (cls) (where.push("status >= ? AND status < ?"), args.push(Number(cls[1]) * 100, Number(cls[1]) * 100 + 100));
-    else if (f.status === "dropped") where.push("status IS NULL");
-    else (where.push("status = ?"), args.push(Number(f.status)));
+    if (cls) add("status >= ? AND status < ?", Number(cls[1]) * 100, Number(cls[1]) * 100 + 100);
+    else if (f.status === "dropped") add("status IS NULL");
+    else add("status = ?", Number(f.status));
   }
   return [where.length ? `WHERE ${where.join(" AND ")}` : "", args];
 }
