@@ -46,7 +46,7 @@ export interface RunningWorkload {
 /** Largest snapshot re-imported: the control API takes JSON bodies up to 32 MiB. */
 const MAX_IMPORT_BYTES = 24 * 1024 * 1024;
 
-class HttpAnswer {
+export class HttpAnswer {
   constructor(readonly status: number, readonly text: string) {}
   get ok(): boolean {
     return this.status >= 200 && this.status < 300;
@@ -60,7 +60,8 @@ class HttpAnswer {
   }
 }
 
-async function send(url: string, method: string, body?: Buffer | string, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+/** One HTTP exchange with undici (no retries: a retried POST could be acknowledged twice). */
+export async function send(url: string, method: string, body?: Buffer | string, headers: Record<string, string> = {}): Promise<HttpAnswer> {
   const res = await request(url, { method: method as "GET", body, headers, headersTimeout: 30_000, bodyTimeout: 30_000 });
   return new HttpAnswer(res.statusCode, await res.body.text());
 }
@@ -104,7 +105,7 @@ class Cx {
   }
 }
 
-function multipartImage(name: string, data: Buffer): { body: Buffer; type: string } {
+export function multipartImage(name: string, data: Buffer): { body: Buffer; type: string } {
   const b = `----harness${name.replace(/\W/g, "")}`;
   const head = `--${b}\r\nContent-Disposition: form-data; name="${name}"; filename="${name}"\r\nContent-Type: image/png\r\n\r\n`;
   return { body: Buffer.concat([Buffer.from(head), data, Buffer.from(`\r\n--${b}--\r\n`)]), type: `multipart/form-data; boundary=${b}` };
@@ -123,12 +124,13 @@ async function uploadImage(cx: Cx, a: Account, batch: string): Promise<boolean> 
   return true;
 }
 
-/** Single-image batches of 6-24 images, three uploads at a time. */
+/** Single-image batches of 6-24 (sometimes 65-140) images, three uploads at a time. */
 async function imagesLane(cx: Cx, rng: Rng): Promise<void> {
   const a = cx.deps.tracked;
   while (!cx.stopped) {
     const batch = `img-${cx.ledger.nextId()}`;
-    const n = rng.int(6, 24);
+    // Mostly small batches (one processing slice); now and then one whose task takes several slices.
+    const n = rng.chance(0.15) ? rng.int(65, 140) : rng.int(6, 24);
     let acked = 0;
     for (let i = 0; i < n && !cx.stopped; i += 3) {
       const oks = await Promise.all(Array.from({ length: Math.min(3, n - i) }, () => uploadImage(cx, a, batch)));
@@ -151,12 +153,14 @@ async function signedPut(cx: Cx, kind: "shardPut" | "videoPut", slotUrl: string,
   );
 }
 
-/** Tar shards of 16-300 images (some carrying notification_config.json), one batch per shard. */
+/** Tar shards of 16-160 (sometimes up to 400) images, some carrying notification_config.json, one batch per shard. */
 async function shardsLane(cx: Cx, rng: Rng): Promise<void> {
   const a = cx.deps.tracked;
   while (!cx.stopped) {
+    // Paced so indexing (two shards at a time) keeps up and their batches become job inputs.
+    await sleep(rng.int(0, 200));
     const batch = `tar-${cx.ledger.nextId()}`;
-    const ids = Array.from({ length: rng.int(16, 300) }, () => cx.ledger.nextId());
+    const ids = Array.from({ length: rng.chance(0.15) ? rng.int(161, 400) : rng.int(16, 160) }, () => cx.ledger.nextId());
     const members: TarMember[] = ids.map((id) => ({ name: `t${id}.png`, data: png(id) }));
     if (rng.chance(0.5)) {
       members.push({ name: "notification_config.json", data: Buffer.from(JSON.stringify({ ingestId: `tar-${ids[0]}`, notificationsURL: cx.deps.hooks.url, notificationCategories: ["ingest-status", "files-status"] })) });
@@ -232,14 +236,16 @@ async function startJob(cx: Cx, a: Account, jobId: string, batch: string, rng: R
 /** A finished input batch: uploads answered, and for shards and ingests every file indexed. */
 async function readyInput(cx: Cx, rng: Rng) {
   const list = cx.ledger.jobInputs;
-  for (let tries = 0; tries < 3 && list.length; tries++) {
-    const i = rng.int(Math.max(0, list.length - 6), list.length - 1);
-    const input = list[i];
+  let polls = 0;
+  // Larger inputs first: tasks of more than one 64-image slice keep a partial results file between steps.
+  for (const input of rng.shuffle(list).sort((x, y) => Number(y.files > 64) - Number(x.files > 64))) {
     if (input.indexedLater) {
+      if (polls++ >= 3) break;
       const r = await send(cx.staging(cx.deps.tracked, input.batch, "count"), "GET").catch(() => null);
-      if ((r?.json()?.count ?? -1) < input.files) continue;
+      if (r?.status === 404) input.indexedLater = false; // gone with an imported world: the start will say so
+      else if ((r?.json()?.count ?? -1) < input.files) continue;
     }
-    list.splice(i, 1);
+    list.splice(list.indexOf(input), 1);
     return input;
   }
   return undefined;
@@ -259,8 +265,9 @@ async function jobsLane(cx: Cx, rng: Rng): Promise<void> {
       ids.forEach((id, i) => started[i] && cx.ledger.jobAccepted(a.ws, id));
       const live = ids.filter((_, i) => started[i]);
       if (live.length && rng.chance(0.35)) {
-        await sleep(rng.int(0, 250));
-        const victim = rng.pick(live);
+        await sleep(rng.int(0, 600));
+        // Mostly the shorter id: aborting "jN" must leave the half-written results of "jN-b" alone.
+        const victim = live.includes(base) && rng.chance(0.7) ? base : rng.pick(live);
         const before = cx.ledger.abortSending(a.ws, victim);
         const r = await cx.op("abort", () => send(cx.jobs(a, victim, "/abort"), "POST"));
         if (r?.ok) cx.ledger.aborted.push({ ws: a.ws, jobId: victim });
@@ -331,6 +338,7 @@ export function startWorkload(deps: WorkloadDeps, mode: CycleMode): RunningWorkl
           videosLane(cx, deps.rng.fork("videos")),
           referencesLane(cx, deps.rng.fork("refs")),
           jobsLane(cx, deps.rng.fork("jobs")),
+          jobsLane(cx, deps.rng.fork("jobs-2")),
           scratchLane(cx, deps.rng.fork("scratch")),
         ];
   const all = Promise.all(lanes.map((l) => l.catch((err) => deps.violations.push({ kind: "workload-error", detail: String(err?.stack ?? err) }))));

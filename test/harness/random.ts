@@ -8,6 +8,8 @@ export interface Rng {
   int(min: number, max: number): number;
   chance(p: number): boolean;
   pick<T>(items: readonly T[]): T;
+  /** A shuffled copy (Fisher-Yates). */
+  shuffle<T>(items: readonly T[]): T[];
   /** An independent stream derived from this one (one per lane, so lanes do not disturb each other). */
   fork(label: string): Rng;
 }
@@ -29,6 +31,14 @@ export function createRng(seed: number): Rng {
     int,
     chance: (p) => next() < p,
     pick: (items) => items[int(0, items.length - 1)],
+    shuffle: (items) => {
+      const out = [...items];
+      for (let i = out.length - 1; i > 0; i--) {
+        const j = int(0, i);
+        [out[i], out[j]] = [out[j], out[i]];
+      }
+      return out;
+    },
     fork: (label) => createRng(mix(seed, label)),
   };
 }
