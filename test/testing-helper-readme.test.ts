@@ -74,10 +74,9 @@ describe("README: in-process test helper", () => {
 
   it("runs with vitest and passes", async () => {
     const vitest = path.join(REPO, "node_modules", "vitest", "vitest.mjs");
-    const env = { ...process.env, CI: "1", NO_COLOR: "1" };
-    delete env.VITEST;
-    delete env.VITEST_POOL_ID;
-    delete env.VITEST_WORKER_ID;
+    // A fresh vitest, not a worker of this one.
+    const env: NodeJS.ProcessEnv = { ...process.env, CI: "1", NO_COLOR: "1" };
+    for (const k of ["VITEST", "VITEST_POOL_ID", "VITEST_WORKER_ID"]) delete env[k];
     const r = await run(process.execPath, [vitest, "run", "--config", path.join(dir, "vitest.config.mts"), "--root", dir], { cwd: dir, env, maxBuffer: 16 * 1024 * 1024 }).then(
       (ok) => ({ code: 0, out: `${ok.stdout}${ok.stderr}` }),
       (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, out: `${err.stdout}${err.stderr}` }),
