@@ -1,5 +1,5 @@
 // upload/video and the signed PUT: extension headers, signature and expiry on the emulator clock,
-// single use, streaming size limits, durability of the stored video.
+// repeatable PUTs, streaming size limits, durability of the stored video.
 import { Readable } from "node:stream";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -68,15 +68,16 @@ describe("upload/video + signed PUT", () => {
     expect(ok.status).toBe(200);
   });
 
-  it("is single-use: a second PUT answers 409 and keeps the first upload", async () => {
+  it("takes another PUT until it expires, like a cloud-storage URL: the second body replaces the first", async () => {
     const d = await videoSlot("vid-once");
     expect((await put(d.uploadURL, MP4, d.extensionHeaders)).status).toBe(200);
-    const again = await put(d.uploadURL, Buffer.from("other bytes"), d.extensionHeaders);
-    expect(again.status).toBe(409);
-    expect(again.json.message).toMatch(/single-use/);
+    const other = Buffer.concat([MP4.subarray(0, 12), Buffer.from("other bytes")]);
+    const again = await put(d.uploadURL, other, d.extensionHeaders);
+    expect(again.status, again.text).toBe(200);
     const list = await emu.call("GET", `${emu.staging("vid-once")}/list`);
+    expect(list.json.filesMetadata).toHaveLength(1);
     const dl = await request(list.json.filesMetadata[0].downloadURL);
-    expect(Buffer.from(await dl.body.arrayBuffer()).equals(MP4)).toBe(true);
+    expect(Buffer.from(await dl.body.arrayBuffer()).equals(other)).toBe(true);
   });
 
   it("refuses tampered, missing and expired signatures with 403 (expiry on the emulator clock)", async () => {

@@ -12,7 +12,7 @@ import {
 } from "../contract/staging-uploads.js";
 import { incomingBody } from "../http/body.js";
 import { ingestImageReferences, ingestRoboql, ingestVideoReferences } from "../staging/ingests.js";
-import { createShardSlot, createVideoSlot, receiveSignedPut, UploadsInFlight } from "../staging/signed-slots.js";
+import { createShardSlot, createVideoSlot, receiveSignedPut } from "../staging/signed-slots.js";
 import { UPLOAD_PATH_PREFIX } from "../staging/signed-urls.js";
 import { uploadImage } from "../staging/uploads.js";
 import { hookFor } from "./validation.js";
@@ -55,14 +55,13 @@ const signedPutRoute = createRoute({
   method: "put", path: `${UPLOAD_PATH_PREFIX}{generation}/{workspace}/{batchId}/{token}`, tags: ["Signed URLs"], summary: "Upload bytes to a signed upload URL",
   description:
     "No api_key: the URL's signature authorises the upload. Send the headers from extensionHeaders exactly. The body is streamed to disk. " +
-    "A URL is single-use: once an upload through it succeeded, another PUT answers 409.",
+    "Like a cloud-storage URL, it takes any number of PUTs until it expires: the last complete body wins (a shard PUT again is indexed again from that body).",
   request: { params: SignedUploadParams, body: { required: true, content: { "application/octet-stream": { schema: BinaryBodyDoc } } } },
   responses: {
     200: jsonContent(StatusOkResponse, "Stored (videos) or stored and queued for indexing (tar shards)."),
     400: { description: "Missing or different extension headers, or an interrupted body." },
     403: { description: "Missing, invalid or expired signature." },
     404: { description: "The upload slot no longer exists, or the URL was issued before a reset." },
-    409: { description: "The URL was already used, or an upload through it is in progress." },
     413: { description: "The body is larger than the slot allows; nothing was stored." },
     507: { description: "The emulator's disk is full; nothing was stored (it recovers once space is freed)." },
   },
@@ -95,7 +94,6 @@ const roboqlRoute = createRoute({
 
 export function stagingUploadRoutes(emu: Emulator) {
   const app = new OpenAPIHono<AppEnv>();
-  const inFlight = new UploadsInFlight();
 
   app.openapi(uploadImageRoute, async (c) => {
     const { batchId } = c.req.valid("param");
@@ -115,7 +113,7 @@ export function stagingUploadRoutes(emu: Emulator) {
   }, hookFor(shardUploadRoute));
 
   app.openapi(signedPutRoute, async (c) => {
-    await receiveSignedPut(emu, inFlight, { ...c.req.valid("param"), url: new URL(c.req.url), header: (name) => c.req.header(name), body: incomingBody(c) });
+    await receiveSignedPut(emu, { ...c.req.valid("param"), url: new URL(c.req.url), header: (name) => c.req.header(name), body: incomingBody(c) });
     return c.json({ status: "ok" }, 200);
   }, hookFor(signedPutRoute));
 

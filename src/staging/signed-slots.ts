@@ -1,14 +1,16 @@
-// Video and tar-shard uploads go through signed URLs: a request creates an upload slot (a single-use
-// token with a size limit, valid for a day) and answers its URL; the PUT to that URL is checked
-// against the slot and committed: a video becomes a batch file, a tar shard is queued for indexing.
+// Video and tar-shard uploads go through signed URLs: a request creates an upload slot (a token with
+// a size limit, valid for a day) and answers its URL; a PUT to that URL is checked against the slot
+// and committed: a video becomes a batch file, a tar shard is queued for indexing. Like the
+// cloud-storage URLs of the real service, a URL takes any number of PUTs until it expires: each body
+// lands in its own temp file and is committed whole, so the last complete body wins atomically.
 import crypto from "node:crypto";
 import type { Emulator } from "../context.js";
 import { MAX_IMAGES_PER_SHARD, MAX_SHARD_BYTES, MAX_VIDEO_BYTES } from "../contract/staging-uploads.js";
-import { ApiError, badRequest, notFound } from "../errors.js";
+import { badRequest, notFound } from "../errors.js";
 import { receiveBodyToTemp, type IncomingBody } from "../http/body.js";
 import { assertFileName } from "../http/file-names.js";
 import { videoMediaType } from "../http/sniff.js";
-import { consumeUploadSlot, getUploadSlot, insertUploadSlot, type UploadSlotRow } from "../state/ingests.js";
+import { getUploadSlot, insertUploadSlot, markUploadSlotUsed, reopenShardUpload, type UploadSlotRow } from "../state/ingests.js";
 import { storeGeneration } from "../state/generation.js";
 import { insertShard } from "../state/shards.js";
 import { scheduleShard, type TarShardPayload } from "./ingest/worker.js";
@@ -33,21 +35,6 @@ export interface SignedPut {
   url: URL;
   header(name: string): string | undefined;
   body: IncomingBody;
-}
-
-/** Upload slots with a PUT in progress; one set per emulator instance (a second PUT on the same slot is refused meanwhile). */
-export class UploadsInFlight {
-  private readonly tokens = new Set<string>();
-
-  /** Marks the slot busy; 409 when another PUT already holds it. */
-  hold(token: string): void {
-    if (this.tokens.has(token)) throw new ApiError(409, "upload-in-progress", "Another upload through this URL is in progress", undefined, "Wait for it to finish; if it fails, this URL can be used again.");
-    this.tokens.add(token);
-  }
-
-  release(token: string): void {
-    this.tokens.delete(token);
-  }
 }
 
 function createSlot(emu: Emulator, ws: string, batchId: string, displayName: string | undefined, req: SlotRequest) {
@@ -92,63 +79,75 @@ function checkExtensionHeaders(put: SignedPut, slot: UploadSlotRow): void {
   }
 }
 
-/** The slot behind a PUT, when the URL may still be used (404 after a reset, 409 once used). */
+/** The slot behind a PUT (404 after a reset or once the batch is gone). Used slots stay usable, as cloud-storage URLs do. */
 function usableSlot(emu: Emulator, put: SignedPut): UploadSlotRow {
   checkGeneration(emu, put.generation, "upload");
   const slot = getUploadSlot(emu.db, put.token);
   if (!slot || slot.workspace_id !== put.workspace || slot.batch_id !== put.batchId) {
     throw notFound("This upload URL no longer exists (its workspace was reset or the batch expired)", "Request a new upload URL.");
   }
-  if (slot.used_at !== null) {
-    throw new ApiError(409, "upload-url-used", `This upload URL was already used (at ${new Date(slot.used_at).toISOString()}); upload URLs are single-use`, undefined, "Request a new upload URL for another upload.");
-  }
   return slot;
 }
 
 /**
- * Consumes the slot inside the commit's transaction. A reset may have come while the body streamed:
- * then the slot is gone and the answer says so (404), never "already used" (409).
+ * Re-checks the slot inside the commit's transaction and records the PUT. A reset may have come
+ * while the body streamed: then the slot is gone and the answer says so (404); nothing is stored.
  */
 function claimSlot(emu: Emulator, put: SignedPut, now: number): void {
   if (storeGeneration(emu.db) !== put.generation) throw beforeReset("upload");
-  const slot = getUploadSlot(emu.db, put.token);
-  if (!slot) throw notFound("This upload URL no longer exists: its workspace was reset (or the batch expired) while the body was being sent; nothing was stored", "Request a new upload URL.");
-  if (!consumeUploadSlot(emu.db, put.token, now)) throw new ApiError(409, "upload-url-used", "This upload URL was already used; upload URLs are single-use");
+  if (!markUploadSlotUsed(emu.db, put.token, now)) {
+    throw notFound("This upload URL no longer exists: its workspace was reset (or the batch expired) while the body was being sent; nothing was stored", "Request a new upload URL.");
+  }
 }
 
-/** Receives the body of a signed PUT and commits it; resolves once the video is durable or the shard is durable and queued. */
-export async function receiveSignedPut(emu: Emulator, inFlight: UploadsInFlight, put: SignedPut): Promise<void> {
+/**
+ * Receives the body of a signed PUT and commits it; resolves once the video is durable or the shard
+ * is durable and queued. PUTs through one URL may overlap: each streams into its own temp file and
+ * the commits (one transaction each) happen in the order the bodies complete, so the last one wins.
+ */
+export async function receiveSignedPut(emu: Emulator, put: SignedPut): Promise<void> {
   checkSignature(emu, "PUT", put.url);
   const slot = usableSlot(emu, put);
-  inFlight.hold(put.token);
+  checkExtensionHeaders(put, slot);
+  const got = await receiveBodyToTemp(put.body, emu.blobs, slot.max_size, slot.kind === "video" ? "The video" : "The shard archive");
   try {
-    checkExtensionHeaders(put, slot);
-    const got = await receiveBodyToTemp(put.body, emu.blobs, slot.max_size, slot.kind === "video" ? "The video" : "The shard archive");
-    try {
-      if (got.size === 0) throw badRequest(`The upload body is empty: PUT the ${slot.kind === "video" ? "video" : ".tar archive"} bytes (e.g. curl --upload-file <path>)`);
-      const now = emu.clock.now();
-      const claim = () => claimSlot(emu, put, now);
-      if (slot.kind === "video") {
-        const mediaType = videoMediaType(emu.blobs.tempHead(got.tmp), slot.file_name ?? "");
-        const f: UploadedFile = { ws: slot.workspace_id, batchId: slot.batch_id, target: VIDEOS, fileName: slot.file_name ?? slot.token, contentType: "video", mediaType };
-        commitUploadedFile(emu, got, f, now, claim);
-      } else {
-        const shardId = slot.shard_id!;
-        commitWith(emu, got.tmp, "uploads", (blob) => {
-          claim();
-          ensureBatch(emu.db, slot.workspace_id, slot.batch_id, BULK_IMAGES, undefined, now);
-          insertShard(emu.db, {
-            shard_id: shardId, workspace_id: slot.workspace_id, batch_id: slot.batch_id, ingest_id: null, kind: "tar-upload",
-            status_name: "uploaded", status_type: "info", objects_count: 0, status_metadata: null, notifications_url: null, notification_categories: null,
-            payload: JSON.stringify({ tarBlob: blob, size: got.size, sha256: got.sha256 } satisfies TarShardPayload), created_at: now, event_at: now,
-          });
-        });
-        scheduleShard(emu, { shard_id: shardId, kind: "tar-upload" });
-      }
-    } finally {
-      emu.blobs.discard(got.tmp);
+    if (got.size === 0) throw badRequest(`The upload body is empty: PUT the ${slot.kind === "video" ? "video" : ".tar archive"} bytes (e.g. curl --upload-file <path>)`);
+    const now = emu.clock.now();
+    const claim = () => claimSlot(emu, put, now);
+    if (slot.kind === "video") {
+      const mediaType = videoMediaType(emu.blobs.tempHead(got.tmp), slot.file_name ?? "");
+      const f: UploadedFile = { ws: slot.workspace_id, batchId: slot.batch_id, target: VIDEOS, fileName: slot.file_name ?? slot.token, contentType: "video", mediaType };
+      // A video of the same name (the earlier body) is replaced in the same transaction.
+      commitUploadedFile(emu, got, f, now, claim);
+    } else {
+      commitShardBody(emu, slot, got, now, claim);
     }
   } finally {
-    inFlight.release(put.token);
+    emu.blobs.discard(got.tmp);
   }
+}
+
+/**
+ * Commits a shard's archive. The first body creates the shard row; a later one replaces its archive
+ * and sends the shard back to "uploaded", so it is indexed (again) from the last body only: the
+ * worker does not apply a result read from an older body, and re-indexing replaces the shard's files.
+ */
+function commitShardBody(emu: Emulator, slot: UploadSlotRow, got: { tmp: string; size: number; sha256: string }, now: number, claim: () => void): void {
+  const shardId = slot.shard_id!;
+  const previous = commitWith(emu, got.tmp, "uploads", (blob) => {
+    claim();
+    ensureBatch(emu.db, slot.workspace_id, slot.batch_id, BULK_IMAGES, undefined, now);
+    const payload = JSON.stringify({ tarBlob: blob, size: got.size, sha256: got.sha256 } satisfies TarShardPayload);
+    const reopened = reopenShardUpload(emu.db, shardId, payload, now);
+    if (reopened) return reopened.previousTarBlob;
+    insertShard(emu.db, {
+      shard_id: shardId, workspace_id: slot.workspace_id, batch_id: slot.batch_id, ingest_id: null, kind: "tar-upload",
+      status_name: "uploaded", status_type: "info", objects_count: 0, status_metadata: null, notifications_url: null, notification_categories: null,
+      payload, created_at: now, event_at: now,
+    });
+    return null;
+  });
+  // The earlier archive is no longer named by any row (already gone when it was indexed).
+  if (previous) emu.blobs.remove(previous);
+  scheduleShard(emu, { shard_id: shardId, kind: "tar-upload" });
 }

@@ -29,9 +29,9 @@ export function getUploadSlot(db: Db, token: string): UploadSlotRow | undefined 
   return db.prepare("SELECT * FROM upload_slots WHERE token = ?").get(token) as UploadSlotRow | undefined;
 }
 
-/** Marks a slot used; false when it already was (another upload won the race). */
-export function consumeUploadSlot(db: Db, token: string, now: number): boolean {
-  return db.prepare("UPDATE upload_slots SET used_at = ? WHERE token = ? AND used_at IS NULL").run(now, token).changes === 1;
+/** Records the time of the slot's latest committed PUT (a slot takes PUTs until it expires); false when the slot is gone. */
+export function markUploadSlotUsed(db: Db, token: string, now: number): boolean {
+  return db.prepare("UPDATE upload_slots SET used_at = ? WHERE token = ?").run(now, token).changes === 1;
 }
 
 // ---- ingests --------------------------------------------------------------------------------
@@ -67,6 +67,28 @@ export function listUnfinishedShards(db: Db): ShardRow[] {
 /** Shards of one ingest in one batch, in creation order. */
 export function listShardsOfIngest(db: Db, ws: string, batchId: string, ingestId: string): ShardRow[] {
   return db.prepare("SELECT * FROM shards WHERE workspace_id = ? AND batch_id = ? AND ingest_id = ? ORDER BY seq").all(ws, batchId, ingestId) as ShardRow[];
+}
+
+/**
+ * A tar shard's URL was PUT again: the shard takes the new archive and goes back to "uploaded", with
+ * what its earlier body set (count, metadata, notification_config.json settings) cleared. Answers the
+ * archive it named before, or null when the shard does not exist yet.
+ */
+export function reopenShardUpload(db: Db, shardId: string, payload: string, now: number): { previousTarBlob: string | null } | null {
+  const row = db.prepare("SELECT json_extract(payload, '$.tarBlob') AS blob FROM shards WHERE shard_id = ?").get(shardId) as { blob: string | null } | undefined;
+  if (!row) return null;
+  db.prepare(
+    `UPDATE shards SET payload = ?, status_name = 'uploaded', status_type = 'info', objects_count = 0, status_metadata = NULL,
+       ingest_id = NULL, notifications_url = NULL, notification_categories = NULL, event_at = ? WHERE shard_id = ?`,
+  ).run(payload, now, shardId);
+  return { previousTarBlob: row.blob };
+}
+
+/** Removes the file rows a shard staged (before it is indexed again); answers their blobs, to delete after the commit. */
+export function deleteFilesOfShard(db: Db, ws: string, batchId: string, shardId: string): string[] {
+  const rows = db.prepare("SELECT blob FROM files WHERE workspace_id = ? AND batch_id = ? AND shard_id = ?").all(ws, batchId, shardId) as { blob: string }[];
+  db.prepare("DELETE FROM files WHERE workspace_id = ? AND batch_id = ? AND shard_id = ?").run(ws, batchId, shardId);
+  return rows.map((r) => r.blob);
 }
 
 export function setShardPayload(db: Db, shardId: string, payload: unknown): void {

@@ -4,7 +4,7 @@
 import type { Core } from "../../context.js";
 import { ApiError } from "../../errors.js";
 import { upsertFile } from "../../state/batches.js";
-import { listShardsOfIngest, setShardNotifications } from "../../state/ingests.js";
+import { deleteFilesOfShard, listShardsOfIngest, setShardNotifications } from "../../state/ingests.js";
 import { ensureBatch, type BatchTarget } from "../targets.js";
 import { getShard, updateShardStatus, type ShardRow } from "../../state/shards.js";
 import { errorDetailsOf, notifyFilesStatus, notifyIngestStatus, type ErrorDetails, type FailedFile, type NotificationTarget } from "./notify.js";
@@ -34,9 +34,17 @@ export interface FinishOptions {
   fileShardId: string | null;
   /** Tar shards report ingest status per shard; reference ingests once, when their last shard ends. */
   ingestStatusPerShard: boolean;
-  /** Blob to delete once the shard is final (the uploaded tar). */
+  /**
+   * The uploaded tar this result was read from, deleted once the shard is final. When the shard
+   * names another archive by then (its URL was PUT again), the result is stale and not applied.
+   */
   consumedBlob?: string;
+  /** The shard's earlier files are replaced by this result's (a tar shard indexed again after a new PUT). */
+  replaceShardFiles?: boolean;
 }
+
+/** The archive a tar shard currently names (its latest PUT). */
+const tarBlobOf = (s: ShardRow): string | undefined => (JSON.parse(s.payload ?? "{}") as { tarBlob?: string }).tarBlob;
 
 /** Failures kept in a shard's statusMetadata (the files-status webhook carries up to 1000). */
 export const MAX_FAILURES_IN_METADATA = 100;
@@ -102,6 +110,7 @@ export async function finishShard(emu: Core, shardId: string, result: ShardResul
     emu.db.transaction(() => {
       const shard = getShard(emu.db, shardId);
       if (!shard || shard.status_type !== "info") return;
+      if (opts.consumedBlob !== undefined && tarBlobOf(shard) !== opts.consumedBlob) return;
       if (result.notificationConfig) setShardNotifications(emu.db, shardId, result.notificationConfig);
       const now = emu.clock.now();
       let shardError = result.shardError;
@@ -114,6 +123,7 @@ export async function finishShard(emu: Core, shardId: string, result: ShardResul
         }
       }
       const files = shardError ? [] : committed;
+      if (opts.replaceShardFiles) replaced.push(...deleteFilesOfShard(emu.db, shard.workspace_id, shard.batch_id, shardId));
       for (const { file, blob } of files) {
         const r = upsertFile(emu.db, {
           workspace_id: shard.workspace_id,

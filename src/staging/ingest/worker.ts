@@ -48,6 +48,8 @@ export class IngestWorker implements Worker {
   private readonly timers = new Map<string, number>();
   private readonly ready: string[] = [];
   private readonly active = new Set<string>();
+  /** Shards scheduled again while in progress (a tar shard PUT again): run once more, after `delayMs`, when the current run ends. */
+  private readonly again = new Map<string, number>();
   private stopped = false;
   /** --url-map and --ca-file, read once at start-up. */
   private readonly sources: ReferenceSources;
@@ -66,6 +68,7 @@ export class IngestWorker implements Worker {
     for (const t of this.timers.values()) this.emu.clock.clearTimeout(t);
     this.timers.clear();
     this.ready.length = 0;
+    this.again.clear();
   }
 
   reload(): void {
@@ -73,9 +76,11 @@ export class IngestWorker implements Worker {
     this.start();
   }
 
-  /** Runs the shard's ingestion after `delayMs` of emulated time (no-op if already queued). */
+  /** Runs the shard's ingestion after `delayMs` of emulated time (no-op if already queued; once more after the current run if in progress). */
   schedule(shardId: string, delayMs: number): void {
-    if (this.stopped || this.timers.has(shardId) || this.active.has(shardId) || this.ready.includes(shardId)) return;
+    if (this.stopped) return;
+    if (this.active.has(shardId)) return void this.again.set(shardId, delayMs);
+    if (this.timers.has(shardId) || this.ready.includes(shardId)) return;
     const id = this.emu.clock.setTimeout(() => {
       this.timers.delete(shardId);
       this.ready.push(shardId);
@@ -95,14 +100,18 @@ export class IngestWorker implements Worker {
       this.active.add(shardId);
       void this.run(shardId).finally(() => {
         this.active.delete(shardId);
+        const delayMs = this.again.get(shardId);
+        if (delayMs !== undefined) (this.again.delete(shardId), this.schedule(shardId, delayMs));
         this.pump();
       });
     }
   }
 
   private async run(shardId: string): Promise<void> {
+    // The row as this run read it: its outcome only applies while the shard still names the same upload.
+    let shard: ShardRow | undefined;
     try {
-      const shard = getShard(this.emu.db, shardId);
+      shard = getShard(this.emu.db, shardId);
       if (!shard || shard.status_type !== "info") return;
       if (shard.kind === "tar-upload") await this.runTar(shard);
       else if (shard.kind === "references") await this.runReferences(shard);
@@ -118,7 +127,6 @@ export class IngestWorker implements Worker {
       }
       console.error(`[ingest] shard ${shardId} failed:`, err);
       try {
-        const shard = getShard(this.emu.db, shardId);
         if (shard) await this.finish(shard, { files: [], failed: [], shardError: { type: "internal-error", reason: `The emulator failed while ingesting this shard: ${(err as Error)?.message ?? String(err)}` } });
       } catch {
         // The store itself is failing; the shard stays "info" and is retried on the next start.
@@ -129,7 +137,7 @@ export class IngestWorker implements Worker {
   private optionsFor(shard: ShardRow): FinishOptions {
     if (shard.kind === "tar-upload") {
       const p = JSON.parse(shard.payload ?? "{}") as Partial<TarShardPayload>;
-      return { target: BULK_IMAGES, fileShardId: shard.shard_id, ingestStatusPerShard: true, consumedBlob: p.tarBlob };
+      return { target: BULK_IMAGES, fileShardId: shard.shard_id, ingestStatusPerShard: true, consumedBlob: p.tarBlob, replaceShardFiles: true };
     }
     if (shard.kind === "references" && (JSON.parse(shard.payload ?? "{}") as Partial<ReferencePayload>).kind === "video") {
       return { target: VIDEOS, fileShardId: null, ingestStatusPerShard: false };
@@ -153,7 +161,8 @@ export class IngestWorker implements Worker {
     const payload = JSON.parse(shard.payload ?? "{}") as Partial<TarShardPayload>;
     if (!payload.tarBlob) return await this.finish(shard, { files: [], failed: [], shardError: { type: "upload-missing", reason: "The uploaded archive of this shard is missing." } });
     this.setRunning(shard, "indexing");
-    const indexed = await indexTar(this.emu.blobs, payload.tarBlob, () => this.stopped);
+    // A newer body PUT meanwhile makes this run's result stale: stop reading the old one early.
+    const indexed = await indexTar(this.emu.blobs, payload.tarBlob, () => this.stopped || this.again.has(shard.shard_id));
     await this.finish(shard, refuseNotificationUrl(indexed, (url) => (pointsAtControlApi(url, this.emu) ? CONTROL_API_LOOP : null)));
   }
 
