@@ -21,7 +21,8 @@ Flags (each also read from the environment variable in brackets):
   --url-map FROM=TO       [EMULATOR_URL_MAP]             serve reference URLs under FROM from TO (file:///folder/ or http://127.0.0.1:PORT/);
                           repeatable, or comma-separated; e.g. https://storage.example.com/=file:///fixtures/
   --ca-file PEM           [EMULATOR_CA_FILE]             trust this CA (or self-signed certificate) for https reference downloads
-  --quiet
+  --batch-retention-ms N  [EMULATOR_BATCH_RETENTION_MS]  default 604800000 (7 days); batches expire this long after creation (emulator clock)
+  --quiet                 [EMULATOR_QUIET=1]             print only the "listening on URL" line, and errors
 `;
 
 async function main(): Promise<void> {
@@ -44,7 +45,11 @@ async function main(): Promise<void> {
     `Roboflow batch emulator listening on ${running.url}  workspace=${running.workspace}  api_key=${running.apiKey}  ` +
       `data=${config.dataDir}  time-scale=${config.timeScale === Infinity ? "max" : config.timeScale}`,
   );
-  console.log(`Point the official client at it: export API_BASE_URL=${running.url} ROBOFLOW_API_KEY=${running.apiKey}`);
+  // The first line is parsed by scripts and the pytest plugin: it stays first and alone under --quiet.
+  if (!config.quiet) {
+    console.log(`Point the official client at it: export API_BASE_URL=${running.url} ROBOFLOW_API_KEY=${running.apiKey}`);
+    console.log(`Dashboard: ${running.url}/_emulator/dashboard`);
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

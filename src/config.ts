@@ -29,6 +29,8 @@ export interface EmulatorConfig {
   urlMap: UrlMapping[];
   /** PEM CA (or self-signed certificate) trusted for https reference downloads. */
   caFile?: string;
+  /** Emulator-clock ms a batch (uploaded or a job's output) lives before it expires. */
+  batchRetentionMs: number;
 }
 
 export const DEFAULT_PORT = 9010;
@@ -39,6 +41,10 @@ export const DEFAULT_HEADERS_TIMEOUT_MS = 30_000;
 /** Generous: a large upload over a slow link keeps moving; only a body that stalls this long is cut. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
 export const DEFAULT_MAX_CONNECTIONS = 1024;
+/** Staged data is ephemeral; 7 days (the emulator's pick, see docs/fidelity.md "Batch retention"). */
+export const DEFAULT_BATCH_RETENTION_MS = 7 * 24 * 3600 * 1000;
+/** 100 years: expiry dates stay valid timestamps. */
+const MAX_BATCH_RETENTION_MS = 100 * 365 * 24 * 3600 * 1000;
 
 const FLAG_TO_ENV: Record<string, string> = {
   port: "PORT",
@@ -56,6 +62,7 @@ const FLAG_TO_ENV: Record<string, string> = {
   "max-connections": "EMULATOR_MAX_CONNECTIONS",
   "url-map": "EMULATOR_URL_MAP",
   "ca-file": "EMULATOR_CA_FILE",
+  "batch-retention-ms": "EMULATOR_BATCH_RETENTION_MS",
 };
 /** Flags that may be given more than once; their values are joined with commas. */
 const REPEATABLE_FLAGS = new Set(["url-map"]);
@@ -103,6 +110,12 @@ function positiveInt(name: string, raw: string | undefined, fallback: number): n
   return n;
 }
 
+function batchRetention(raw: string | undefined): number {
+  const ms = positiveInt("EMULATOR_BATCH_RETENTION_MS", raw, DEFAULT_BATCH_RETENTION_MS);
+  if (ms > MAX_BATCH_RETENTION_MS) throw new ConfigError(`EMULATOR_BATCH_RETENTION_MS must be at most ${MAX_BATCH_RETENTION_MS} (100 years), got "${raw}"`);
+  return ms;
+}
+
 export function resolveConfig(env: Record<string, string | undefined>, argv: readonly string[] = []): EmulatorConfig {
   const merged = { ...env, ...parseFlags(argv) };
   const portRaw = merged.PORT ?? String(DEFAULT_PORT);
@@ -127,5 +140,6 @@ export function resolveConfig(env: Record<string, string | undefined>, argv: rea
     maxConnections: positiveInt("EMULATOR_MAX_CONNECTIONS", merged.EMULATOR_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS),
     urlMap: parseUrlMap(merged.EMULATOR_URL_MAP, (message) => new ConfigError(message)),
     caFile: merged.EMULATOR_CA_FILE || undefined,
+    batchRetentionMs: batchRetention(merged.EMULATOR_BATCH_RETENTION_MS),
   };
 }

@@ -18,6 +18,8 @@ import { ensureWorkspace, getSetting, setSetting } from "./state/workspaces.js";
 import { WebhookSender } from "./simulator/webhooks.js";
 import { IngestWorker } from "./staging/ingest/worker.js";
 import { JobEngine } from "./simulator/engine.js";
+import { BatchExpiry } from "./staging/expiry.js";
+import { setBatchRetention } from "./state/batches.js";
 import { applySeedFile, readSeedFile, startsManual, startTimeOf } from "./seed.js";
 import { createControlPlane } from "./controls/plane.js";
 
@@ -52,6 +54,8 @@ export function createEmulator(config: EmulatorConfig): Emulator {
   const clock = new Clock(config.timeScale, startTimeOf(seed) ?? Math.max(Date.now(), lastClock), startsManual(seed) ? "manual" : undefined);
   const now = clock.now();
   ensureWorkspace(store.db, config.workspace, config.apiKey, now);
+  // Every batch created from now on (uploads, job outputs, seeds) expires this long after its creation.
+  setBatchRetention(store.db, config.batchRetentionMs);
   // Created now, not on the first signed URL: a read must never need a write (e.g. on a full disk).
   storeGeneration(store.db);
   let secret = config.signingSecret ?? getSetting(store.db, "signing_secret");
@@ -83,6 +87,7 @@ export function createEmulator(config: EmulatorConfig): Emulator {
   };
   const ingest = new IngestWorker(core);
   const jobs = new JobEngine(core);
+  const expiry = new BatchExpiry({ db: store.db, blobs: store.blobs, clock });
   // Buffered journal rows are flushed last, after every worker has stopped writing.
   const journalFlusher: Worker = { name: "controls-journal", start() {}, stop: () => controls.journal.flush() };
   const emu: Emulator = {
@@ -90,7 +95,7 @@ export function createEmulator(config: EmulatorConfig): Emulator {
     controls,
     ingest,
     jobs,
-    workers: [webhooks, ingest, jobs, journalFlusher],
+    workers: [webhooks, ingest, jobs, expiry, journalFlusher],
     setBaseUrl: (u: string) => {
       if (!config.publicUrl) base = u;
     },

@@ -69,6 +69,7 @@ export const ErrorType = z
     "admin-token-required",
     "forbidden",
     "not-found",
+    "batch-expired",
     "route-not-found",
     "conflict",
     "upload-url-used",

@@ -11,6 +11,7 @@ import { deleteJob, getJob, getStage, insertJob, jobKeys, listStages, rewindTask
 import { DELAYS, canonicalJson, outputBatchId, plannedStages, specOf, stepDelay, withoutNulls, type JobScript, type WorkflowSpec } from "../simulator/job-plan.js";
 import { notifyJob, writeJobLog } from "../simulator/job-steps.js";
 import { requireJob } from "./queries.js";
+import { assertInputNotExpired, assertJobBatchesLive } from "../staging/expiry.js";
 
 export interface StartJobOptions {
   /** Job name (the `name` query parameter); defaults to the job id. */
@@ -98,6 +99,7 @@ export function checkInput(emu: Emulator, ws: string, jobId: string, { kind, def
   const { batchId, partName } = def.jobInput;
   const imagesMetadataPart = "imagesMetadataPart" in def.jobInput ? def.jobInput.imagesMetadataPart : undefined;
   const want = kind === "image" ? "images" : "videos";
+  assertInputNotExpired(emu, ws, batchId);
   const batch = getBatch(emu.db, ws, batchId);
   if (!batch) {
     throw notFound(`Input batch "${batchId}" not found in workspace "${ws}"`, "Stage the input first (POST .../data-staging/v1/external/{workspace}/batches/{batchId}/upload/image) and check GET .../count before starting the job.");
@@ -182,6 +184,7 @@ export function restartJob(emu: Emulator, ws: string, jobId: string, override?: 
   const job = requireJob(emu, ws, jobId);
   if (!job.is_terminal) throw conflict(`Job "${jobId}" is still running (${job.current_stage ?? "queued"}); only a failed or aborted job can be restarted`, "Abort it first, or wait for it to finish.");
   if (job.state === "succeeded") throw conflict(`Job "${jobId}" already succeeded; there is nothing to restart`, "Start a new job (with a new job id) to process the data again.");
+  assertJobBatchesLive(emu, ws, job);
   if (job.job_type !== "simple-image-processing-v1" && override?.maxImageFailureRate != null) {
     throw badRequest("maxImageFailureRate applies to image processing jobs only", [{ field: "maxImageFailureRate", problem: "not allowed for this job type", received: override.maxImageFailureRate }]);
   }

@@ -4,7 +4,7 @@ import zlib from "node:zlib";
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import type { Db } from "../state/db.js";
-import { BATCH_RETENTION_MS, getBatch, insertBatch, upsertFile, upsertPart, type BatchContentType } from "../state/batches.js";
+import { getBatch, insertBatch, upsertFile, upsertPart, type BatchContentType } from "../state/batches.js";
 import type { Prediction } from "./job-media.js";
 
 // ---- result records ----------------------------------------------------------------------------
@@ -153,7 +153,6 @@ export function ensureOutputBatch(db: Db, ws: string, batchId: string, displayNa
       content_type: contentType,
       origin: "job-output",
       created_at: now,
-      expires_at: now + BATCH_RETENTION_MS,
     });
   }
   parts.forEach((p, i) =>

@@ -2,7 +2,8 @@
 // names them), then the batch, its parts and its file rows in one transaction. A failed import leaves
 // no blob behind; a re-imported file name replaces the old file and its blob.
 import type { Core } from "../context.js";
-import { BATCH_RETENTION_MS, getBatch, insertBatch, listParts, upsertFile, upsertPart, type BatchRow } from "../state/batches.js";
+import { getBatch, insertBatch, listParts, upsertFile, upsertPart, type BatchRow } from "../state/batches.js";
+import { retireExpired } from "./expiry.js";
 
 export interface ImportedFile {
   name: string;
@@ -35,7 +36,10 @@ export function importBatch(emu: Core, spec: BatchImport, now: number): void {
   const stored = spec.files.map((f) => ({ f, blob: emu.blobs.write(`${ws}/${batchId}`, f.bytes) }));
   const replaced: string[] = [];
   const commit = emu.db.transaction(() => {
-    if (!getBatch(emu.db, ws, batchId)) insertBatch(emu.db, { workspace_id: ws, batch_id: batchId, ...spec.batch, created_at: now, expires_at: now + BATCH_RETENTION_MS });
+    const existing = getBatch(emu.db, ws, batchId);
+    // An expired batch under this id is retired: the import starts a new batch.
+    if (existing && existing.expires_at <= now) retireExpired(emu.db, existing);
+    if (!existing || existing.expires_at <= now) insertBatch(emu.db, { workspace_id: ws, batch_id: batchId, ...spec.batch, created_at: now });
     const existingParts = listParts(emu.db, ws, batchId).length;
     spec.parts.forEach((p, i) => {
       upsertPart(emu.db, {

@@ -1,5 +1,6 @@
 // The read side of Data Staging: batches, their metadata, counts, parts, files (with signed download
-// URLs) and shards. Each answer is the JSON body minus its "status".
+// URLs) and shards. Each answer is the JSON body minus its "status". An expired batch is neither
+// listed nor read (src/staging/expiry.ts).
 import type { Core } from "../context.js";
 import type { BatchJson, FileMetadataJson, PartJson, ShardJson } from "../contract/staging.js";
 import { notFound } from "../errors.js";
@@ -8,6 +9,7 @@ import { decodeToken } from "../state/pagination.js";
 import { listShards } from "../state/shards.js";
 import { presentBatch, presentFile, presentPart, presentShard } from "./presenters.js";
 import { signingContext } from "./signed-urls.js";
+import { batchExpired, expiredBatch } from "./expiry.js";
 
 export interface PageQuery {
   pageSize: number;
@@ -16,15 +18,18 @@ export interface PageQuery {
 
 type Page<K extends string, T> = { [P in K]: T[] } & { nextPageToken: string | null };
 
-/** The batch, or 404 naming where batches come from. */
+/** The batch while it has not expired; 404 saying when it expired, or naming where batches come from. */
 export function requireBatch(emu: Core, ws: string, batchId: string): BatchRow {
+  const now = emu.clock.now();
   const b = getBatch(emu.db, ws, batchId);
-  if (!b) throw notFound(`Batch "${batchId}" not found in workspace "${ws}"`, "Batches are created by their first upload; list them with GET /data-staging/v1/external/{workspace}/batches.");
-  return b;
+  if (b && b.expires_at > now) return b;
+  const expired = expiredBatch(emu.db, ws, batchId, now);
+  if (expired) throw batchExpired(`Batch "${batchId}" in workspace "${ws}"`, expired);
+  throw notFound(`Batch "${batchId}" not found in workspace "${ws}"`, "Batches are created by their first upload; list them with GET /data-staging/v1/external/{workspace}/batches.");
 }
 
 export function batchesPage(emu: Core, ws: string, q: PageQuery): Page<"batches", BatchJson> {
-  const page = listBatches(emu.db, ws, decodeToken(q.nextPageToken), q.pageSize);
+  const page = listBatches(emu.db, ws, decodeToken(q.nextPageToken), q.pageSize, emu.clock.now());
   return { batches: page.items.map(presentBatch), nextPageToken: page.nextPageToken };
 }
 

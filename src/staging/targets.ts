@@ -1,8 +1,9 @@
 // Which kind of batch an upload may go to, and creating the batch on its first upload. A batch is
 // one kind for life: single images, bulk images or videos never mix, and job outputs take no uploads.
 import { conflict } from "../errors.js";
-import { BATCH_RETENTION_MS, getBatch, insertBatch, type BatchContentType, type BatchRow, type BatchType } from "../state/batches.js";
+import { getBatch, insertBatch, type BatchContentType, type BatchRow, type BatchType } from "../state/batches.js";
 import type { Db } from "../state/db.js";
+import { retireExpired } from "./expiry.js";
 
 /** What an ingestion route needs the batch to be. */
 export interface BatchTarget {
@@ -36,13 +37,17 @@ export function assertBatchAccepts(b: BatchRow, target: BatchTarget): void {
   }
 }
 
-/** Returns the batch, creating it (with `displayName`) when absent; 409 when it is of another kind. Call inside a transaction. */
+/**
+ * Returns the batch, creating it (with `displayName`) when absent or expired (an expired batch is
+ * retired first, so the new one starts empty); 409 when it is of another kind. Call inside a transaction.
+ */
 export function ensureBatch(db: Db, ws: string, batchId: string, target: BatchTarget, displayName: string | undefined, now: number): BatchRow {
   const existing = getBatch(db, ws, batchId);
-  if (existing) {
+  if (existing && existing.expires_at > now) {
     assertBatchAccepts(existing, target);
     return existing;
   }
+  if (existing) retireExpired(db, existing);
   return insertBatch(db, {
     workspace_id: ws,
     batch_id: batchId,
@@ -51,7 +56,6 @@ export function ensureBatch(db: Db, ws: string, batchId: string, target: BatchTa
     content_type: target.content,
     origin: "user",
     created_at: now,
-    expires_at: now + BATCH_RETENTION_MS,
   });
 }
 

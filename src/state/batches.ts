@@ -1,6 +1,8 @@
 // Batches, their parts and their files.
+import { DEFAULT_BATCH_RETENTION_MS } from "../config.js";
 import type { Db } from "./db.js";
 import { pageOf } from "./pagination.js";
+import { getSetting, setSetting } from "./workspaces.js";
 
 export type BatchType = "simple-batch" | "sharded-batch" | "multipart-batch";
 export type BatchContentType = "images" | "videos" | "metadata" | "archives" | "mixed";
@@ -44,23 +46,41 @@ export interface PartRow {
   seq: number;
 }
 
-/** Staged data is ephemeral on the real service; the emulator keeps it for this long. */
-export const BATCH_RETENTION_MS = 7 * 24 * 3600 * 1000;
+/** Staged data is ephemeral on the real service; by default the emulator keeps a batch this long (--batch-retention-ms). */
+export const BATCH_RETENTION_MS = DEFAULT_BATCH_RETENTION_MS;
+const RETENTION_SETTING = "batch_retention_ms";
 
+/**
+ * Records the retention new batches get. Kept in the store (settings survive resets and imports) so
+ * every creator (uploads, ingests, job outputs, seeds) applies the configured value through insertBatch.
+ */
+export function setBatchRetention(db: Db, ms: number): void {
+  setSetting(db, RETENTION_SETTING, String(ms));
+}
+
+export function batchRetention(db: Db): number {
+  const ms = Number(getSetting(db, RETENTION_SETTING));
+  return Number.isSafeInteger(ms) && ms > 0 ? ms : BATCH_RETENTION_MS;
+}
+
+/** The batch row under this id, live or expired (swept batches are renamed to tombstone ids and are not found here). */
 export function getBatch(db: Db, ws: string, batchId: string): BatchRow | undefined {
   return db.prepare("SELECT * FROM batches WHERE workspace_id = ? AND batch_id = ?").get(ws, batchId) as BatchRow | undefined;
 }
 
-export function insertBatch(db: Db, row: Omit<BatchRow, "seq">): BatchRow {
+/** Inserts a batch; without `expires_at` it expires the configured retention after `created_at`. */
+export function insertBatch(db: Db, row: Omit<BatchRow, "seq" | "expires_at"> & { expires_at?: number }): BatchRow {
+  const expires_at = row.expires_at ?? row.created_at + batchRetention(db);
   db.prepare(
     `INSERT INTO batches (workspace_id, batch_id, display_name, batch_type, content_type, origin, created_at, expires_at)
      VALUES (@workspace_id, @batch_id, @display_name, @batch_type, @content_type, @origin, @created_at, @expires_at)`,
-  ).run(row);
+  ).run({ ...row, expires_at });
   return getBatch(db, row.workspace_id, row.batch_id)!;
 }
 
-export function listBatches(db: Db, ws: string, afterSeq: number, size: number) {
-  const rows = db.prepare("SELECT * FROM batches WHERE workspace_id = ? AND seq > ? ORDER BY seq LIMIT ?").all(ws, afterSeq, size + 1) as BatchRow[];
+/** A page of the batches that have not expired at `now`. */
+export function listBatches(db: Db, ws: string, afterSeq: number, size: number, now: number) {
+  const rows = db.prepare("SELECT * FROM batches WHERE workspace_id = ? AND seq > ? AND expires_at > ? ORDER BY seq LIMIT ?").all(ws, afterSeq, now, size + 1) as BatchRow[];
   return pageOf(rows, size);
 }
 
