@@ -83,6 +83,7 @@ export const ErrorType = z
     "receiver-status",
     "fault-unsupported",
     "response-contract-violation",
+    "verification-failed",
     "internal-error",
   ])
   .openapi("ErrorType", { description: "Machine-readable kind of error (stable across versions)." });
