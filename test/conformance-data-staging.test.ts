@@ -10,7 +10,7 @@ import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
-import { imageFolder, mp4, png } from "./helpers/media.js";
+import { imageFolder, jp2, mp4, png } from "./helpers/media.js";
 import { assertRealClientAvailable, expectClientOk, runClient } from "./helpers/real-client.js";
 
 let emu: TestEmulator;
@@ -68,10 +68,12 @@ describe("rf-cloud data-staging against the emulator", () => {
     expect(run.stdout).not.toMatch(/error/i);
   });
 
-  it("create-batch-of-images from a folder of 5 images (simple batch, one upload per image)", async () => {
+  it("create-batch-of-images from a folder of 5 images and a .jp2 (simple batch, one upload per image)", async () => {
     const dir = imageFolder(root, "five", 5);
+    // .jp2 is in the client's IMAGES_EXTENSIONS: it is selected and uploaded like the PNGs.
+    fs.writeFileSync(path.join(dir, "img-005.jp2"), jp2(5));
     await ds("create-batch-of-images", "--images-dir", dir, "--batch-id", "conf-five", "--batch-name", "Five images");
-    expect(await count("conf-five")).toBe(5);
+    expect(await count("conf-five")).toBe(6);
     const b = await emu.call("GET", emu.staging("conf-five"));
     expect(b.json.batch).toMatchObject({ batchId: "conf-five", displayName: "Five images", batchType: "simple-batch", batchContentType: "images" });
   });
@@ -96,7 +98,7 @@ describe("rf-cloud data-staging against the emulator", () => {
   it("show-batch-details for a simple and a sharded batch", async () => {
     const five = await ds("show-batch-details", "--batch-id", "conf-five");
     expect(five.stdout).toContain("Five images");
-    expect(five.stdout).toMatch(/Files Count\s*│\s*5\b/);
+    expect(five.stdout).toMatch(/Files Count\s*│\s*6\b/);
     const forty = await ds("show-batch-details", "--batch-id", "conf-forty");
     expect(forty.stdout).toMatch(/Files Count\s*│\s*40\b/);
   });
@@ -105,7 +107,7 @@ describe("rf-cloud data-staging against the emulator", () => {
     const out = path.join(root, "content.jsonl");
     await ds("list-batch-content", "--batch-id", "conf-five", "--output-file", out);
     const lines = fs.readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l));
-    expect(lines.map((l) => l.file_name).sort()).toEqual(["img-000.png", "img-001.png", "img-002.png", "img-003.png", "img-004.png"]);
+    expect(lines.map((l) => l.file_name).sort()).toEqual(["img-000.png", "img-001.png", "img-002.png", "img-003.png", "img-004.png", "img-005.jp2"]);
     for (const l of lines) expect(l.download_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
     const limited = path.join(root, "content-2.jsonl");
     await ds("list-batch-content", "--batch-id", "conf-forty", "--limit", "2", "--output-file", limited);
@@ -114,10 +116,10 @@ describe("rf-cloud data-staging against the emulator", () => {
   });
 
   it("export-batch downloads every file with its exact bytes (simple and sharded)", async () => {
-    for (const [batch, folder, n] of [["conf-five", "five", 5], ["conf-forty", "forty", 40]] as const) {
+    for (const [batch, folder, n] of [["conf-five", "five", 6], ["conf-forty", "forty", 40]] as const) {
       const target = path.join(root, `export-${batch}`);
       await ds("export-batch", "--batch-id", batch, "--target-dir", target);
-      const exported = fs.readdirSync(target, { recursive: true }).map(String).filter((f) => f.endsWith(".png"));
+      const exported = fs.readdirSync(target, { recursive: true }).map(String).filter((f) => /\.(png|jp2)$/.test(f));
       expect(exported).toHaveLength(n);
       for (const f of exported) {
         const original = fs.readFileSync(path.join(root, folder, path.basename(f)));

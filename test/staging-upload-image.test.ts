@@ -95,7 +95,7 @@ describe("upload/image", () => {
       const r = await upload("img-not-image", [{ field: name, filename: name, data }], `?fileName=${name}`);
       expect(r.status, name).toBe(400);
       expect(r.json.message).toMatch(detected);
-      expect(r.json.message).toMatch(/JPEG, PNG, GIF, BMP, WEBP or TIFF/);
+      expect(r.json.message).toMatch(/JPEG, JPEG 2000, PNG, GIF, BMP\/DIB, WEBP or TIFF/);
     }
     expect(await count("img-not-image")).toBe(-1);
   });

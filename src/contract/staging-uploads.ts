@@ -53,7 +53,7 @@ export const MultipartImageBodyDoc: { type: "object"; required: string[]; proper
     file: {
       type: "string",
       format: "binary",
-      description: "The image (JPEG, PNG, GIF, BMP, WEBP or TIFF, at most 20,971,520 bytes). Exactly one file part; its field name can be anything (the official client names it after the file).",
+      description: "The image (JPEG, JPEG 2000, PNG, GIF, BMP/DIB, WEBP or TIFF, at most 20,971,520 bytes). Exactly one file part; its field name can be anything (the official client names it after the file).",
     },
   },
 };

@@ -11,17 +11,51 @@ export interface Sniffed {
 const ascii = (b: Buffer, start: number, end: number) => b.subarray(start, end).toString("latin1");
 const startsWith = (b: Buffer, bytes: number[], at = 0) => b.length >= at + bytes.length && bytes.every((v, i) => b[at + i] === v);
 
-/** Image formats the staging service ingests. */
+const image = (label: string, mediaType: string): Sniffed => ({ label, mediaType, kind: "image" });
+
+/** JPEG 2000: a JP2-family file (signature box, then ftyp naming jp2 / jpx / jpm) or a raw codestream (SOC then SIZ). */
+function sniffJpeg2000(b: Buffer): Sniffed | null {
+  if (startsWith(b, [0x00, 0x00, 0x00, 0x0c, 0x6a, 0x50, 0x20, 0x20, 0x0d, 0x0a, 0x87, 0x0a])) {
+    const brand = ascii(b, 16, 20) === "ftyp" ? ascii(b, 20, 24) : "";
+    if (brand === "jpx ") return image("JPEG 2000 image (JPX)", "image/jpx");
+    if (brand === "jpm ") return image("JPEG 2000 image (JPM)", "image/jpm");
+    return image("JPEG 2000 image (JP2)", "image/jp2");
+  }
+  if (startsWith(b, [0xff, 0x4f, 0xff, 0x51])) return image("JPEG 2000 codestream", "image/j2c");
+  return null;
+}
+
+const DIB_HEADER_SIZES = [12, 40, 52, 56, 64, 108, 124];
+
+/**
+ * A DIB without the 14-byte "BM" file header (what Pillow writes for .dib): the info header alone.
+ * Its first bytes are just a header size, so the rest of the header must be plausible too.
+ */
+export function isHeaderlessDib(b: Buffer): boolean {
+  if (b.length < 16) return false;
+  const size = b.readUInt32LE(0);
+  if (!DIB_HEADER_SIZES.includes(size) || b.length < size) return false;
+  if (size === 12) return b.readUInt16LE(4) > 0 && b.readUInt16LE(6) > 0 && b.readUInt16LE(8) === 1 && [1, 4, 8, 24].includes(b.readUInt16LE(10));
+  const width = b.readInt32LE(4);
+  const height = b.readInt32LE(8);
+  const compression = b.readUInt32LE(16);
+  return width > 0 && height !== 0 && b.readUInt16LE(12) === 1 && [1, 4, 8, 16, 24, 32].includes(b.readUInt16LE(14)) && compression <= 6;
+}
+
+/** Image formats the staging service ingests: what the official client selects (bmp, dib, jpeg, jpg, jpe, jp2, png, webp), plus GIF and TIFF. */
 function sniffImage(b: Buffer): Sniffed | null {
   if (startsWith(b, [0xff, 0xd8, 0xff])) return { label: "JPEG image", mediaType: "image/jpeg", kind: "image" };
+  const jpeg2000 = sniffJpeg2000(b);
+  if (jpeg2000) return jpeg2000;
   if (startsWith(b, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return { label: "PNG image", mediaType: "image/png", kind: "image" };
   if (ascii(b, 0, 6) === "GIF87a" || ascii(b, 0, 6) === "GIF89a") return { label: "GIF image", mediaType: "image/gif", kind: "image" };
   if (ascii(b, 0, 4) === "RIFF" && ascii(b, 8, 12) === "WEBP") return { label: "WEBP image", mediaType: "image/webp", kind: "image" };
   if (startsWith(b, [0x49, 0x49, 0x2a, 0x00]) || startsWith(b, [0x4d, 0x4d, 0x00, 0x2a])) return { label: "TIFF image", mediaType: "image/tiff", kind: "image" };
   // "BM" alone is too weak (plenty of text starts with it): also require a known DIB header size.
-  if (ascii(b, 0, 2) === "BM" && b.length >= 18 && [12, 40, 52, 56, 64, 108, 124].includes(b.readUInt32LE(14))) {
+  if (ascii(b, 0, 2) === "BM" && b.length >= 18 && DIB_HEADER_SIZES.includes(b.readUInt32LE(14))) {
     return { label: "BMP image", mediaType: "image/bmp", kind: "image" };
   }
+  if (isHeaderlessDib(b)) return image("BMP image (DIB without file header)", "image/bmp");
   return null;
 }
 
@@ -70,7 +104,7 @@ export function sniff(head: Buffer): Sniffed {
   return sniffImage(head) ?? sniffVideo(head) ?? sniffOther(head);
 }
 
-export const ACCEPTED_IMAGE_FORMATS = "JPEG, PNG, GIF, BMP, WEBP or TIFF";
+export const ACCEPTED_IMAGE_FORMATS = "JPEG, JPEG 2000, PNG, GIF, BMP/DIB, WEBP or TIFF";
 
 const VIDEO_TYPES_BY_EXTENSION: Record<string, string> = {
   mp4: "video/mp4", m4v: "video/mp4", mov: "video/quicktime", avi: "video/x-msvideo", mkv: "video/x-matroska",

@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import zlib from "node:zlib";
 import { randomStream } from "../controls/prng.js";
+import { isHeaderlessDib } from "../http/sniff.js";
 
 export const HEAD_BYTES = 64 * 1024;
 const TAIL_BYTES = 32;
@@ -152,6 +153,9 @@ export function inspectImage(b: FileBytes): ImageInfo | MediaFailure {
   }
   if ((h[0] === 0x49 && h[1] === 0x49 && h[2] === 0x2a && h[3] === 0) || (h[0] === 0x4d && h[1] === 0x4d && h[2] === 0 && h[3] === 0x2a)) return inspectTiff(b);
   if (h.length >= 12 && h.readUInt32BE(0) === 0x0c && ascii(h, 4, 8) === "jP  ") return inspectJp2(b);
+  // A raw JPEG 2000 codestream (SOC, SIZ: size minus offset) and a DIB without its "BM" header (.jp2 / .dib files staging accepts).
+  if (h.length >= 24 && h.readUInt32BE(0) === 0xff4fff51) return { ok: true, format: "jp2", width: h.readUInt32BE(8) - h.readUInt32BE(16), height: h.readUInt32BE(12) - h.readUInt32BE(20) };
+  if (isHeaderlessDib(h)) return { ok: true, format: "bmp", width: h.readUInt32LE(0) === 12 ? h.readUInt16LE(4) : h.readInt32LE(4), height: Math.abs(h.readUInt32LE(0) === 12 ? h.readUInt16LE(6) : h.readInt32LE(8)) };
   return { ok: false, reason: "unsupported-format", message: `not a supported image (${describeBytes(h)}); supported: JPEG, PNG, BMP, GIF, WEBP, TIFF, JPEG 2000` };
 }
 

@@ -126,3 +126,93 @@ export function jpeg(): Buffer {
   // DC difference 0 (code "0"), then end-of-block (code "0"), padded with ones.
   return Buffer.from([0xff, 0xd8, ...jfif, ...dqt, ...sof, ...oneCode(0x00), ...oneCode(0x10), ...sos, 0x3f, 0xff, 0xd9]);
 }
+
+// ---- the other image formats the official client selects (IMAGES_EXTENSIONS: bmp, dib, jpeg, jpg, jpe, jp2, png, webp) ----
+
+const box = (type: string, body: Buffer) => {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(8 + body.length);
+  return Buffer.concat([len, Buffer.from(type, "latin1"), body]);
+};
+const u16 = (n: number) => Buffer.from([(n >> 8) & 0xff, n & 0xff]);
+const u32 = (n: number) => Buffer.from([(n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]);
+const marker = (code: number, body: Buffer) => Buffer.concat([Buffer.from([0xff, code]), u16(body.length + 2), body]);
+
+/** A JPEG 2000 codestream (.j2k/.j2c, also what a .jp2 holds): 1×1, one 8-bit component, one tile, no wavelet levels, one empty packet; `seed` in the pixel-free comment. */
+export function j2k(seed = 0): Buffer {
+  const siz = marker(0x51, Buffer.concat([u16(0), u32(1), u32(1), u32(0), u32(0), u32(1), u32(1), u32(0), u32(0), u16(1), Buffer.from([7, 1, 1])]));
+  const cod = marker(0x52, Buffer.from([0, 0, 0, 1, 0, 0, 4, 4, 0, 1]));
+  const qcd = marker(0x5c, Buffer.from([0x40, 0x40]));
+  const com = marker(0x64, Buffer.concat([u16(1), Buffer.from(`emulator-test-${seed}`)]));
+  const tileData = Buffer.from([0x00]);
+  const sot = marker(0x90, Buffer.concat([u16(0), u32(12 + 2 + tileData.length), Buffer.from([0, 1])]));
+  return Buffer.concat([Buffer.from([0xff, 0x4f]), siz, cod, qcd, com, sot, Buffer.from([0xff, 0x93]), tileData, Buffer.from([0xff, 0xd9])]);
+}
+
+/** A JP2 file: signature box, ftyp (brand "jp2 "), jp2h (ihdr + greyscale colr), then the codestream in jp2c. */
+export function jp2(seed = 0): Buffer {
+  const signature = box("jP  ", Buffer.from([0x0d, 0x0a, 0x87, 0x0a]));
+  const ftyp = box("ftyp", Buffer.concat([Buffer.from("jp2 "), u32(0), Buffer.from("jp2 ")]));
+  const ihdr = box("ihdr", Buffer.concat([u32(1), u32(1), u16(1), Buffer.from([7, 7, 0, 0])]));
+  const colr = box("colr", Buffer.concat([Buffer.from([1, 0, 0]), u32(17)]));
+  return Buffer.concat([signature, ftyp, box("jp2h", Buffer.concat([ihdr, colr])), box("jp2c", j2k(seed))]);
+}
+
+/** A device-independent bitmap: 1×1 24-bit BITMAPINFOHEADER and pixels; with `fileHeader` the "BM" file header a .bmp (and most .dib files) starts with. */
+export function dib(seed = 0, fileHeader = false): Buffer {
+  const info = Buffer.alloc(40);
+  info.writeUInt32LE(40, 0);
+  info.writeInt32LE(1, 4);
+  info.writeInt32LE(1, 8);
+  info.writeUInt16LE(1, 12);
+  info.writeUInt16LE(24, 14);
+  info.writeUInt32LE(4, 20);
+  info.writeInt32LE(2835, 24);
+  info.writeInt32LE(2835, 28);
+  const pixels = Buffer.from([seed & 0xff, (seed >> 8) & 0xff, (seed >> 16) & 0xff, 0]);
+  if (!fileHeader) return Buffer.concat([info, pixels]);
+  const head = Buffer.alloc(14);
+  head.write("BM", 0, "latin1");
+  head.writeUInt32LE(14 + 40 + pixels.length, 2);
+  head.writeUInt32LE(14 + 40, 10);
+  return Buffer.concat([head, info, pixels]);
+}
+
+/** A lossless WebP (RIFF....WEBPVP8L) of one pixel. */
+export function webp(): Buffer {
+  const vp8l = Buffer.from([0x2f, 0x00, 0x00, 0x00, 0x10, 0x07, 0x10, 0x11, 0x11, 0x88, 0x88, 0xfe, 0x07, 0x00]);
+  const chunk = (type: string, body: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(body.length);
+    return Buffer.concat([Buffer.from(type, "latin1"), len, body, body.length % 2 ? Buffer.alloc(1) : Buffer.alloc(0)]);
+  };
+  const body = Buffer.concat([Buffer.from("WEBP"), chunk("VP8L", vp8l.subarray(0, 13))]);
+  const size = Buffer.alloc(4);
+  size.writeUInt32LE(body.length);
+  return Buffer.concat([Buffer.from("RIFF"), size, body]);
+}
+
+/** A minimal little-endian TIFF: 1×1 8-bit greyscale, uncompressed. */
+export function tiff(seed = 0): Buffer {
+  const entries: [number, number, number, number][] = [
+    [256, 3, 1, 1], [257, 3, 1, 1], [258, 3, 1, 8], [259, 3, 1, 1], [262, 3, 1, 1], [273, 4, 1, 0], [277, 3, 1, 1], [278, 3, 1, 1], [279, 4, 1, 1],
+  ];
+  const ifdOffset = 8;
+  const ifdSize = 2 + entries.length * 12 + 4;
+  const dataOffset = ifdOffset + ifdSize;
+  const b = Buffer.alloc(dataOffset + 1);
+  b.write("II", 0, "latin1");
+  b.writeUInt16LE(42, 2);
+  b.writeUInt32LE(ifdOffset, 4);
+  b.writeUInt16LE(entries.length, ifdOffset);
+  entries.forEach(([tag, type, count, value], i) => {
+    const at = ifdOffset + 2 + i * 12;
+    b.writeUInt16LE(tag, at);
+    b.writeUInt16LE(type, at + 2);
+    b.writeUInt32LE(count, at + 4);
+    if (type === 3) b.writeUInt16LE(value, at + 8);
+    else b.writeUInt32LE(tag === 273 ? dataOffset : value, at + 8);
+  });
+  b[dataOffset] = seed & 0xff;
+  return b;
+}
