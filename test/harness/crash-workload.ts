@@ -153,14 +153,14 @@ async function signedPut(cx: Cx, kind: "shardPut" | "videoPut", slotUrl: string,
   );
 }
 
-/** Tar shards of 16-160 (sometimes up to 400) images, some carrying notification_config.json, one batch per shard. */
+/** Tar shards of 16-120 (sometimes up to 400) images, some carrying notification_config.json, one batch per shard. */
 async function shardsLane(cx: Cx, rng: Rng): Promise<void> {
   const a = cx.deps.tracked;
   while (!cx.stopped) {
-    // Paced so indexing (two shards at a time) keeps up and their batches become job inputs.
-    await sleep(rng.int(0, 200));
+    // Paced so indexing (two shards at a time, restarted by every kill) keeps up and their batches become job inputs.
+    await sleep(rng.int(50, 400));
     const batch = `tar-${cx.ledger.nextId()}`;
-    const ids = Array.from({ length: rng.chance(0.15) ? rng.int(161, 400) : rng.int(16, 160) }, () => cx.ledger.nextId());
+    const ids = Array.from({ length: rng.chance(0.15) ? rng.int(161, 400) : rng.int(16, 120) }, () => cx.ledger.nextId());
     const members: TarMember[] = ids.map((id) => ({ name: `t${id}.png`, data: png(id) }));
     if (rng.chance(0.5)) {
       members.push({ name: "notification_config.json", data: Buffer.from(JSON.stringify({ ingestId: `tar-${ids[0]}`, notificationsURL: cx.deps.hooks.url, notificationCategories: ["ingest-status", "files-status"] })) });
@@ -240,7 +240,7 @@ async function readyInput(cx: Cx, rng: Rng) {
   // Larger inputs first: tasks of more than one 64-image slice keep a partial results file between steps.
   for (const input of rng.shuffle(list).sort((x, y) => Number(y.files > 64) - Number(x.files > 64))) {
     if (input.indexedLater) {
-      if (polls++ >= 3) break;
+      if (polls++ >= 3) continue;
       const r = await send(cx.staging(cx.deps.tracked, input.batch, "count"), "GET").catch(() => null);
       if (r?.status === 404) input.indexedLater = false; // gone with an imported world: the start will say so
       else if ((r?.json()?.count ?? -1) < input.files) continue;

@@ -253,7 +253,7 @@ export function readStore(dataDir: string): StoreFacts {
       orphans: onDisk.filter((rel) => !named.has(rel)),
       blobs: onDisk.length,
       tmpLeftovers: entries(path.join(dataDir, "tmp")).length,
-      trashLeftovers: entries(dataDir).filter((e) => e.startsWith(".trash-")).length,
+      trashLeftovers: entries(dataDir).filter((e) => e.startsWith(".trash-") || e.startsWith("blobs.staging-")).length,
     };
   } finally {
     db.close();
@@ -303,8 +303,8 @@ export function checkFacts(facts: StoreFacts, exp: Expectations | null, opts: Ch
   const v: Violation[] = [...facts.integrity];
   if (opts.strictOrphans) {
     for (const rel of facts.orphans) v.push({ kind: "orphan-blob", detail: `blobs/${rel} is named by no files row and no pending shard` });
-    // Blob trees set aside by a reset or import are deleted in the background; one a start does not remove is leaked for good.
-    if (facts.trashLeftovers) v.push({ kind: "trash-leftover", detail: `${facts.trashLeftovers} .trash-* folder(s) of discarded blobs left in the data folder` });
+    // Blob trees set aside (.trash-*) or staged (blobs.staging-*) by a reset or import: one that a start does not remove is leaked for good.
+    if (facts.trashLeftovers) v.push({ kind: "trash-leftover", detail: `${facts.trashLeftovers} .trash-* / blobs.staging-* folder(s) of blobs left in the data folder` });
   }
 
   const jobNotified = new Set(facts.webhooks.filter((w) => w.category === "job").map((w) => `${w.ws}\0${w.subject}\0${w.jobState}`));
