@@ -125,6 +125,9 @@ describe("an expired batch", () => {
       const d = slot.json.signedURLDetails;
       const put = await request(d.uploadURL, { method: "PUT", body: tar([{ name: "s1.png", data: png(3) }, { name: "s2.png", data: png(4) }]), headers: d.extensionHeaders });
       expect(put.statusCode, await put.body.text()).toBe(200);
+      // A RoboQL ingest (de-duplicated by its data while the batch lives).
+      const rq = await emu.call("POST", `${emu.staging("old-rq")}/roboql-ingest`, { json: { query: "project:cats" } });
+      expect(rq.json.duplicated, rq.text).toBe(false);
       await advance(5000); // indexed
     });
     expect(oldBlobs.length).toBeGreaterThanOrEqual(4);
@@ -143,6 +146,8 @@ describe("an expired batch", () => {
     const oldUrl = (await emu.call("GET", `${emu.staging("old")}/list`)).json.filesMetadata[0].downloadURL;
     const shardUrl = (await emu.call("GET", `${emu.staging("old-shards")}/list`)).json.filesMetadata[0].downloadURL;
     expect((await get(oldUrl)).status).toBe(200);
+    const lateSlot = (await emu.call("POST", `${emu.staging("old-shards")}/bulk-upload/image-files`)).json.signedURLDetails;
+    expect((await emu.call("POST", `${emu.staging("old-rq")}/roboql-ingest`, { json: { query: "project:cats" } })).json.duplicated).toBe(true);
 
     // One millisecond before the expiry everything still answers; at expiryDate it does not.
     await advanceTo(Date.parse(old.expiryDate) - 1);
@@ -159,6 +164,14 @@ describe("an expired batch", () => {
     expect(ids).not.toContain("old-shards");
     expect(ids).toContain("fresh");
     expect(await listedBatchIds(1)).toEqual(ids);
+
+    // An upload URL handed out before the expiry (valid for a day) no longer takes a body.
+    const latePut = await request(lateSlot.uploadURL, { method: "PUT", body: tar([{ name: "late.png", data: png(6) }]), headers: lateSlot.extensionHeaders });
+    expect(latePut.statusCode).toBe(404);
+    expect(((await latePut.body.json()) as any).message).toMatch(/no longer exists .*batch expired/);
+    // The same ingest again is a new ingest into a new batch, not a duplicate of the expired one.
+    const rqAgain = await emu.call("POST", `${emu.staging("old-rq")}/roboql-ingest`, { json: { query: "project:cats" } });
+    expect(rqAgain.json.duplicated, rqAgain.text).toBe(false);
 
     const job = await emu.call("POST", emu.jobs("on-expired"), { json: imageJob(emu.workspace, "old") });
     expectExpired(job, "old", old.expiryDate);
