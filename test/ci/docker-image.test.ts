@@ -104,7 +104,7 @@ describe("Docker image, emulated build from the exact build context", () => {
     const app = hostPath(build.final.root, "/app");
     expect(fs.readdirSync(app).sort()).toEqual(["bin", "dist", "node_modules", "package.json", "src"]);
     expect(fs.readdirSync(path.join(app, "src"))).toEqual(["dashboard"]);
-    expect(fs.existsSync(path.join(app, "dist", "cli.bundle.mjs"))).toBe(true);
+    for (const f of ["cli.bundle.cjs", "cli.bundle.cjs.cache"]) expect(fs.existsSync(path.join(app, "dist", f)), f).toBe(true);
     for (const dev of ["typescript", "vitest", "esbuild", "tsx", "playwright-core", "undici"]) expect(fs.existsSync(path.join(app, "node_modules", dev)), dev).toBe(false);
     for (const dep of ["hono", "zod", "tar", "better-sqlite3"]) expect(fs.existsSync(path.join(app, "node_modules", dep)), dep).toBe(true);
     const sqlite = path.join(app, "node_modules", "better-sqlite3");
