@@ -2,6 +2,7 @@
 // people type by hand are strict, so a misspelt key gets a did-you-mean instead of being ignored.
 import { z } from "@hono/zod-openapi";
 import { intQuery } from "./common.js";
+import { BodyMatch, BodySummary, ValueMatch } from "./controls-verify.js";
 
 const Ok = z.object({ status: z.literal("ok") });
 /** `{status: "ok"}` plus the given fields: the shape of every control answer. */
@@ -171,6 +172,22 @@ export const JournalQuery = z.object({
   before: intQuery("before", 0).optional().openapi({ description: "Only entries with seq less than this (the next page of a descending read)." }),
   fault: z.enum(["true", "false"]).optional().openapi({ description: "Only entries with (true) or without (false) an injected fault." }),
   includeControl: z.enum(["true", "false"]).optional(),
+  operation: z.string().optional().openapi({ description: 'Operation as /openapi.json names it, e.g. "POST /batch-processing/v1/external/{workspace}/jobs/{jobId}".' }),
+  bodyPath: z.string().optional().openapi({ description: "JSON path into the request body (processingSpecification.aggregationFormat, a.b[0].c); with bodyEquals, bodyContains, bodyRegex or bodyAbsent (none: the field is present)." }),
+  bodyEquals: z.string().optional(),
+  bodyContains: z.string().optional(),
+  bodyRegex: z.string().optional(),
+  bodyAbsent: z.enum(["true", "false"]).optional(),
+  queryParam: z.string().optional().openapi({ description: "A query parameter of the request; with queryEquals, queryContains, queryRegex or queryAbsent." }),
+  queryEquals: z.string().optional(),
+  queryContains: z.string().optional(),
+  queryRegex: z.string().optional(),
+  queryAbsent: z.enum(["true", "false"]).optional(),
+  header: z.string().optional().openapi({ description: "A request header; with headerEquals, headerContains, headerRegex or headerAbsent." }),
+  headerEquals: z.string().optional(),
+  headerContains: z.string().optional(),
+  headerRegex: z.string().optional(),
+  headerAbsent: z.enum(["true", "false"]).optional(),
   limit: intQuery("limit", 1, 10_000).default(1000).openapi({ description: "Max entries returned (default 1000, max 10000); a page also stops at about 8 MB of entries (then truncated is true). count is always the full total." }),
   order: z.enum(["asc", "desc"]).optional(),
 });
@@ -189,12 +206,17 @@ export const JournalEntry = z
     latencyMs: z.number(),
     workspace: z.string().nullable(),
     fault: z.object({ ruleId: z.string(), type: z.string() }).nullable(),
+    operation: z.string().nullable().openapi({ description: 'Operation of /openapi.json ("METHOD /path/{param}"); null for an unknown route.' }),
+    requestBody: BodySummary.nullable(),
+    responseHeaders: z.record(z.string(), z.string()).nullable(),
+    responseBody: BodySummary.nullable(),
   })
   .openapi("JournalEntry");
 
 export const JournalSettings = z.strictObject({
   includeControls: z.boolean().optional().openapi({ description: "Journal calls to /_emulator too." }),
   limit: z.number().int().min(10).max(1_000_000).optional().openapi({ description: "Rows kept (oldest pruned). Default 10000." }),
+  bodyBytes: z.number().int().min(0).max(1024 * 1024).optional().openapi({ description: "Bytes of each JSON or text body kept (default 16384; 0 keeps no body summaries). Files are kept as sizes and sha256 only." }),
 });
 export type JournalSettingsT = z.infer<typeof JournalSettings>;
 export const JournalPage = ok({
@@ -203,7 +225,7 @@ export const JournalPage = ok({
   entries: z.array(JournalEntry),
 });
 export const JournalCount = ok({ count: z.number().int() });
-export const JournalSettingsView = ok({ includeControls: z.boolean(), limit: z.number().int() });
+export const JournalSettingsView = ok({ includeControls: z.boolean(), limit: z.number().int(), bodyBytes: z.number().int() });
 
 // ---- faults ----------------------------------------------------------------------------------
 
@@ -219,6 +241,9 @@ export const FaultMatch = z
     taskIndex: z.union([z.number().int().min(0), z.array(z.number().int().min(0))]).optional(),
     category: z.string().optional().openapi({ description: "Webhook faults: notification category (ingest-status, files-status, job...)." }),
     url: z.string().optional().openapi({ description: "Webhook faults: glob on the receiver URL (use ** to cross slashes)." }),
+    query: z.record(z.string(), z.union([z.string(), ValueMatch])).optional().openapi({ description: "Request faults and stubs: query parameters (a string is equals)." }),
+    headers: z.record(z.string(), z.union([z.string(), ValueMatch])).optional().openapi({ description: "Request faults and stubs: request headers (any case)." }),
+    body: z.array(BodyMatch).optional().openapi({ description: "Request faults and stubs: JSON body fields by path (JSON bodies only)." }),
   })
   .openapi("FaultMatch");
 
@@ -240,6 +265,22 @@ export const FaultAction = z
     z.strictObject({ type: z.literal("webhook-delay"), ms: LatencyMs }),
     z.strictObject({ type: z.literal("webhook-duplicate") }),
     z.strictObject({ type: z.literal("webhook-out-of-order"), ms: LatencyMs.optional().openapi({ description: "How long the delivery is held back (default 500)." }) }),
+    z.strictObject({
+      type: z.literal("respond"),
+      status: z.number().int().min(200).max(599),
+      headers: z.record(z.string(), z.string()).optional(),
+      body: z.unknown().optional().openapi({ description: "JSON value sent as application/json; a string is sent as is (text/plain unless headers say otherwise)." }),
+      latencyMs: LatencyMs.optional(),
+    }).openapi({ description: "Stub: answer the matched request with this status, headers and body instead of the emulated service." }),
+    z.strictObject({
+      type: z.literal("job-state"),
+      workspace: z.string().optional().openapi({ description: "Default: the emulator's default workspace." }),
+      jobId: z.string(),
+      state: z.enum(["failed", "succeeded", "aborted"]),
+      at: z.union([z.string().datetime({ offset: true }), z.number().int()]).optional().openapi({ description: "Emulator time (ISO or epoch ms) at which the job is put in the state." }),
+      afterMs: z.number().int().min(0).optional().openapi({ description: "Or: this long (emulator time) after the rule is added. Neither: at once (on the next clock tick)." }),
+      message: z.string().optional(),
+    }).openapi({ description: "Stub: put a job into a terminal state at a given emulator time (what the simulator cannot reach on its own)." }),
   ])
   .openapi("FaultAction");
 export type FaultActionT = z.infer<typeof FaultAction>;

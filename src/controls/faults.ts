@@ -5,7 +5,7 @@
 import { iso, type Clock } from "../clock.js";
 import type { SimulatorFaults } from "../context.js";
 import type { FaultActionT, FaultRuleBodyT } from "../contract/controls.js";
-import { conflict, notFound } from "../errors.js";
+import { badRequest, conflict, notFound } from "../errors.js";
 import type { Db } from "../state/db.js";
 import {
   deleteAllFaultRules, deleteFaultRule, faultRuleCounters, faultRuleExists, insertFaultRule, listFaultRules, recordEvaluation, type FaultRuleRow,
@@ -13,13 +13,16 @@ import {
 import type { WebhookRow } from "../state/webhooks.js";
 import type { DeliveryHook } from "../simulator/webhooks.js";
 import { globToRegExp, pathPredicate } from "./glob.js";
+import { compileMatcher, type RequestView } from "./matchers.js";
 import { mulberry32, seedState, type IdSource } from "./prng.js";
 
-export type FaultDomain = "request" | "simulator" | "webhook";
+export type FaultDomain = "request" | "simulator" | "webhook" | "job";
 
 export function domainOf(type: FaultActionT["type"]): FaultDomain {
   if (type === "fail-task" || type === "fail-stage") return "simulator";
   if (type.startsWith("webhook-")) return "webhook";
+  // Job-state stubs fire on the emulator clock (src/controls/job-stubs.ts), never on an event.
+  if (type === "job-state") return "job";
   return "request";
 }
 
@@ -37,6 +40,8 @@ export interface FaultEvent {
   simulatorKind?: "fail-task" | "fail-stage";
   category?: string;
   url?: string;
+  /** Request faults: the request itself, for query, header and body matchers. */
+  request?: RequestView;
 }
 
 export interface FiredFault {
@@ -48,6 +53,8 @@ interface CompiledRule {
   id: string;
   body: FaultRuleBodyT;
   test: (e: FaultEvent) => boolean;
+  /** Matches on body fields: the middleware reads the JSON body before the route does. */
+  wantsBody: boolean;
 }
 
 function compile(id: string, body: FaultRuleBodyT): CompiledRule {
@@ -58,9 +65,13 @@ function compile(id: string, body: FaultRuleBodyT): CompiledRule {
   const urlRe = m.url === undefined ? undefined : globToRegExp(m.url);
   const tasks = m.taskIndex === undefined ? undefined : Array.isArray(m.taskIndex) ? m.taskIndex : [m.taskIndex];
   const eq = (want: string | undefined, got: string | undefined) => want === undefined || want === got;
+  const requestParts = m.query || m.headers || m.body ? compileMatcher({ query: m.query, headers: m.headers, body: m.body }) : undefined;
+  if (requestParts && domain !== "request") throw badRequest("match.query, match.headers and match.body apply to request faults and respond stubs only");
+  if (domain === "job" && Object.keys(m).length) throw badRequest("A job-state stub takes no match: name the job in the action (workspace, jobId)");
   return {
     id,
     body,
+    wantsBody: !!m.body?.length,
     test: (e) => {
       if (e.domain !== domain) return false;
       if (e.simulatorKind && e.simulatorKind !== body.action.type) return false;
@@ -69,6 +80,7 @@ function compile(id: string, body: FaultRuleBodyT): CompiledRule {
       if (!eq(m.workspace, e.workspace) || !eq(m.jobId, e.jobId) || !eq(m.batchId, e.batchId) || !eq(m.stage, e.stage) || !eq(m.category, e.category)) return false;
       if (tasks && (e.taskIndex === undefined || !tasks.includes(e.taskIndex))) return false;
       if (urlRe && (e.url === undefined || !urlRe.test(e.url))) return false;
+      if (requestParts && (!e.request || !requestParts.test(e.request))) return false;
       return true;
     },
   };
@@ -117,9 +129,25 @@ export class FaultEngine {
     this.cache = null;
   }
 
+  private compiled(): CompiledRule[] {
+    return (this.cache ??= this.rows().map((r) => compile(r.id, JSON.parse(r.rule) as FaultRuleBodyT)));
+  }
+
+  /** Some request rule matches on body fields (the middleware then parses a JSON body before the route). */
+  wantsBody(): boolean {
+    return this.compiled().some((r) => r.wantsBody);
+  }
+
+  /** Counts one firing (or a miss) of a rule that fires on its own (a job-state stub's timer). */
+  recordOwnFiring(id: string, fired: boolean): void {
+    const row = faultRuleCounters(this.db, id);
+    if (!row) return;
+    recordEvaluation(this.db, id, { fired, remaining: fired && row.remaining !== null ? row.remaining - 1 : row.remaining, prngState: row.prng_state, at: this.clock.now() });
+  }
+
   /** The rule that fires for this event, if any; counts the evaluation of every rule that matched on the way. */
   fire(e: FaultEvent): FiredFault | null {
-    const rules = (this.cache ??= this.rows().map((r) => compile(r.id, JSON.parse(r.rule) as FaultRuleBodyT)));
+    const rules = this.compiled();
     if (!rules.length) return null;
     for (const rule of rules) {
       if (!rule.test(e)) continue;

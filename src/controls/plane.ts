@@ -6,7 +6,9 @@ import type { EmulatorConfig } from "../config.js";
 import type { SeedBodyT } from "../contract/controls.js";
 import type { Db } from "../state/db.js";
 import { Journal } from "../state/journal.js";
+import { ContractLedger } from "./contract.js";
 import { FaultEngine } from "./faults.js";
+import type { Operation } from "./operations.js";
 import { randomIds, seededIds, switchableIds, type SwitchableIds } from "./prng.js";
 
 export interface ControlPlane {
@@ -17,6 +19,12 @@ export interface ControlPlane {
   deterministic: SeedBodyT["deterministic"] | null;
   /** The start-up seed (--seed file, or one adopted over the control API), for reset {reseed: true}. */
   startupSeed: unknown;
+  /** Every request of the run, classified for the contract report (survives resets). */
+  contract: ContractLedger;
+  /** Operations of the emulated API, read from the app's OpenAPI registry when first needed. */
+  operations: Operation[] | null;
+  /** Emulator-clock timers of job-state stubs, by rule id. */
+  jobStubTimers: Map<string, number>;
 }
 
 export function createControlPlane(db: Db, clock: Clock, config: EmulatorConfig, startupSeed?: unknown): ControlPlane {
@@ -29,6 +37,9 @@ export function createControlPlane(db: Db, clock: Clock, config: EmulatorConfig,
     ids,
     deterministic,
     startupSeed: startupSeed ?? null,
+    contract: new ContractLedger(clock.now()),
+    operations: null,
+    jobStubTimers: new Map(),
   };
 }
 

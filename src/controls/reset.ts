@@ -10,6 +10,8 @@ import { newStoreGeneration } from "../state/generation.js";
 import { allTables, blobsOf, CONTROL_TABLES, countRows, deleteRows, KEPT_TABLES, resetSequences } from "../state/tables.js";
 import { deleteWorkspaceAttempts } from "../state/webhooks.js";
 import { ensureWorkspace, workspaceExists } from "../state/workspaces.js";
+import { keepFailedWebhooks } from "./contract-report.js";
+import { disarmAll } from "./job-stubs.js";
 import { adoptStartupSeed } from "./plane.js";
 
 export interface ResetOutcome {
@@ -45,6 +47,9 @@ export function resetAll(emu: Emulator): ResetOutcome {
   const started = performance.now();
   const plane = emu.controls;
   plane.journal.discardBuffered();
+  // The run's contract report outlives resets: failed deliveries are taken in before their rows go.
+  keepFailedWebhooks(emu);
+  disarmAll(emu);
   // The simulator first: it cancels job timers and temp files before the rows go.
   resetJobs(emu);
   const blobRows = countBlobRows(emu);
@@ -70,6 +75,7 @@ export function resetWorkspace(emu: Emulator, ws: string): ResetOutcome {
   const started = performance.now();
   const plane = emu.controls;
   plane.journal.flush();
+  keepFailedWebhooks(emu, ws);
   const jobs = resetJobs(emu, ws);
   const deletedRows: Record<string, number> = {};
   const tables = allTables(emu.db).filter((t) => t.columns.includes("workspace_id") && !WORKSPACE_IDENTITY.has(t.name) && !KEPT_TABLES.has(t.name));

@@ -2,9 +2,12 @@
 // are buffered and flushed in one transaction (per tick, or before any read), so journaling costs
 // the emulated API one array push per request instead of one fsync. Reads go through the table in
 // keyset chunks and stop at a byte cap, so a journal of large entries is never loaded whole.
+// Entries carry bounded body summaries (built in src/controls/journal-capture.ts), stored as JSON.
 import { advisoryWrite, type Db } from "./db.js";
 
 export const DEFAULT_JOURNAL_LIMIT = 10_000;
+/** Bytes of each JSON or text body an entry keeps (PUT /_emulator/journal/settings {bodyBytes}). */
+export const DEFAULT_JOURNAL_BODY_BYTES = 16 * 1024;
 const FLUSH_AT_ROWS = 500;
 const FLUSH_AFTER_MS = 20;
 
@@ -19,6 +22,12 @@ export interface JournalEntryIn {
   workspace: string | null;
   fault: { ruleId: string; type: string } | null;
   control: boolean;
+  /** "METHOD /published/path/{param}" of the route that answered, null for an unknown route. */
+  operation?: string | null;
+  /** Summaries (JSON-serialisable), null when there was no body. */
+  requestBody?: unknown;
+  responseHeaders?: Record<string, string> | null;
+  responseBody?: unknown;
 }
 
 export interface JournalRow {
@@ -33,6 +42,10 @@ export interface JournalRow {
   workspace_id: string | null;
   fault: string | null;
   control: number;
+  operation: string | null;
+  request_body: string | null;
+  response_headers: string | null;
+  response_body: string | null;
 }
 
 export interface JournalFilter {
@@ -41,6 +54,10 @@ export interface JournalFilter {
   pathPrefix?: string;
   /** Predicate on the path (glob or regex, compiled by the caller). */
   pathTest?: (path: string) => boolean;
+  /** Predicate on the whole row (query, header and body matchers, compiled by the caller). */
+  rowTest?: (row: JournalRow) => boolean;
+  /** Exact operation ("GET /data-staging/v1/external/{workspace}/batches"). */
+  operation?: string;
   workspace?: string;
   /** Exact status, or a class like "4xx". */
   status?: string;
@@ -79,6 +96,7 @@ export class Journal {
   /** The last flush failed: logged once, retried on a timer, no flush per request until it works again. */
   private failing = false;
   limit = DEFAULT_JOURNAL_LIMIT;
+  bodyBytes = DEFAULT_JOURNAL_BODY_BYTES;
   /** Journal calls to /_emulator too (off by default so a test's own control calls do not count). */
   includeControls = false;
 
@@ -119,13 +137,14 @@ export class Journal {
 
   private write(rows: JournalEntryIn[]): void {
     const insert = this.db.prepare(
-      `INSERT INTO journal (at, method, path, query, headers, status, latency_ms, workspace_id, fault, control)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO journal (at, method, path, query, headers, status, latency_ms, workspace_id, fault, control, operation, request_body, response_headers, response_body)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     // The journal is diagnostic: it does not need an fsync per flush.
     advisoryWrite(this.db, () => {
       for (const e of rows) {
-        insert.run(e.at, e.method, e.path, e.query, JSON.stringify(e.headers), e.status, e.latencyMs, e.workspace, e.fault ? JSON.stringify(e.fault) : null, e.control ? 1 : 0);
+        insert.run(e.at, e.method, e.path, e.query, JSON.stringify(e.headers), e.status, e.latencyMs, e.workspace, e.fault ? JSON.stringify(e.fault) : null, e.control ? 1 : 0,
+          e.operation ?? null, jsonOrNull(e.requestBody), jsonOrNull(e.responseHeaders), jsonOrNull(e.responseBody));
       }
       this.sincePrune += rows.length;
       // Prune in steps rather than per row: the table may exceed the limit by a few hundred rows.
@@ -171,12 +190,12 @@ export class Journal {
 
   count(filter: JournalFilter): number {
     this.flush();
-    if (!filter.pathTest) {
+    if (!filter.pathTest && !filter.rowTest) {
       const [where, args] = whereOf(filter);
       return (this.db.prepare(`SELECT COUNT(*) AS n FROM journal ${where}`).get(...args) as { n: number }).n;
     }
     let n = 0;
-    for (const chunk of this.chunks(filter, "asc", "seq, path")) n += chunk.length;
+    for (const chunk of this.chunks(filter, "asc", filter.rowTest ? "*" : "seq, path")) n += chunk.length;
     return n;
   }
 
@@ -197,13 +216,13 @@ export class Journal {
       const page = this.db.prepare(`SELECT ${columns} FROM journal ${where} ORDER BY seq ${desc ? "DESC" : "ASC"} LIMIT ?`).all(...args, CHUNK_ROWS) as JournalRow[];
       if (!page.length) return;
       cursor = page[page.length - 1].seq;
-      yield f.pathTest ? page.filter((r) => f.pathTest!(r.path)) : page;
+      yield f.pathTest || f.rowTest ? page.filter((r) => (!f.pathTest || f.pathTest(r.path)) && (!f.rowTest || f.rowTest(r))) : page;
       if (page.length < CHUNK_ROWS) return;
     }
   }
 }
 
-/** The SQL filter (everything but pathTest, which is applied to the rows read). */
+/** The SQL filter (everything but pathTest and rowTest, which are applied to the rows read). */
 function whereOf(f: JournalFilter): [string, unknown[]] {
   const where: string[] = [];
   const args: unknown[] = [];
@@ -215,6 +234,7 @@ function whereOf(f: JournalFilter): [string, unknown[]] {
   if (f.method) add("method = ?", f.method.toUpperCase());
   if (f.pathPrefix) add("substr(path, 1, ?) = ?", f.pathPrefix.length, f.pathPrefix);
   if (f.workspace) add("workspace_id = ?", f.workspace);
+  if (f.operation) add("operation = ?", f.operation);
   if (f.since !== undefined) add("at >= ?", f.since);
   if (f.afterSeq !== undefined) add("seq > ?", f.afterSeq);
   if (f.beforeSeq !== undefined) add("seq < ?", f.beforeSeq);
@@ -230,8 +250,11 @@ function whereOf(f: JournalFilter): [string, unknown[]] {
 
 /** Roughly what an entry weighs in the answer: its text fields plus the fixed part. */
 function entryBytes(r: JournalRow): number {
-  return 200 + r.path.length + r.query.length + r.headers.length + (r.fault?.length ?? 0) + (r.workspace_id?.length ?? 0);
+  const extra = (r.request_body?.length ?? 0) + (r.response_headers?.length ?? 0) + (r.response_body?.length ?? 0) + (r.operation?.length ?? 0);
+  return 200 + r.path.length + r.query.length + r.headers.length + (r.fault?.length ?? 0) + (r.workspace_id?.length ?? 0) + extra;
 }
+
+const jsonOrNull = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
 
 /** The query string as journaled: api_key's value masked, everything else kept. */
 export function maskQuery(search: string): string {
@@ -242,15 +265,15 @@ export function maskQuery(search: string): string {
   return out.join("&");
 }
 
-const JOURNALED_HEADERS = ["user-agent", "content-type", "content-length", "accept", "range", "x-request-id", "idempotency-key", "transfer-encoding", "authorization"];
+/** Headers whose values are credentials: kept with their scheme only (a test can still see one was sent). */
+const SECRET_HEADERS = new Set(["authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"]);
 
-export function selectHeaders(get: (name: string) => string | undefined): Record<string, string> {
+/** Every header of a request or response, credentials masked. */
+export function maskHeaders(headers: Iterable<[string, string]>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const name of JOURNALED_HEADERS) {
-    const v = get(name);
-    if (v === undefined) continue;
-    // Never store credentials; keep the scheme so a test can still see one was sent.
-    out[name] = name === "authorization" ? `${v.split(" ")[0]} ***` : v;
+  for (const [k, v] of headers) {
+    const name = k.toLowerCase();
+    out[name] = SECRET_HEADERS.has(name) ? (/\s/.test(v.trim()) ? `${v.trim().split(/\s+/)[0]} ***` : "***") : v;
   }
   return out;
 }
