@@ -44,11 +44,14 @@ describe("upload/image", () => {
     expect(Buffer.from(await dl.body.arrayBuffer()).equals(img)).toBe(true);
   });
 
-  it("accepts any field name, takes the part filename when fileName is absent, defaults displayName to the batch id", async () => {
-    const r = await upload("img-fallback", [{ field: "file", filename: "from-part.png", contentType: "image/png", data: png(2) }]);
+  it("accepts any field name, needs fileName (the part filename is not a fallback), defaults displayName to the batch id", async () => {
+    const without = await upload("img-fallback", [{ field: "file", filename: "from-part.png", contentType: "image/png", data: png(2) }]);
+    expect(without.status).toBe(400);
+    expect(without.json.error.issues[0]).toMatchObject({ field: "fileName", received: "(missing)" });
+    const r = await upload("img-fallback", [{ field: "file", filename: "from-part.png", contentType: "image/png", data: png(2) }], "?fileName=named.png");
     expect(r.status).toBe(200);
     const files = await listFiles("img-fallback");
-    expect(files.map((f) => f.fileName)).toEqual(["from-part.png"]);
+    expect(files.map((f) => f.fileName)).toEqual(["named.png"]);
     const batch = await emu.call("GET", emu.staging("img-fallback"));
     expect(batch.json.batch.displayName).toBe("img-fallback");
   });

@@ -3,6 +3,7 @@
 // ../shared/contract/real-client.md rows D7-D13).
 import { z } from "@hono/zod-openapi";
 import { ApiKeyQuery } from "./common.js";
+import { VIDEO_FILE_EXTENSIONS } from "../http/file-names.js";
 
 /** Largest single image the service ingests ("Max size of single image is 20971520B." in its webhooks). */
 export const MAX_IMAGE_BYTES = 20_971_520;
@@ -24,14 +25,15 @@ const DisplayNameQuery = z
   .optional()
   .openapi({ param: { name: "displayName", in: "query" }, description: "Batch name, used only when this call creates the batch (default: the batch id).", example: "My batch" });
 
-const FileNameQuery = z
-  .string()
-  .optional()
-  .openapi({ param: { name: "fileName", in: "query" }, description: "Name of the file in the batch: one path component, no control characters, at most 255 bytes.", example: "image-001.jpg" });
-
 export const UploadImageQuery = z.object({
   api_key: ApiKeyQuery,
-  fileName: FileNameQuery.openapi({ description: "Name of the image in the batch (default: the part's filename). One path component, no control characters, at most 255 bytes." }),
+  fileName: z
+    .string({ message: "fileName is required: the name the image gets in the batch (the official client sends the file's basename)" })
+    .openapi({
+      param: { name: "fileName", in: "query", required: true },
+      description: "Name of the image in the batch (required, as in the reference; the part's own filename is not used). One path component, no control characters, at most 255 bytes.",
+      example: "image-001.jpg",
+    }),
   displayName: DisplayNameQuery,
 });
 
@@ -39,7 +41,11 @@ export const UploadVideoQuery = z.object({
   api_key: ApiKeyQuery,
   fileName: z
     .string({ message: "fileName is required: the name the video gets in the batch" })
-    .openapi({ param: { name: "fileName", in: "query", required: true }, description: "Name of the video in the batch, e.g. my_video.mp4.", example: "my_video.mp4" }),
+    .openapi({
+      param: { name: "fileName", in: "query", required: true },
+      description: `Name of the video in the batch, e.g. my_video.mp4: a video file name, ending in one of ${VIDEO_FILE_EXTENSIONS.map((e) => `.${e}`).join(", ")} (any case; the official client's video extensions).`,
+      example: "my_video.mp4",
+    }),
   displayName: DisplayNameQuery,
 });
 

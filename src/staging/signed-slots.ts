@@ -8,7 +8,7 @@ import type { Emulator } from "../context.js";
 import { MAX_IMAGES_PER_SHARD, MAX_SHARD_BYTES, MAX_VIDEO_BYTES } from "../contract/staging-uploads.js";
 import { badRequest, notFound } from "../errors.js";
 import { receiveBodyToTemp, type IncomingBody } from "../http/body.js";
-import { assertFileName } from "../http/file-names.js";
+import { assertFileName, assertVideoFileName } from "../http/file-names.js";
 import { videoMediaType } from "../http/sniff.js";
 import { getUploadSlot, insertUploadSlot, markUploadSlotUsed, reopenShardUpload, type UploadSlotRow } from "../state/ingests.js";
 import { storeGeneration } from "../state/generation.js";
@@ -52,6 +52,7 @@ function createSlot(emu: Emulator, ws: string, batchId: string, displayName: str
 /** upload/video: a slot for one video named `fileName`; answers signedURLDetails. */
 export function createVideoSlot(emu: Emulator, ws: string, batchId: string, q: { fileName: string; displayName?: string }) {
   assertFileName(q.fileName, "fileName");
+  assertVideoFileName(q.fileName);
   const slot = createSlot(emu, ws, batchId, q.displayName, { kind: "video", target: VIDEOS, maxSize: MAX_VIDEO_BYTES, fileName: q.fileName });
   return { uploadURL: slot.uploadURL, method: "PUT" as const, extensionHeaders: slot.extensionHeaders, maxFileSize: MAX_VIDEO_BYTES };
 }

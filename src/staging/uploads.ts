@@ -18,8 +18,8 @@ const MULTIPART_OVERHEAD_BYTES = 2 * 1024 * 1024;
 export interface ImageUpload {
   ws: string;
   batchId: string;
-  /** ?fileName=, else the part's filename. */
-  fileName?: string;
+  /** ?fileName= (required, as in the reference; the part's own filename is not used). */
+  fileName: string;
   displayName?: string;
   body: IncomingBody;
 }
@@ -60,7 +60,7 @@ export function commitUploadedFile(emu: Core, got: TempFile, f: UploadedFile, no
 
 /** Stores one multipart image; resolves once it is durable. */
 export async function uploadImage(emu: Core, up: ImageUpload): Promise<void> {
-  if (up.fileName !== undefined) assertFileName(up.fileName, "fileName");
+  assertFileName(up.fileName, "fileName");
   // Fail fast, before reading the body, when the batch cannot take single images.
   checkBatchTarget(emu.db, up.ws, up.batchId, SINGLE_IMAGES);
   const declared = up.body.declaredLength;
@@ -71,9 +71,7 @@ export async function uploadImage(emu: Core, up: ImageUpload): Promise<void> {
   if (!source) throw badRequest("The request has no body: send the image as multipart/form-data", undefined, 'e.g. curl -F "image.jpg=@/path/to/image.jpg"');
   const got = await receiveSingleFile(source, { "content-type": up.body.contentType }, emu.blobs, MAX_IMAGE_BYTES);
   try {
-    const fileName = up.fileName ?? got.partFileName;
-    if (!fileName) throw badRequest("No file name: pass ?fileName=... or give the file part a filename", [{ field: "fileName", problem: "required when the file part has no filename", received: "(missing)" }]);
-    assertFileName(fileName, up.fileName !== undefined ? "fileName" : "part filename");
+    const fileName = up.fileName;
     const detected = sniff(emu.blobs.tempHead(got.tmp));
     if (detected.kind !== "image") {
       throw new ApiError(400, "unsupported-file-type", `"${fileName}" is not an image: detected ${detected.label}; accepted formats are ${ACCEPTED_IMAGE_FORMATS}`, undefined, "Upload videos with upload/video; other files cannot be staged as images.");
