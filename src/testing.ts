@@ -7,6 +7,7 @@ import type { Job } from "./contract/jobs.js";
 import type {
   ClockMode, FaultRuleBodyT, JobScriptT, SeedBodyT, SnapshotT, ClockState, FaultRuleView, JournalEntry, ReceivedDelivery, ResetResult, SeedResult, WebhookDelivery,
 } from "./contract/controls.js";
+import type { ContractReport as ContractReportSchema, RequestMatcherT } from "./contract/controls-verify.js";
 import { startEmulator } from "./server.js";
 
 export type { ClockMode };
@@ -15,6 +16,8 @@ export type JournalRecord = z.infer<typeof JournalEntry>;
 export type Delivery = z.infer<typeof WebhookDelivery>;
 export type Received = z.infer<typeof ReceivedDelivery>;
 export type Clock = z.infer<typeof ClockState>;
+export type ContractReport = z.infer<typeof ContractReportSchema>;
+export type RequestMatcher = RequestMatcherT;
 /** A job as GET /batch-processing/v1/external/{workspace}/jobs/{jobId} shows it. */
 export type JobView = z.infer<typeof Job>;
 
@@ -49,14 +52,56 @@ export interface JournalFilter {
   /** Entries with seq less than this (the next page of a descending read). */
   before?: number;
   fault?: boolean;
+  /** Operation as /openapi.json names it: "POST /batch-processing/v1/external/{workspace}/jobs/{jobId}". */
+  operation?: string;
+  /** JSON path into the request body, with bodyEquals / bodyContains / bodyRegex / bodyAbsent (none: present). */
+  bodyPath?: string;
+  bodyEquals?: string;
+  bodyContains?: string;
+  bodyRegex?: string;
+  bodyAbsent?: boolean;
+  queryParam?: string;
+  queryEquals?: string;
+  queryContains?: string;
+  queryRegex?: string;
+  queryAbsent?: boolean;
+  header?: string;
+  headerEquals?: string;
+  headerContains?: string;
+  headerRegex?: string;
+  headerAbsent?: boolean;
   limit?: number;
   order?: "asc" | "desc";
+}
+
+/** How many requests a verification expects: exactly `count`, or within atLeast..atMost (default: at least 1). */
+export interface VerifyExpectation {
+  count?: number;
+  atLeast?: number;
+  atMost?: number;
+  /** Only requests at or after this emulator time (ISO or epoch ms). */
+  since?: string | number;
+  /** Near misses listed on failure (default 3). */
+  closest?: number;
 }
 
 export class ControlApiError extends Error {
   constructor(
     readonly status: number,
     readonly body: unknown,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A verification that did not hold: the message names the closest requests and the matcher parts they failed. */
+export class VerificationError extends ControlApiError {}
+
+/** The run's contract report holds violations (startEmulatorForTests({ failOnContractViolations })). */
+export class ContractViolationError extends Error {
+  constructor(
+    readonly report: ContractReport,
     message: string,
   ) {
     super(message);
@@ -83,6 +128,14 @@ export interface ControlClient {
   journal(filter?: JournalFilter): Promise<{ count: number; truncated: boolean; entries: JournalRecord[] }>;
   journalCount(filter?: JournalFilter): Promise<number>;
   clearJournal(workspace?: string): Promise<void>;
+  /** Journal entries matching a matcher (body fields, query parameters, headers...). */
+  searchJournal(match?: RequestMatcher, opts?: { limit?: number; order?: "asc" | "desc"; after?: number; since?: string | number }): Promise<{ count: number; truncated: boolean; entries: JournalRecord[] }>;
+  /** Resolves with the number of matching requests when the expectation holds; otherwise throws a VerificationError naming the closest requests. */
+  verify(match: RequestMatcher, expect?: VerifyExpectation): Promise<number>;
+  /** What the run's requests would meet at the real service, API coverage and failed webhooks (survives resets). */
+  contractReport(): Promise<ContractReport>;
+  /** Starts a new report. */
+  clearContractReport(): Promise<void>;
   faults: {
     add(rule: FaultRuleBodyT): Promise<FaultRule>;
     list(): Promise<FaultRule[]>;
@@ -126,7 +179,8 @@ export function controlClient(baseUrl: string, opts: { adminToken?: string } = {
     if (!res.ok) throw new ControlApiError(res.status, json, `${method} ${path} answered ${res.status}: ${(json as { message?: string })?.message ?? text}`);
     return json as T;
   };
-  const journalQuery = (f: JournalFilter = {}) => ({ ...f, fault: f.fault === undefined ? undefined : String(f.fault) });
+  const flag = (v: boolean | undefined) => (v === undefined ? undefined : String(v));
+  const journalQuery = (f: JournalFilter = {}) => ({ ...f, fault: flag(f.fault), bodyAbsent: flag(f.bodyAbsent), queryAbsent: flag(f.queryAbsent), headerAbsent: flag(f.headerAbsent) });
   const client: ControlClient = {
     reset: (opts) => call("POST", "/_emulator/reset", typeof opts === "string" ? { workspace: opts } : (opts ?? {})),
     seed: (seed, opts) => call("POST", "/_emulator/seed", opts?.asStartupSeed ? { ...seed, asStartupSeed: true } : seed),
@@ -135,6 +189,17 @@ export function controlClient(baseUrl: string, opts: { adminToken?: string } = {
     journal: (filter) => call("GET", "/_emulator/journal", undefined, journalQuery(filter)),
     journalCount: async (filter) => (await call<{ count: number }>("GET", "/_emulator/journal/count", undefined, journalQuery(filter))).count,
     clearJournal: async (workspace) => void (await call("DELETE", "/_emulator/journal", undefined, { workspace })),
+    searchJournal: (match, o = {}) => call("POST", "/_emulator/journal/query", { ...(match ? { match } : {}), ...o }),
+    verify: async (match, expect = {}) => {
+      try {
+        return (await call<{ matched: number }>("POST", "/_emulator/journal/verify", { match, ...expect })).matched;
+      } catch (err) {
+        if (err instanceof ControlApiError && err.status === 422) throw new VerificationError(err.status, err.body, (err.body as { message?: string })?.message ?? err.message);
+        throw err;
+      }
+    },
+    contractReport: () => call("GET", "/_emulator/contract-report"),
+    clearContractReport: async () => void (await call("DELETE", "/_emulator/contract-report")),
     faults: {
       add: (rule) => call("POST", "/_emulator/faults", rule),
       list: async () => (await call<{ rules: FaultRule[] }>("GET", "/_emulator/faults")).rules,
@@ -190,6 +255,12 @@ export interface EmulatorForTestsOptions {
   port?: number;
   /** Extra configuration passed through to the emulator. */
   config?: Partial<EmulatorConfig>;
+  /**
+   * close() (and assertContract()) throw a ContractViolationError when the run's contract report holds
+   * a violation: a request the real service would refuse or treat differently, or a failed webhook
+   * delivery. `{ ignore: ["unauthorized"] }` leaves out kinds your suite provokes on purpose.
+   */
+  failOnContractViolations?: boolean | { ignore?: string[] };
 }
 
 export interface EmulatorForTests {
@@ -203,7 +274,24 @@ export interface EmulatorForTests {
    * to its next timer (and the work that timer starts), so the job moves without real waiting.
    */
   waitForJob(jobId: string, opts?: WaitForJobOptions): Promise<JobView>;
+  /** Throws a ContractViolationError with a readable summary when the contract report holds a violation. */
+  assertContract(opts?: { ignore?: string[] }): Promise<ContractReport>;
+  /** Stops the emulator; with failOnContractViolations, then throws if the run broke the contract. */
   close(): Promise<void>;
+}
+
+/** The report's violations minus the ignored kinds, as a readable message (null when there are none). */
+export function contractViolations(report: ContractReport, ignore: readonly string[] = []): string | null {
+  const findings = report.findings.filter((f) => f.violation && !ignore.includes(f.kind));
+  const hooks = ignore.includes("webhook-failed") ? [] : report.webhooks.failed.filter((w) => w.violation);
+  const counted = Object.entries(report.summary.findings).filter(([k]) => !ignore.includes(k));
+  if (!findings.length && !hooks.length) return null;
+  const lines = [`The run broke the API contract (${findings.length} request(s), ${hooks.length} failed webhook delivery(ies); counts: ${counted.map(([k, n]) => `${k} ${n}`).join(", ")}):`];
+  for (const f of findings.slice(0, 25)) lines.push(`  [${f.kind}] ${f.method} ${f.path} → ${f.status ?? "dropped"}${f.fields.length ? ` (${f.fields.join(", ")})` : ""}: ${f.message.split("\n")[0]}`);
+  if (findings.length > 25) lines.push(`  … and ${findings.length - 25} more`);
+  for (const w of hooks.slice(0, 10)) lines.push(`  [webhook-failed] ${w.category} → ${w.url}: ${w.attempts} attempt(s), last ${w.lastStatus ?? w.lastError ?? "no answer"}`);
+  lines.push("GET /_emulator/contract-report (controls.contractReport()) has every finding; pass { ignore: [kind] } to accept a kind on purpose.");
+  return lines.join("\n");
 }
 
 /** GET the job until isTerminal (real-time deadline), stepping a manual clock between polls. */
@@ -236,6 +324,8 @@ export async function startEmulatorForTests(opts: EmulatorForTestsOptions = {}):
     ...opts.config,
   });
   const controls = controlClient(running.url, { adminToken: opts.adminToken });
+  const strict = !!opts.failOnContractViolations;
+  const ignored = typeof opts.failOnContractViolations === "object" ? (opts.failOnContractViolations.ignore ?? []) : [];
   try {
     if (opts.clock === "manual") await controls.clock.set("manual");
     // Adopted as the start-up seed, so reset({ reseed: true }) brings this world back.
@@ -250,6 +340,18 @@ export async function startEmulatorForTests(opts: EmulatorForTestsOptions = {}):
     apiKey: running.apiKey,
     controls,
     waitForJob: (jobId, w = {}) => pollJob(running.url, running.apiKey, controls, w.workspace ?? running.workspace, jobId, w.timeoutMs ?? 30_000),
-    close: () => running.close(),
+    assertContract: async (o = {}) => {
+      const report = await controls.contractReport();
+      const message = contractViolations(report, o.ignore ?? ignored);
+      if (message) throw new ContractViolationError(report, message);
+      return report;
+    },
+    close: async () => {
+      // Read before the emulator stops; thrown after, so a failing check never leaves it running.
+      const report = strict ? await controls.contractReport().catch(() => null) : null;
+      await running.close();
+      const message = report && contractViolations(report, ignored);
+      if (report && message) throw new ContractViolationError(report, message);
+    },
   };
 }
