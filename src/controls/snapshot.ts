@@ -11,6 +11,7 @@ import { checkBlobName, completeSwitch, discardStaged, recordPendingSwitch, stag
 import { MIGRATIONS } from "../state/schema.js";
 import { deleteRows, insertRow, selectRows, worldTables } from "../state/tables.js";
 import { ensureWorkspace } from "../state/workspaces.js";
+import { newStoreGeneration } from "../state/generation.js";
 import { afterWorldChange } from "./reset.js";
 
 export const SNAPSHOT_FORMAT = "roboflow-batch-emulator-snapshot";
@@ -78,6 +79,8 @@ function replaceRows(emu: Emulator, snap: SnapshotT, tables: ReturnType<typeof w
     }
     // The configured key keeps working whatever the snapshot holds.
     ensureWorkspace(emu.db, emu.config.workspace, emu.config.apiKey, emu.clock.now());
+    // Row numbers are overwritten: signed URLs issued before the import must name nothing now.
+    newStoreGeneration(emu.db);
     recordPendingSwitch(emu.db, staged);
   })();
   return rows;
