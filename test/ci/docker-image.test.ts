@@ -105,8 +105,8 @@ describe("Docker image, emulated build from the exact build context", () => {
     expect(fs.readdirSync(app).sort()).toEqual(["bin", "dist", "node_modules", "package.json", "src"]);
     expect(fs.readdirSync(path.join(app, "src"))).toEqual(["dashboard"]);
     for (const f of ["cli.bundle.cjs", "cli.bundle.cjs.cache"]) expect(fs.existsSync(path.join(app, "dist", f)), f).toBe(true);
-    for (const dev of ["typescript", "vitest", "esbuild", "tsx", "playwright-core", "undici"]) expect(fs.existsSync(path.join(app, "node_modules", dev)), dev).toBe(false);
-    for (const dep of ["hono", "zod", "tar", "better-sqlite3"]) expect(fs.existsSync(path.join(app, "node_modules", dep)), dep).toBe(true);
+    for (const dev of ["typescript", "vitest", "esbuild", "tsx", "playwright-core"]) expect(fs.existsSync(path.join(app, "node_modules", dev)), dev).toBe(false);
+    for (const dep of ["hono", "zod", "tar", "better-sqlite3", "undici"]) expect(fs.existsSync(path.join(app, "node_modules", dep)), dep).toBe(true);
     const sqlite = path.join(app, "node_modules", "better-sqlite3");
     expect(fs.readdirSync(path.join(sqlite, "build", "Release"))).toEqual(["better_sqlite3.node"]);
     expect(fs.existsSync(path.join(sqlite, "deps"))).toBe(false);
