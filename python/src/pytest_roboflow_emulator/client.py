@@ -18,6 +18,7 @@ from .shapes import (
     AdvanceResult,
     ClockMode,
     ClockState,
+    ContractReport,
     FaultRule,
     FaultRuleInput,
     Job,
@@ -25,6 +26,7 @@ from .shapes import (
     JournalOrder,
     JournalPage,
     ReceivedDelivery,
+    RequestMatcher,
     ResetResult,
     Seed,
     SeedResult,
@@ -46,6 +48,11 @@ class ControlApiError(Exception):
         super().__init__(message)
         self.status = status
         self.body = body
+
+
+class VerificationError(ControlApiError, AssertionError):
+    """``verify`` did not hold. The message names the closest requests and the matcher parts each one
+    failed; ``body["verification"]`` has them as data. An AssertionError, so pytest shows it as a failed check."""
 
 
 def _quote(segment: str) -> str:
@@ -148,12 +155,20 @@ class EmulatorClient:
         include_control: Optional[bool] = None,
         limit: Optional[int] = None,
         order: Optional[JournalOrder] = None,
+        operation: Optional[str] = None,
+        body_path: Optional[str] = None,
+        body_equals: Optional[str] = None,
+        body_contains: Optional[str] = None,
+        body_regex: Optional[str] = None,
     ) -> JournalPage:
         """Requests received, oldest first (``count`` is the full total, ``entries`` at most ``limit``).
         ``path`` is a prefix, ``path_pattern`` a glob (* within a segment, ** across), ``status`` 429, "4xx"
-        or "dropped", ``since`` an ISO time or epoch ms on the emulator clock, ``after`` a seq."""
+        or "dropped", ``since`` an ISO time or epoch ms on the emulator clock, ``after`` a seq, ``operation``
+        as /openapi.json names it, ``body_path`` a JSON path into the request body (with ``body_equals``,
+        ``body_contains`` or ``body_regex``; alone: the field is present). ``search_journal`` takes a full matcher."""
         query = {"method": method, "path": path, "pathPattern": path_pattern, "pathRegex": path_regex, "workspace": workspace, "status": status,
-                 "since": since, "after": after, "fault": fault, "includeControl": include_control, "limit": limit, "order": order}
+                 "since": since, "after": after, "fault": fault, "includeControl": include_control, "limit": limit, "order": order,
+                 "operation": operation, "bodyPath": body_path, "bodyEquals": body_equals, "bodyContains": body_contains, "bodyRegex": body_regex}
         return cast(JournalPage, self.request("GET", "/_emulator/journal", query=query))
 
     def journal_count(
@@ -169,11 +184,69 @@ class EmulatorClient:
         after: Optional[int] = None,
         fault: Optional[bool] = None,
         include_control: Optional[bool] = None,
+        operation: Optional[str] = None,
+        body_path: Optional[str] = None,
+        body_equals: Optional[str] = None,
+        body_contains: Optional[str] = None,
+        body_regex: Optional[str] = None,
     ) -> int:
         """How many journal entries match (same filters as ``journal``)."""
         query = {"method": method, "path": path, "pathPattern": path_pattern, "pathRegex": path_regex, "workspace": workspace, "status": status,
-                 "since": since, "after": after, "fault": fault, "includeControl": include_control}
+                 "since": since, "after": after, "fault": fault, "includeControl": include_control,
+                 "operation": operation, "bodyPath": body_path, "bodyEquals": body_equals, "bodyContains": body_contains, "bodyRegex": body_regex}
         return int(self.request("GET", "/_emulator/journal/count", query=query)["count"])
+
+    def search_journal(
+        self,
+        match: Optional[RequestMatcher] = None,
+        *,
+        limit: Optional[int] = None,
+        order: Optional[JournalOrder] = None,
+        after: Optional[int] = None,
+        since: Union[str, int, None] = None,
+    ) -> JournalPage:
+        """Journal entries matching ``match``: method, path / pathPattern / pathRegex, operation, workspace,
+        status, ``query`` and ``headers`` (name → value or {equals, contains, matches, absent}) and ``body``
+        (a list of {path, equals | contains | matches | absent})."""
+        body: Dict[str, Any] = {k: v for k, v in (("match", match), ("limit", limit), ("order", order), ("after", after), ("since", since)) if v is not None}
+        return cast(JournalPage, self.request("POST", "/_emulator/journal/query", body))
+
+    def verify(
+        self,
+        match: RequestMatcher,
+        *,
+        count: Optional[int] = None,
+        at_least: Optional[int] = None,
+        at_most: Optional[int] = None,
+        since: Union[str, int, None] = None,
+        closest: Optional[int] = None,
+    ) -> int:
+        """Checks how many requests matched ``match`` (exactly ``count``, or within ``at_least``..``at_most``;
+        default at least 1) and returns that number. Raises VerificationError otherwise, naming the
+        closest requests and which matcher part each one failed (WireMock's verify)."""
+        body: Dict[str, Any] = {"match": match}
+        for key, value in (("count", count), ("atLeast", at_least), ("atMost", at_most), ("since", since), ("closest", closest)):
+            if value is not None:
+                body[key] = value
+        try:
+            return int(self.request("POST", "/_emulator/journal/verify", body)["matched"])
+        except ControlApiError as err:
+            if err.status != 422:
+                raise
+            message = err.body.get("message") if isinstance(err.body, dict) else str(err)
+            raise VerificationError(err.status, err.body, str(message)) from None
+
+    # ---- contract report -----------------------------------------------------------------------
+
+    def contract_report(self) -> ContractReport:
+        """What the run's requests would meet at the real service (refusals, unknown fields, deprecated
+        options, other workspaces, expired URLs; injected answers marked), the operations of the API
+        exercised and never touched, and failed webhook deliveries. Resets do not empty it."""
+        return cast(ContractReport, self.request("GET", "/_emulator/contract-report"))
+
+    def clear_contract_report(self) -> None:
+        """Starts a new report (forgets the run so far)."""
+        self.request("DELETE", "/_emulator/contract-report")
 
     def clear_journal(self, workspace: Optional[str] = None) -> None:
         self.request("DELETE", "/_emulator/journal", query={"workspace": workspace})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Dict, Iterator, Optional
 
 import pytest
 
@@ -28,6 +28,9 @@ OPTIONS = (
 METAVARS = {"url": "URL", "dir": "DIR", "command": "COMMAND", "seed": "FILE", "start": "lazy|early", "time-scale": "SCALE", "api-key": "KEY",
             "admin-token": "TOKEN", "startup-timeout": "SECONDS", "args": "ARGS"}
 SESSION_KEY = pytest.StashKey[EmulatorSession]()
+# The run's contract report, read just before the session's emulator stops (strict contract only).
+REPORT_KEY = pytest.StashKey[Dict[str, Any]]()
+STRICT_ENV = "ROBOFLOW_EMULATOR_STRICT_CONTRACT"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -35,6 +38,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for name, env, help_text in OPTIONS:
         group.addoption(f"--roboflow-emulator-{name}", dest=_dest(name), metavar=METAVARS[name], default=None, help=f"{help_text} [env {env}]")
         parser.addini(f"roboflow_emulator_{name.replace('-', '_')}", f"{help_text} [env {env}]", default=None)
+    strict_help = ("fail the session when the emulator's contract report holds a violation: a request the real service would refuse "
+                   "or treat differently (invalid body, unknown field, deprecated option, other workspace, expired URL), or a failed webhook delivery")
+    group.addoption("--roboflow-emulator-strict-contract", dest="roboflow_emulator_strict_contract", action="store_true", default=False,
+                    help=f"{strict_help} [env {STRICT_ENV}=1]")
+    parser.addini("roboflow_emulator_strict_contract", f"{strict_help} [env {STRICT_ENV}=1]", type="bool", default=False)
+
+
+def strict_contract(config: pytest.Config) -> bool:
+    """--roboflow-emulator-strict-contract, else ROBOFLOW_EMULATOR_STRICT_CONTRACT, else the ini setting."""
+    if config.getoption("roboflow_emulator_strict_contract", False):
+        return True
+    env = os.environ.get(STRICT_ENV)
+    if env:
+        return env.strip().lower() in ("1", "true", "yes", "on")
+    return bool(config.getini("roboflow_emulator_strict_contract"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -71,10 +89,40 @@ def roboflow_emulator(pytestconfig: pytest.Config) -> Iterator[RunningEmulator]:
     """The session's emulator, started (or connected) once; API_BASE_URL and ROBOFLOW_API_KEY point at it.
     Stopped, whole process group, when the session ends."""
     session = pytestconfig.stash[SESSION_KEY]
+    strict = strict_contract(pytestconfig)
     try:
-        yield session.get()
+        emulator = session.get()
+        if strict:
+            emulator.controls.clear_contract_report()  # the report covers this session's tests only
+        yield emulator
     finally:
+        if strict and session.started:
+            pytestconfig.stash[REPORT_KEY] = _read_report(session.get())
         session.close()
+
+
+def _read_report(emulator: RunningEmulator) -> Dict[str, Any]:
+    try:
+        return dict(emulator.controls.contract_report())
+    except Exception as err:  # an emulator that cannot answer fails the strict check too
+        return {"summary": {"violations": 1}, "text": f"the contract report could not be read: {err}"}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    report = session.config.stash.get(REPORT_KEY, None)
+    if report and report.get("summary", {}).get("violations", 0) > 0 and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    report = config.stash.get(REPORT_KEY, None)
+    if not report:
+        return
+    violations = report.get("summary", {}).get("violations", 0)
+    terminalreporter.section("roboflow emulator contract", sep="=", red=bool(violations), green=not violations)
+    terminalreporter.line(str(report.get("text", "")))
+    if violations:
+        terminalreporter.line(f"--roboflow-emulator-strict-contract: {violations} violation(s); the session fails.", red=True)
 
 
 @pytest.fixture

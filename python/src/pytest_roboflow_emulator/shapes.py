@@ -130,12 +130,94 @@ class JournalEntry(TypedDict):
     latencyMs: float
     workspace: Optional[str]
     fault: Optional[JournalFault]
+    operation: Optional[str]  # "METHOD /path/{param}" as /openapi.json names it
+    requestBody: Optional["BodySummary"]
+    responseHeaders: Optional[Dict[str, str]]
+    responseBody: Optional["BodySummary"]
+
+
+class BodySummary(TypedDict, total=False):
+    """kind json/text: ``text`` (first bytes, api keys masked), ``truncated``; binary: ``sha256``;
+    multipart: ``parts`` (name, fileName, contentType, size, sha256, value). Files never keep their bytes."""
+
+    kind: Literal["json", "text", "binary", "multipart"]
+    contentType: Optional[str]
+    size: int
+    complete: bool
+    text: str
+    truncated: bool
+    sha256: Optional[str]
+    parts: List[Dict[str, Any]]
 
 
 class JournalPage(TypedDict):
     status: str
     count: int
+    truncated: bool
     entries: List[JournalEntry]
+
+
+class ValueMatch(TypedDict, total=False):
+    equals: Any
+    contains: Any
+    matches: str  # regular expression
+    absent: bool
+
+
+class BodyMatch(ValueMatch, total=False):
+    path: str  # required: "processingSpecification.aggregationFormat", "imageReferences[0].url"
+
+
+class RequestMatcher(TypedDict, total=False):
+    """What ``search_journal``, ``verify`` and request fault rules match: every given part must hold."""
+
+    method: Union[str, List[str]]
+    path: str  # prefix
+    pathPattern: str  # glob
+    pathRegex: str
+    operation: str
+    workspace: str
+    status: Union[int, str]
+    query: Dict[str, Union[str, ValueMatch]]
+    headers: Dict[str, Union[str, ValueMatch]]
+    body: List[BodyMatch]
+
+
+# ---- contract report ----------------------------------------------------------------------------
+
+
+class ContractFinding(TypedDict):
+    kind: str  # invalid-request, unknown-field, deprecated-option, other-workspace, expired-url, ... injected-fault, stubbed-response
+    violation: bool
+    injected: bool
+    at: str
+    method: str
+    path: str
+    operation: Optional[str]
+    status: Optional[int]
+    workspace: Optional[str]
+    message: str
+    fields: List[str]
+    ruleId: Optional[str]
+
+
+class ContractSummary(TypedDict):
+    requests: int
+    violations: int
+    findings: Dict[str, int]
+    operationsExercised: int
+    operationsTotal: int
+    failedWebhooks: int
+
+
+class ContractReport(TypedDict):
+    status: str
+    since: str
+    summary: ContractSummary
+    text: str  # the readable form
+    findings: List[ContractFinding]
+    operations: Dict[str, List[Dict[str, Any]]]  # exercised (with count, statuses), untouched
+    webhooks: Dict[str, List[Dict[str, Any]]]  # failed
 
 
 # ---- faults -------------------------------------------------------------------------------------
@@ -152,12 +234,16 @@ class FaultMatch(TypedDict, total=False):
     taskIndex: Union[int, List[int]]
     category: str
     url: str
+    query: Dict[str, Union[str, ValueMatch]]
+    headers: Dict[str, Union[str, ValueMatch]]
+    body: List[BodyMatch]
 
 
 class FaultAction(TypedDict, total=False):
     """``type`` is one of: status (+ status, retryAfter, message, latencyMs), latency (+ ms),
     drop-connection (+ latencyMs), fail-task, fail-stage, webhook-drop, webhook-delay (+ ms),
-    webhook-duplicate, webhook-out-of-order (+ ms)."""
+    webhook-duplicate, webhook-out-of-order (+ ms); the stubs respond (+ status, headers, body,
+    latencyMs) and job-state (+ jobId, workspace, state failed|succeeded|aborted, at or afterMs, message)."""
 
     type: str  # required
     status: int
@@ -165,6 +251,13 @@ class FaultAction(TypedDict, total=False):
     message: str
     latencyMs: int
     ms: int
+    headers: Dict[str, str]
+    body: Any
+    jobId: str
+    workspace: str
+    state: Literal["failed", "succeeded", "aborted"]
+    at: Union[str, int]
+    afterMs: int
 
 
 class FaultRuleInput(TypedDict, total=False):
