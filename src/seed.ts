@@ -7,7 +7,7 @@ import path from "node:path";
 import type { Emulator } from "./context.js";
 import { SeedBody, type JobScriptT, type SeedBatchT, type SeedBodyT, type SeedJobT } from "./contract/controls.js";
 import { badRequest, validationError } from "./errors.js";
-import { ensureWorkspace, workspaceExists } from "./state/workspaces.js";
+import { ensureWorkspace, setInternalId, workspaceExists, workspaceWithInternalId } from "./state/workspaces.js";
 import { colorOf, makePng, parseColor } from "./controls/png.js";
 import { startScriptedJob } from "./controls/scripted-jobs.js";
 import { importBatch, type BatchImport, type ImportedFile, type ImportedPart } from "./staging/batch-import.js";
@@ -64,6 +64,7 @@ export function applySeedFile(emu: Emulator, raw: unknown): SeedSummary {
   for (const w of seed.workspaces ?? []) {
     if (!w.apiKeys?.length) ensureWorkspace(emu.db, w.id, undefined, now);
     for (const key of w.apiKeys ?? []) ensureWorkspace(emu.db, w.id, key, now);
+    if (w.internalId !== undefined) giveInternalId(emu, w.id, w.internalId);
     summary.workspaces++;
   }
   for (const b of seed.batches ?? []) {
@@ -89,6 +90,12 @@ function scriptFor(j: SeedJobT): JobScriptT | undefined {
   // "running": the first stage takes ~30 emulated years, so the job stays mid-processing until reset.
   else script.stageDurationsMs = { ...(script.stageDurationsMs ?? {}), processing: 1e12 };
   return script;
+}
+
+function giveInternalId(emu: Emulator, ws: string, internalId: string): void {
+  const holder = workspaceWithInternalId(emu.db, internalId, ws);
+  if (holder) throw badRequest(`seed workspace "${ws}": internalId "${internalId}" is already the internal id of workspace "${holder}"`, [{ field: "internalId", problem: "already used by another workspace", received: internalId }]);
+  setInternalId(emu.db, ws, internalId);
 }
 
 function requireWorkspace(emu: Emulator, ws: string, where: string): void {

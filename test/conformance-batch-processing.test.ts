@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
 import { imageFolder, mp4 } from "./helpers/media.js";
 import { assertRealClientAvailable, expectClientOk, runClient } from "./helpers/real-client.js";
+import { derivedInternalId } from "../src/state/workspaces.js";
 
 let emu: TestEmulator;
 let root: string;
@@ -97,7 +98,7 @@ describe("rf-cloud batch-processing against the emulator", () => {
     await waitFor(() => hooks.some((h) => h.path === "/jobs" && h.body?.job_id === "conf-img-1"), 20_000, "the job webhook");
     const hook = hooks.find((h) => h.path === "/jobs" && h.body?.job_id === "conf-img-1")!;
     expect(hook.body).toMatchObject({ type: "roboflow-batch-job-notification-v1", job_state: "success" });
-    expect(hook.auth).toBe(`Bearer rf_${emu.workspace}`);
+    expect(hook.auth).toBe(`Bearer rf_${derivedInternalId(emu.workspace)}`);
 
     const details = await bp("show-job-details", "--job-id", "conf-img-1");
     expect(details.stdout).toContain("Batch Job Overview");

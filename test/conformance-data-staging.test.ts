@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
 import { imageFolder, jp2, mp4, png } from "./helpers/media.js";
 import { assertRealClientAvailable, expectClientOk, runClient } from "./helpers/real-client.js";
+import { derivedInternalId } from "../src/state/workspaces.js";
 
 let emu: TestEmulator;
 let root: string;
@@ -146,7 +147,7 @@ describe("rf-cloud data-staging against the emulator", () => {
     expect(sha(Buffer.from(await res.arrayBuffer()))).toBe(sha(png(1003)));
     await waitFor(() => hooks.some((h) => h.path === "/hooks/refs"), 20_000, "an ingest webhook");
     const hook = hooks.find((h) => h.path === "/hooks/refs")!;
-    expect(hook.auth).toBe(`Bearer rf_${emu.workspace}`);
+    expect(hook.auth).toBe(`Bearer rf_${derivedInternalId(emu.workspace)}`);
     expect(hook.body.type).toBe("roboflow-data-staging-notification-v1");
     await ds("list-ingest-details", "--batch-id", "conf-refs");
   });

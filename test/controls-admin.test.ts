@@ -2,6 +2,7 @@
 // except the webhook receiver (senders cannot add it) and the dashboard's static files.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
+import { derivedInternalId } from "../src/state/workspaces.js";
 
 const TOKEN = "s3cret-admin";
 let emu: TestEmulator;
@@ -32,14 +33,14 @@ describe("admin token", () => {
   it("does not touch the emulated API, the receiver or the dashboard page", async () => {
     expect((await emu.call("GET", emu.staging())).status).toBe(200);
     expect((await emu.call("GET", "/_emulator/dashboard", { apiKey: null })).status).toBe(200);
-    // A webhook sent by the emulator (Authorization: Bearer rf_<workspace>) still reaches the receiver.
+    // A webhook sent by the emulator (Authorization: Bearer rf_<internal id>) still reaches the receiver.
     const sent = await emu.call("POST", "/_emulator/webhooks", { apiKey: null, headers: bearer(TOKEN), json: { url: `${emu.url}/_emulator/receiver/secured` } });
     expect(sent.status).toBe(202);
     const got = await waitFor(async () => {
       const r = await emu.call("GET", "/_emulator/receiver/secured", { apiKey: null, headers: bearer(TOKEN) });
       return r.json.count === 1 ? r.json : null;
     }, 5000, "delivery");
-    expect(got.deliveries[0].headers.authorization).toBe(`Bearer rf_${emu.workspace}`);
+    expect(got.deliveries[0].headers.authorization).toBe(`Bearer rf_${derivedInternalId(emu.workspace)}`);
     // Reading the receiver needs the token.
     expect((await emu.call("GET", "/_emulator/receiver/secured", { apiKey: null })).status).toBe(401);
   });

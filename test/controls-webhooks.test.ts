@@ -2,6 +2,7 @@
 // attempt, redelivery, a failing receiver, and delivery faults (drop, delay, duplicate, out of order).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
+import { derivedInternalId } from "../src/state/workspaces.js";
 
 let emu: TestEmulator;
 const ctl = (method: string, p: string, json?: unknown) => emu.call(method, `/_emulator${p}`, { apiKey: null, json });
@@ -30,7 +31,7 @@ describe("receiver and deliveries", () => {
   it("stores deliveries with headers; lists deliveries with their attempts; redelivers as a new attempt", async () => {
     const id = await send("job-1");
     const got = await until(async () => ((await received("hooks")).length === 1 ? received("hooks") : null), 5000, "first delivery");
-    expect(got[0].headers.authorization).toBe(`Bearer rf_${emu.workspace}`);
+    expect(got[0].headers.authorization).toBe(`Bearer rf_${derivedInternalId(emu.workspace)}`);
     expect(got[0].headers["content-type"]).toBe("application/json");
     expect(got[0].json).toMatchObject({ type: "test-notification", subject: "job-1", event_id: id, delivery_attempt: 1 });
 

@@ -7,6 +7,7 @@ import { mp4, png } from "./helpers/media.js";
 import {
   allPages, download, getJob, imageJob, parseCsv, parseJsonl, startReceiver, stagesOf, untarGz, uploadImage, uploadVideo, waitForJob, type Receiver,
 } from "./helpers/jobs.js";
+import { derivedInternalId } from "../src/state/workspaces.js";
 
 let emu: TestEmulator;
 let receiver: Receiver;
@@ -98,7 +99,7 @@ describe("forum flow: upload → count → start → poll → stages → parts/l
     // Webhook: the documented payload, once, with the bearer header.
     await expect.poll(() => receiver.requests.length, { timeout: 5000 }).toBe(1);
     const hook = receiver.requests[0];
-    expect(hook.headers.authorization).toBe(`Bearer rf_${emu.workspace}`);
+    expect(hook.headers.authorization).toBe(`Bearer rf_${derivedInternalId(emu.workspace)}`);
     expect(hook.body).toMatchObject({ type: "roboflow-batch-job-notification-v1", job_id: "forum-job", job_state: "success", delivery_attempt: 1 });
     expect(typeof hook.body.event_id).toBe("string");
 

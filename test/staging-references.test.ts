@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
 import { bigPng, png, startLoopbackServer, type LoopbackServer } from "./staging-fixtures.js";
 import { attemptsOf, listWebhooks } from "../src/state/webhooks.js";
+import { derivedInternalId } from "../src/state/workspaces.js";
 
 let emu: TestEmulator;
 let files: LoopbackServer;
@@ -249,7 +250,7 @@ describe("notifications", () => {
     }, 15_000, "webhooks delivered"))!;
     expect(got).toHaveLength(3);
     for (const q of got) {
-      expect(q.headers.authorization).toBe(`Bearer rf_${emu.workspace}`);
+      expect(q.headers.authorization).toBe(`Bearer rf_${derivedInternalId(emu.workspace)}`);
       expect(q.headers["content-type"]).toMatch(/application\/json/);
     }
     const failedFirst = got[0];

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
 import { bigPng, notificationConfig, paxFor, png, startLoopbackServer, tarOf, type LoopbackServer, type TarMember } from "./staging-fixtures.js";
 import { INDEXING_DELAY_MS } from "../src/staging/ingest/worker.js";
+import { derivedInternalId } from "../src/state/workspaces.js";
 
 let emu: TestEmulator;
 let hooks: LoopbackServer;
@@ -231,7 +232,7 @@ describe("bulk-upload/image-files", () => {
     await finishedShard(emu, "shard-notify", shardId);
     const got = (await waitFor(() => (hooks.requests.length >= before + 2 ? hooks.requests.slice(before) : undefined), 10_000, "two webhooks"))!;
     for (const r of got) {
-      expect(r.headers.authorization).toBe(`Bearer rf_${emu.workspace}`);
+      expect(r.headers.authorization).toBe(`Bearer rf_${derivedInternalId(emu.workspace)}`);
       expect(r.json).toMatchObject({ type: "roboflow-data-staging-notification-v1", ingest_id: "ingest-abc", batch_id: "shard-notify", shard_id: shardId, delivery_attempt: 1 });
       expect(r.json.event_id).toMatch(/^[0-9a-f-]{36}$/);
     }

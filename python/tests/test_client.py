@@ -152,7 +152,9 @@ def test_job_webhooks_reach_the_receiver(emulator):
     jobs = c.receiver("jobs")
     c.api("POST", f"/batch-processing/v1/external/{c.workspace}/jobs/hooked", {**IMAGE_JOB, "notificationsURL": jobs.url})
     c.wait_for_job("hooked")
-    assert any(d["json"] and d["headers"].get("authorization") == f"Bearer rf_{c.workspace}" for d in jobs.wait_for(1))
+    # Bearer rf_{the workspace's internal id} (derived from its name unless a seed gave one), as the real service.
+    internal_id = next(w["internalId"] for w in c.request("GET", "/_emulator/overview")["workspaces"] if w["id"] == c.workspace)
+    assert any(d["json"] and d["headers"].get("authorization") == f"Bearer rf_{internal_id}" for d in jobs.wait_for(1))
 
 
 def test_snapshot_and_restore(emulator):

@@ -87,9 +87,25 @@ export const DeterministicSpec = z.strictObject({
   clock: ClockMode.optional().openapi({ description: "Clock mode to start in; manual makes every timestamp reproducible." }),
 });
 
+const SeedWorkspace = z
+  .strictObject({
+    id: IdString,
+    apiKeys: z.array(z.string().min(1)).optional(),
+    internalId: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, { message: "internalId must be 1-64 letters, digits, '-' or '_'" })
+      .optional()
+      .openapi({
+        description:
+          "The workspace's internal id, as the real service has one besides the URL name: webhooks carry Authorization: Bearer rf_{internalId}. Default: 20 letters and digits derived from id (the same on every start).",
+        example: "Xq3Lr9TzVb2N8sKp4WdE",
+      }),
+  })
+  .openapi("SeedWorkspace");
+
 const seedFields = {
   deterministic: DeterministicSpec.optional(),
-  workspaces: z.array(z.strictObject({ id: IdString, apiKeys: z.array(z.string().min(1)).optional() })).optional(),
+  workspaces: z.array(SeedWorkspace).optional(),
   batches: z.array(SeedBatch).optional(),
   jobs: z.array(SeedJob).optional(),
 };

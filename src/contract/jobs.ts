@@ -14,7 +14,7 @@ export const LOG_SEVERITIES = ["info", "warning", "error"] as const;
 const HttpUrl = z
   .string()
   .regex(/^https?:\/\/[^\s]+$/, { message: "must be an absolute http:// or https:// URL" })
-  .openapi({ description: "Webhook URL for the job's terminal notification (POST, `Authorization: Bearer rf_{workspace}`).", example: "https://example.com/hooks/roboflow" });
+  .openapi({ description: "Webhook URL for the job's terminal notification (POST, `Authorization: Bearer rf_{the workspace's internal id}`).", example: "https://example.com/hooks/roboflow" });
 
 export const ComputeConfiguration = z
   .strictObject({

@@ -101,7 +101,7 @@ export const ShardUploadResponse = z
 const NotificationsURL = z
   .url({ protocol: /^https?$/, message: "notificationsURL must be an absolute http(s) URL" })
   .max(2048)
-  .openapi({ description: "Webhook receiving roboflow-data-staging-notification-v1 POSTs (header Authorization: Bearer rf_{workspace})." });
+  .openapi({ description: "Webhook receiving roboflow-data-staging-notification-v1 POSTs (header Authorization: Bearer rf_{the workspace's internal id})." });
 const NotificationCategories = z
   .array(z.enum(NOTIFICATION_CATEGORIES))
   .max(2)

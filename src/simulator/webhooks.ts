@@ -5,6 +5,8 @@
 import type { Clock } from "../clock.js";
 import { describeFetchError } from "../http/fetch-errors.js";
 import type { Db } from "../state/db.js";
+import { internalIdOf } from "../state/workspaces.js";
+import { EMULATOR_USER_AGENT } from "../version.js";
 import {
   claimWebhookAttempt, dueWebhookIds, getWebhook, insertWebhook, interruptedWebhookIds, markWebhookPending, nextWebhookDue, recordWebhookAttempt, type AttemptOutcome,
   type WebhookRow,
@@ -154,7 +156,8 @@ export class WebhookSender {
           try {
             const res = await this.transport(row.url, {
               method: "POST",
-              headers: { "content-type": "application/json", authorization: `Bearer rf_${row.workspace_id}` },
+              // As the real service: Bearer rf_{the workspace's internal id}; the User-Agent names the emulator.
+              headers: { "content-type": "application/json", authorization: `Bearer rf_${internalIdOf(this.db, row.workspace_id)}`, "user-agent": EMULATOR_USER_AGENT },
               body,
               signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
               redirect: "manual",

@@ -4,6 +4,7 @@ import { JOBS_MIGRATION } from "./migrations/jobs.js";
 import { CONTROLS_MIGRATION } from "./migrations/controls.js";
 import { COUNTS_MIGRATION } from "./migrations/counts.js";
 import { JOURNAL_BODIES_MIGRATION } from "./migrations/journal-bodies.js";
+import { WORKSPACE_IDS_MIGRATION } from "./migrations/workspace-ids.js";
 
 const STAGING_MIGRATION = `
   CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -135,4 +136,4 @@ const STAGING_MIGRATION = `
   CREATE INDEX webhook_attempts_hook ON webhook_attempts (webhook_id, attempt);
 `;
 
-export const MIGRATIONS: readonly string[] = [STAGING_MIGRATION, JOBS_MIGRATION, CONTROLS_MIGRATION, COUNTS_MIGRATION, JOURNAL_BODIES_MIGRATION];
+export const MIGRATIONS: readonly string[] = [STAGING_MIGRATION, JOBS_MIGRATION, CONTROLS_MIGRATION, COUNTS_MIGRATION, JOURNAL_BODIES_MIGRATION, WORKSPACE_IDS_MIGRATION];

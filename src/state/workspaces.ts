@@ -1,5 +1,34 @@
-// Workspaces and their API keys.
+// Workspaces, their internal ids and their API keys.
+import crypto from "node:crypto";
 import type { Db } from "./db.js";
+
+const ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/**
+ * The internal id a workspace has when no seed gave it one: 20 letters and digits (the shape of
+ * Roboflow's ids) from a hash of the name, so it is the same on every start and every machine.
+ */
+export function derivedInternalId(workspaceId: string): string {
+  const digest = crypto.createHash("sha256").update(`roboflow-batch-emulator/workspace/${workspaceId}`).digest();
+  return Array.from(digest.subarray(0, 20), (b) => ID_ALPHABET[b % ID_ALPHABET.length]).join("");
+}
+
+/** The workspace's internal id (what webhooks carry as Bearer rf_{id}): the seeded one, else the derived one. */
+export function internalIdOf(db: Db, workspaceId: string): string {
+  const row = db.prepare("SELECT internal_id FROM workspaces WHERE id = ?").get(workspaceId) as { internal_id: string | null } | undefined;
+  return row?.internal_id ?? derivedInternalId(workspaceId);
+}
+
+/** The workspace (other than `except`) whose internal id, seeded or derived, is `internalId`. */
+export function workspaceWithInternalId(db: Db, internalId: string, except: string): string | undefined {
+  const rows = db.prepare("SELECT id, internal_id FROM workspaces WHERE id != ?").all(except) as { id: string; internal_id: string | null }[];
+  return rows.find((r) => (r.internal_id ?? derivedInternalId(r.id)) === internalId)?.id;
+}
+
+/** Gives a workspace its internal id (a seed's `internalId`). */
+export function setInternalId(db: Db, workspaceId: string, internalId: string): void {
+  db.prepare("UPDATE workspaces SET internal_id = ? WHERE id = ?").run(internalId, workspaceId);
+}
 
 export function ensureWorkspace(db: Db, workspaceId: string, apiKey: string | undefined, now: number): void {
   db.prepare("INSERT OR IGNORE INTO workspaces (id, created_at) VALUES (?, ?)").run(workspaceId, now);
@@ -17,14 +46,18 @@ export function workspaceExists(db: Db, workspaceId: string): boolean {
   return db.prepare("SELECT 1 FROM workspaces WHERE id = ?").get(workspaceId) !== undefined;
 }
 
-export function listWorkspaces(db: Db): { id: string; apiKeys: string[] }[] {
-  const rows = db.prepare("SELECT w.id, k.key FROM workspaces w LEFT JOIN api_keys k ON k.workspace_id = w.id ORDER BY w.id").all() as { id: string; key: string | null }[];
-  const map = new Map<string, string[]>();
+export function listWorkspaces(db: Db): { id: string; internalId: string; apiKeys: string[] }[] {
+  const rows = db.prepare("SELECT w.id, w.internal_id, k.key FROM workspaces w LEFT JOIN api_keys k ON k.workspace_id = w.id ORDER BY w.id").all() as {
+    id: string;
+    internal_id: string | null;
+    key: string | null;
+  }[];
+  const map = new Map<string, { internalId: string; apiKeys: string[] }>();
   for (const r of rows) {
-    if (!map.has(r.id)) map.set(r.id, []);
-    if (r.key) map.get(r.id)!.push(r.key);
+    if (!map.has(r.id)) map.set(r.id, { internalId: r.internal_id ?? derivedInternalId(r.id), apiKeys: [] });
+    if (r.key) map.get(r.id)!.apiKeys.push(r.key);
   }
-  return [...map].map(([id, apiKeys]) => ({ id, apiKeys }));
+  return [...map].map(([id, w]) => ({ id, ...w }));
 }
 
 export function getSetting(db: Db, key: string): string | undefined {
