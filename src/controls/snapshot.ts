@@ -48,20 +48,26 @@ export async function importSnapshot(emu: Emulator, snap: SnapshotT): Promise<Im
     }
     return { rel, bytes: () => Buffer.from(b64, "base64") };
   });
-  const half = Math.floor(entries.length / 2);
-  const staged = await stageBlobs(emu.blobs, entries, (n) => n === half && crashPoint("snapshot-staging"));
+  // Background writers are quiesced first: an ingest or job step still running would otherwise
+  // commit its rows into the imported world and its files into the blob folder being replaced.
+  await quiesce(emu);
   let rows: Record<string, number>;
   try {
-    emu.controls.journal.flush();
-    rows = replaceRows(emu, snap, tables, staged);
-  } catch (err) {
-    discardStaged(emu.blobs, staged);
-    throw err;
+    const half = Math.floor(entries.length / 2);
+    const staged = await stageBlobs(emu.blobs, entries, (n) => n === half && crashPoint("snapshot-staging"));
+    try {
+      emu.controls.journal.flush();
+      rows = replaceRows(emu, snap, tables, staged);
+    } catch (err) {
+      discardStaged(emu.blobs, staged);
+      throw err;
+    }
+    crashPoint("snapshot-after-rows");
+    // Synchronous from the commit on: nothing can write between the rows and the folder swap.
+    completeSwitch(emu.db, emu.blobs, staged, (step) => crashPoint(`snapshot-${step}`));
+  } finally {
+    afterWorldChange(emu);
   }
-  crashPoint("snapshot-after-rows");
-  // Synchronous from the commit on: nothing can write between the rows and the folder swap.
-  completeSwitch(emu.db, emu.blobs, staged, (step) => crashPoint(`snapshot-${step}`));
-  afterWorldChange(emu);
   emu.webhooks.start(); // resume deliveries the snapshot left pending
   return { rows, blobs: entries.length, ms: performance.now() - started };
 }
@@ -93,4 +99,14 @@ function replaceRows(emu: Emulator, snap: SnapshotT, tables: ReturnType<typeof w
  */
 function crashPoint(name: string): void {
   if (process.env.EMULATOR_TEST_CRASH_AT === name) process.kill(process.pid, "SIGKILL");
+}
+
+/** How long an import waits for in-flight ingest and job steps to end before it goes ahead anyway. */
+const QUIESCE_TIMEOUT_MS = 10_000;
+
+async function quiesce(emu: Emulator): Promise<void> {
+  emu.ingest.stop();
+  emu.jobs.stop();
+  const deadline = Date.now() + QUIESCE_TIMEOUT_MS;
+  while (!(emu.ingest.idle() && emu.jobs.idle()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
 }
