@@ -509,8 +509,6 @@ async function main() {
     "Method: every server is a separate process started the way its users start it (`node bin/roboflow-batch-emulator.js`, the bundled CLI `npm start` runs, for the emulator, `prism mock` for Prism 5.14.2, `node bench/bare-server.mjs` for the bare baselines). Req/s figures are autocannon totals over 1 s slices that alternate between the contenders (after a 1 s warm-up each), so a change in machine load hits all of them alike; page times are medians of requests alternating between a 1k and a 1M emulator running side by side; other times are medians.",
     "",
   ].join("\n");
-  // A subset only prints its rows: bench/results.md stays the record of a full run.
-  if (ONLY) return console.log(`\n${table()}\n\n(--only ${ONLY.join(",")}: bench/results.md left as it is)`);
   fs.writeFileSync(path.join(ROOT, "bench", "results.md"), md);
   console.log(`\n${table()}\n\nwrote bench/results.md`);
 }

@@ -49,7 +49,9 @@ function measure(args, env, readyPath) {
       child.kill("SIGTERM");
     });
     child.once("exit", (code) => {
-      if (!polling) (clearTimeout(timer), reject(new Error(`exited ${code} before ready:\n${out}`)));
+      if (polling) return;
+      clearTimeout(timer);
+      reject(new Error(`exited ${code} before ready:\n${out}`));
     });
   });
 }
@@ -68,4 +70,9 @@ const e = median(emu);
 const b = median(bare);
 console.log(`emulator: median ${e.toFixed(0)} ms (min ${Math.min(...emu).toFixed(0)}, max ${Math.max(...emu).toFixed(0)})`);
 console.log(`bare node:http: median ${b.toFixed(0)} ms (min ${Math.min(...bare).toFixed(0)}, max ${Math.max(...bare).toFixed(0)})`);
-console.log(`ratio ${(e / b).toFixed(2)}× (goal ≤ 1.5×), emulator's own share ${(e - b).toFixed(0)} ms, ${runs} alternating runs, load ${os.loadavg().map((l) => l.toFixed(2)).join(" / ")}`);
+console.log(
+  `ratio ${(e / b).toFixed(2)}× (goal ≤ 1.5×), emulator's own share ${(e - b).toFixed(0)} ms, ${runs} alternating runs, load ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" / ")}`,
+);

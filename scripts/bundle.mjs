@@ -6,6 +6,7 @@
 // better-sqlite3 stays external: it is a native addon; so does undici, required only when --ca-file
 // is set (bundled, it costs every start).
 import { spawn } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
 import { build } from "esbuild";
@@ -39,19 +40,29 @@ for (const old of ["dist/cli.bundle.mjs", "dist/cli.bundle.mjs.map"]) fs.rmSync(
  */
 async function writeCodeCache() {
   fs.rmSync(CACHE, { force: true });
-  const child = spawn(process.execPath, ["bin/roboflow-batch-emulator.js", "--port", "0", "--data-dir", ":memory:", "--quiet"], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["bin/roboflow-batch-emulator.js", "--port", "0", "--data-dir", ":memory:", "--quiet"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const deadline = Date.now() + 30_000;
   const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
   let out = "";
   const url = await new Promise((resolve) => {
-    child.stdout.on("data", (d) => (out += d) && /http:\/\/\S+/.test(out) && resolve(/http:\/\/\S+/.exec(out)[0]));
+    child.stdout.on("data", (d) => {
+      out += d;
+      const found = /http:\/\/\S+/.exec(out);
+      if (found) resolve(found[0]);
+    });
     child.once("exit", () => resolve(undefined));
   });
   if (url) await new Promise((resolve) => http.get(`${url}/health`, (res) => res.resume().on("end", resolve)).on("error", resolve));
-  while (url && !fs.existsSync(CACHE) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  // The cache starts with the SHA-256 of the bundle it belongs to (another CLI process may have left an older one).
+  const digest = crypto.createHash("sha256").update(fs.readFileSync(OUT, "utf8")).digest();
+  const written = () => fs.existsSync(CACHE) && fs.readFileSync(CACHE).subarray(0, digest.length).equals(digest);
+  while (url && !written() && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   clearTimeout(timer);
   child.kill("SIGTERM");
-  if (!fs.existsSync(CACHE)) console.warn(`warning: no ${CACHE} was written (${url ? "timed out" : "the CLI did not start"}); the CLI still runs, only its start is slower`);
+  if (!written())
+    console.warn(`warning: no ${CACHE} was written (${url ? "timed out" : "the CLI did not start"}); the CLI still runs, only its start is slower`);
 }
 
 await writeCodeCache();
