@@ -167,7 +167,8 @@ export function zodIssues(error: ZodError, schema: ZodType, data: unknown): Issu
     const received = valueAt(data, path);
     const detail: IssueDetail = { field: dotted(path), problem: issue.message, received: received === undefined ? "(missing)" : describe(received) };
     if (issue.code === "invalid_value" && Array.isArray(issue.values)) {
-      detail.problem = "not one of the allowed values";
+      // A fixed-value field left out (e.g. a restart body without "type") is missing, not a wrong value.
+      detail.problem = received === undefined ? "required field is missing" : "not one of the allowed values";
       detail.allowed = issue.values;
       const close = typeof received === "string" ? closestName(received, issue.values.map(String)) : undefined;
       if (close) detail.didYouMean = close;
