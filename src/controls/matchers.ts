@@ -46,9 +46,12 @@ const regexOf = (source: string, field: string): RegExp => {
   }
 };
 
+/** A scalar as text (objects as JSON): what a string expectation is compared with. */
+const textOf = (v: unknown): string => (typeof v === "string" ? v : v === null || typeof v !== "object" ? `${v as number | boolean | bigint | undefined}` : JSON.stringify(v));
+
 /** Loose equality: a string expectation (as query strings carry) equals a number or boolean with the same text. */
 function equalsLoose(actual: unknown, expected: unknown): boolean {
-  if (typeof expected === "string" && (actual === null || (typeof actual !== "object" && actual !== undefined))) return String(actual) === expected;
+  if (typeof expected === "string" && (actual === null || (typeof actual !== "object" && actual !== undefined))) return textOf(actual) === expected;
   return deepEqual(actual, expected);
 }
 
@@ -78,9 +81,9 @@ export function valueTest(v: ValueMatchT, field: string): (actual: unknown) => b
     if (v.equals !== undefined && !equalsLoose(actual, v.equals)) return false;
     if (v.contains !== undefined) {
       const want = v.contains;
-      const ok = typeof actual === "string" ? actual.includes(String(want))
+      const ok = typeof actual === "string" ? actual.includes(textOf(want))
         : Array.isArray(actual) ? actual.some((x: unknown) => equalsLoose(x, want))
-        : actual !== null && typeof actual === "object" ? String(want) in actual : false;
+        : actual !== null && typeof actual === "object" ? textOf(want) in actual : false;
       if (!ok) return false;
     }
     if (re && !re.test(typeof actual === "string" ? actual : JSON.stringify(actual))) return false;

@@ -53,6 +53,8 @@ function journalAndFaults(emu: Emulator): MiddlewareHandler<AppEnv> {
     // The control plane itself is never faulted: a test must always be able to clear a rule.
     const fault = control || internal ? null : plane.faults.fire({ domain: "request", method: c.req.method, path, ...ctx, request: await requestView(c, url, ctx.workspace, plane.faults.wantsBody()) });
     let finished = false;
+    // Time to the answer's head, as before bodies were journaled (a download's transfer time is not the emulator's latency).
+    let latencyMs: number | null = null;
     const record = (status: number | null, responseTap: BodyTap | null, res: Response | null) => {
       if (finished) return;
       finished = true;
@@ -63,7 +65,7 @@ function journalAndFaults(emu: Emulator): MiddlewareHandler<AppEnv> {
       const faultRef = fault ? { ruleId: fault.ruleId, type: fault.action.type } : null;
       plane.journal.record({
         at, method: c.req.method, path, query: maskQuery(url.search), headers: maskHeaders(c.req.raw.headers), status,
-        latencyMs: Math.round((performance.now() - started) * 100) / 100, workspace, fault: faultRef, control,
+        latencyMs: latencyMs ?? elapsed(started), workspace, fault: faultRef, control,
         operation, requestBody: requestTap?.summary() ?? null, responseHeaders: res ? maskHeaders(res.headers) : null, responseBody: responseTap?.summary() ?? null,
       });
       if (!control) {
@@ -75,9 +77,13 @@ function journalAndFaults(emu: Emulator): MiddlewareHandler<AppEnv> {
     };
     try {
       const injected = fault ? await applyRequestFault(c, fault) : null;
-      if (injected?.status === 0) return record(null, null, null), injected.response;
+      if (injected?.status === 0) {
+        record(null, null, null);
+        return injected.response;
+      }
       if (injected) c.res = injected.response;
       else await next();
+      latencyMs = elapsed(started);
     } catch (err) {
       record(err instanceof ApiError ? err.status : 500, null, null);
       throw err;
@@ -89,10 +95,12 @@ function journalAndFaults(emu: Emulator): MiddlewareHandler<AppEnv> {
     const done = () => record(res.status, responseTap, res);
     // Recorded when the body has gone through (a download is hashed as it streams), or when the client went away.
     nodeEnv?.outgoing?.once?.("close", done);
-    c.res = undefined as unknown as Response;
+    c.res = undefined;
     c.res = c.req.method === "HEAD" ? (done(), res) : tapResponse(res, responseTap, done);
   };
 }
+
+const elapsed = (started: number) => Math.round((performance.now() - started) * 100) / 100;
 
 interface NodeEnv {
   incoming?: IncomingMessage;
