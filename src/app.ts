@@ -6,6 +6,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { AppEnv, Emulator } from "./context.js";
 import { ApiError, tooLarge } from "./errors.js";
 import { bodyTypeLookup, unsupportedMediaType } from "./http/media-types.js";
+import { routeNotFound } from "./http/not-found.js";
 import { rootRoutes } from "./routes/root.js";
 import { stagingRoutes } from "./routes/staging.js";
 import { stagingUploadRoutes } from "./routes/staging-uploads.js";
@@ -57,11 +58,7 @@ export function buildApp(emu: Emulator): OpenAPIHono<AppEnv> {
 
   app.doc31("/openapi.json", openApiInfo());
 
-  app.notFound((c) => {
-    const err = new ApiError(404, "route-not-found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`, undefined,
-      "See GET /openapi.json for every route the emulator serves; data staging lives under /data-staging/v1/external/{workspace}/batches and jobs under /batch-processing/v1/external/{workspace}/jobs.");
-    return c.json(err.body(), 404);
-  });
+  app.notFound((c) => c.json(routeNotFound(c.req.method, c.req.url).body(), 404));
 
   app.onError((err, c) => {
     if (err instanceof ApiError) {
