@@ -95,8 +95,9 @@ function journalAndFaults(emu: Emulator): MiddlewareHandler<AppEnv> {
     const done = () => record(res.status, responseTap, res);
     // Recorded when the body has gone through (a download is hashed as it streams), or when the client went away.
     nodeEnv?.outgoing?.once?.("close", done);
+    if (c.req.method === "HEAD") return done();
     c.res = undefined;
-    c.res = c.req.method === "HEAD" ? (done(), res) : tapResponse(res, responseTap, done);
+    c.res = tapResponse(res, responseTap, done);
   };
 }
 
