@@ -101,7 +101,10 @@ export class IngestWorker implements Worker {
       void this.run(shardId).finally(() => {
         this.active.delete(shardId);
         const delayMs = this.again.get(shardId);
-        if (delayMs !== undefined) (this.again.delete(shardId), this.schedule(shardId, delayMs));
+        if (delayMs !== undefined) {
+          this.again.delete(shardId);
+          this.schedule(shardId, delayMs);
+        }
         this.pump();
       });
     }
