@@ -185,6 +185,23 @@ describe("contract report", () => {
     expect((await ctl("GET", "/contract-report")).json.summary).toMatchObject({ requests: 0, violations: 0 });
   });
 
+  it("lists a download through an expired URL and an unknown route", async () => {
+    await ctl("POST", "/clock", { mode: "manual" });
+    try {
+      const url = (await emu.call("GET", `${emu.staging("pics")}/list`)).json.filesMetadata[0].downloadURL;
+      await ctl("POST", "/clock/advance", { ms: 2 * 3600_000 });
+      const res = await request(url);
+      await res.body.text();
+      expect(res.statusCode).toBe(403);
+      expect((await emu.call("GET", `${emu.staging("pics")}/counts`)).status).toBe(404);
+      const rep = (await ctl("GET", "/contract-report")).json;
+      expect(rep.findings.find((f: { kind: string }) => f.kind === "expired-url")).toMatchObject({ violation: true, status: 403, operation: "GET /_signed/files/{generation}/{workspace}/{batchId}/{seq}/{fileName}" });
+      expect(rep.findings.find((f: { kind: string }) => f.kind === "unknown-route")).toMatchObject({ violation: true, status: 404, operation: null });
+    } finally {
+      await ctl("POST", "/clock", { mode: "max" });
+    }
+  });
+
   it("lists webhook deliveries that failed, even after a reset deleted them", async () => {
     const receiver = `${emu.url}/_emulator/receiver/down?status=500`;
     expect((await emu.call("POST", emu.jobs("hooked"), { json: definition(emu.workspace, { notificationsURL: receiver }) })).status).toBe(200);
