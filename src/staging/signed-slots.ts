@@ -104,7 +104,8 @@ function claimSlot(emu: Emulator, put: SignedPut, now: number): void {
 /**
  * Receives the body of a signed PUT and commits it; resolves once the video is durable or the shard
  * is durable and queued. PUTs through one URL may overlap: each streams into its own temp file and
- * the commits (one transaction each) happen in the order the bodies complete, so the last one wins.
+ * the commits (grouped with other uploads, each in its own savepoint) happen in the order the bodies
+ * complete, so the last one wins.
  */
 export async function receiveSignedPut(emu: Emulator, put: SignedPut): Promise<void> {
   checkSignature(emu, "PUT", put.url);
@@ -119,9 +120,9 @@ export async function receiveSignedPut(emu: Emulator, put: SignedPut): Promise<v
       const mediaType = videoMediaType(emu.blobs.tempHead(got.tmp), slot.file_name ?? "");
       const f: UploadedFile = { ws: slot.workspace_id, batchId: slot.batch_id, target: VIDEOS, fileName: slot.file_name ?? slot.token, contentType: "video", mediaType };
       // A video of the same name (the earlier body) is replaced in the same transaction.
-      commitUploadedFile(emu, got, f, now, claim);
+      await commitUploadedFile(emu, got, f, now, claim);
     } else {
-      commitShardBody(emu, slot, got, now, claim);
+      await commitShardBody(emu, slot, got, now, claim);
     }
   } finally {
     emu.blobs.discard(got.tmp);
@@ -133,9 +134,9 @@ export async function receiveSignedPut(emu: Emulator, put: SignedPut): Promise<v
  * and sends the shard back to "uploaded", so it is indexed (again) from the last body only: the
  * worker does not apply a result read from an older body, and re-indexing replaces the shard's files.
  */
-function commitShardBody(emu: Emulator, slot: UploadSlotRow, got: { tmp: string; size: number; sha256: string }, now: number, claim: () => void): void {
+async function commitShardBody(emu: Emulator, slot: UploadSlotRow, got: { tmp: string; size: number; sha256: string }, now: number, claim: () => void): Promise<void> {
   const shardId = slot.shard_id!;
-  const previous = commitWith(emu, got.tmp, "uploads", (blob) => {
+  const previous = await commitWith(emu, got.tmp, "uploads", (blob) => {
     claim();
     ensureBatch(emu.db, slot.workspace_id, slot.batch_id, BULK_IMAGES, undefined, now);
     const payload = JSON.stringify({ tarBlob: blob, size: got.size, sha256: got.sha256 } satisfies TarShardPayload);

@@ -36,9 +36,13 @@ export interface UploadedFile {
   mediaType: string;
 }
 
-/** Moves a finished temp file into the blob tree and runs `write` (which inserts rows) in one transaction; undoes the blob if it fails. */
-export function commitWith<T>(emu: Core, tmp: string, prefix: string, write: (blob: string) => T): T {
-  return emu.blobs.commitWith(tmp, prefix, (blob) => emu.db.transaction(() => write(blob))());
+/**
+ * Moves a finished temp file into the blob tree and runs `write` (which inserts rows) in one
+ * transaction, grouped with the other uploads committing at the same time (one fsync round and one
+ * transaction per group, see src/state/group-commit.ts); resolves once durable, undoes the blob if `write` throws.
+ */
+export function commitWith<T>(emu: Core, tmp: string, prefix: string, write: (blob: string) => T): Promise<T> {
+  return emu.blobs.commitGrouped(emu.db, tmp, prefix, write);
 }
 
 /**
@@ -46,8 +50,8 @@ export function commitWith<T>(emu: Core, tmp: string, prefix: string, write: (bl
  * name is replaced and its old blob removed. `claim` runs first inside the transaction (a signed
  * slot is consumed there, so a lost race leaves nothing behind).
  */
-export function commitUploadedFile(emu: Core, got: TempFile, f: UploadedFile, now: number, claim?: () => void): void {
-  const replaced = commitWith(emu, got.tmp, "files", (blob) => {
+export async function commitUploadedFile(emu: Core, got: TempFile, f: UploadedFile, now: number, claim?: () => void): Promise<void> {
+  const replaced = await commitWith(emu, got.tmp, "files", (blob) => {
     claim?.();
     ensureBatch(emu.db, f.ws, f.batchId, f.target, f.displayName, now);
     return upsertFile(emu.db, {
@@ -77,7 +81,7 @@ export async function uploadImage(emu: Core, up: ImageUpload): Promise<void> {
       throw new ApiError(400, "unsupported-file-type", `"${fileName}" is not an image: detected ${detected.label}; accepted formats are ${ACCEPTED_IMAGE_FORMATS}`, undefined, "Upload videos with upload/video; other files cannot be staged as images.");
     }
     const f: UploadedFile = { ws: up.ws, batchId: up.batchId, target: SINGLE_IMAGES, displayName: up.displayName, fileName, contentType: "image", mediaType: detected.mediaType };
-    commitUploadedFile(emu, got, f, emu.clock.now());
+    await commitUploadedFile(emu, got, f, emu.clock.now());
   } finally {
     emu.blobs.discard(got.tmp);
   }

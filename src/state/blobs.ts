@@ -6,6 +6,8 @@ import path from "node:path";
 import crypto from "node:crypto";
 import { pipeline } from "node:stream/promises";
 import { Transform, type Readable } from "node:stream";
+import type { Db } from "./db.js";
+import { emptyGroupStats, GroupCommitter, type GroupCommitStats } from "./group-commit.js";
 
 export interface StoredBlob {
   /** Path relative to the blob root. */
@@ -31,6 +33,9 @@ export class BlobTooLargeError extends Error {
 const FSYNC_CONCURRENCY = 8;
 
 export class BlobStore {
+  /** Made on the first grouped commit (see group-commit.ts); one per store. */
+  private grouped?: GroupCommitter;
+
   constructor(
     /** Folder of committed blobs. */
     readonly root: string,
@@ -46,10 +51,62 @@ export class BlobStore {
     return abs;
   }
 
-  /** A fresh, unique blob name under `prefix` (spread over 256 folders). */
-  newName(prefix: string): string {
+  /** A fresh, unique blob name under `prefix` (spread over 256 folders, or in the `fanout` one). */
+  newName(prefix: string, fanout?: string): string {
     const id = crypto.randomUUID();
-    return path.join(prefix, id.slice(0, 2), id);
+    return path.join(prefix, fanout ?? id.slice(0, 2), id);
+  }
+
+  /** One of the 256 fan-out folder names, at random (a commit group puts its files in one). */
+  newFanout(): string {
+    return crypto.randomBytes(1).toString("hex");
+  }
+
+  /** Identifies the blob tree folder itself: it changes when a reset or an import swaps the tree. */
+  treeId(): string {
+    const st = fs.statSync(this.root, { bigint: true });
+    return `${st.ino}:${st.birthtimeNs}`;
+  }
+
+  /**
+   * Links a temp file into the tree under `rel` (the temp name stays until discarded, so it can be
+   * linked again); returns the folders whose entries changed, to fsync before the rows name it.
+   */
+  linkTemp(tmpFile: string, rel: string): string[] {
+    const dest = this.path(rel);
+    const dir = path.dirname(dest);
+    const created = fs.mkdirSync(dir, { recursive: true });
+    fs.linkSync(tmpFile, dest);
+    const dirs = [dir];
+    // A folder made just now must be durable in its parent too.
+    if (created) for (let d = dir; d !== path.dirname(created); ) dirs.push((d = path.dirname(d)));
+    return dirs;
+  }
+
+  /** fsync of a folder on the thread pool; filesystems that refuse it are fine (the file fsyncs cover the data). */
+  async syncDir(dir: string): Promise<void> {
+    await fsyncPath(dir).catch(() => {});
+  }
+
+  /** fsync of a folder, now. */
+  syncDirNow(dir: string): void {
+    fsyncDir(dir);
+  }
+
+  /**
+   * Commits `tmp` under `prefix` and runs `write` (the rows naming the blob) together with the
+   * other commits in flight: one fsync round and one transaction per group (group-commit.ts).
+   * Resolves with what `write` returned once durable; when it throws, its rows and blob are undone.
+   */
+  commitGrouped<T>(db: Db, tmpFile: string, prefix: string, write: (blob: string) => T): Promise<T> {
+    this.grouped ??= new GroupCommitter(db, this);
+    if (this.grouped.db !== db) throw new Error("one blob store commits with one database");
+    return this.grouped.commit(tmpFile, prefix, write);
+  }
+
+  /** Group sizes reached by grouped commits so far. */
+  groupStats(): GroupCommitStats {
+    return this.grouped ? structuredClone(this.grouped.stats) : emptyGroupStats();
   }
 
   /** A fresh, unique temp path; the label only helps a human reading the folder. */
