@@ -1,7 +1,7 @@
 // Reset: the whole emulator, or one workspace, back to empty in one call. Rows go in one
 // transaction, blobs after it commits, then every background worker re-reads the store (which
 // drops its timers for work that no longer exists) and the default workspace and key are restored.
-import type { Emulator } from "../context.js";
+import type { Emulator, Worker } from "../context.js";
 import type { ResetBodyT, SeedRequestT } from "../contract/controls.js";
 import { notFound } from "../errors.js";
 import { applySeedFile, type SeedSummary } from "../seed.js";
@@ -95,13 +95,15 @@ export function resetWorkspace(emu: Emulator, ws: string): ResetOutcome {
   if (jobs) deletedRows.jobs = (deletedRows.jobs ?? 0) + jobs;
   // Rows are gone, so nothing can read these any more: unlink them off the request path.
   emu.blobs.removeLater(blobs);
-  afterWorldChange(emu);
+  // resetJobs stopped this workspace's jobs; reloading the engine would restart other workspaces' running tasks.
+  afterWorldChange(emu, emu.jobs);
   return { workspace: ws, ms: performance.now() - started, deletedRows, blobsRemoved: blobs.length };
 }
 
 /** Workers drop timers of work that is gone and pick up what the store now holds. */
-export function afterWorldChange(emu: Emulator): void {
+export function afterWorldChange(emu: Emulator, except?: Worker): void {
   for (const w of emu.workers) {
+    if (w === except) continue;
     try {
       w.reload?.();
     } catch (err) {

@@ -4,13 +4,16 @@
 // work and commits it, so requests stay fast while a 100k-image job runs, manual clock mode can walk
 // a job step by step, and a killed emulator resumes every job from its last committed task. What a
 // step does per stage kind lives in stage-processing.ts, stage-export.ts and stage-compilation.ts.
+// Each job is worked on through a JobRun (job-steps.ts) that a cancel or a reload revokes: a step
+// still in flight then (writing a results file or an archive) stops without writing or failing
+// anything, and never holds up the steps of the job that takes its id.
 import { isStorageFull } from "../state/storage-full.js";
 import type { Core, Worker } from "../context.js";
 import { activeJobs, countTasks, getJob, getStage, insertStage, insertTask, rewindTasks, updateJob, updateStage, updateTasksWhere, type StageRow } from "../state/jobs.js";
 import { HEAD_BYTES } from "./job-media.js";
 import { DELAYS, stepDelay } from "./job-plan.js";
 import {
-  contextOf, failJob, failStage, jobKeyOf, json, logJob, STAGE_DONE, succeedJob, taskIdOf, type JobContext, type StageKind, type StepEnv, type StepResult,
+  contextOf, failJob, failStage, isCurrent, jobKeyOf, JobRun, json, logJob, STAGE_DONE, succeedJob, taskIdOf, writeIfCurrent, type JobContext, type StageKind, type StepEnv, type StepResult,
 } from "./job-steps.js";
 import { PartialResults } from "./job-partials.js";
 import { ensureOutputBatch } from "./outputs.js";
@@ -32,10 +35,13 @@ const STORAGE_RETRY_MS = 1000;
 export class JobEngine implements Worker {
   readonly name = "jobs";
   private readonly timers = new Map<string, number>();
-  private readonly busy = new Set<string>();
+  /** The live run of each job that has had a step since it was last cancelled or reloaded. */
+  private readonly runs = new Map<string, JobRun>();
+  /** Runs with a step in flight (revoked ones included, until their step returns). */
+  private readonly inFlight = new Set<JobRun>();
+  /** Runs whose timer fired while their own step was in flight: that step plans another one when it ends. */
+  private readonly wanted = new Set<JobRun>();
   private running = false;
-  /** Bumped by every stop: a step still in flight from before it is not the job's failure. */
-  private epoch = 0;
   /** Jobs waiting for disk space (logged once per pause). */
   private readonly storagePaused = new Set<string>();
   private readonly env: StepEnv;
@@ -57,7 +63,9 @@ export class JobEngine implements Worker {
 
   stop(): void {
     this.running = false;
-    this.epoch++;
+    // Steps still in flight belong to the world before the stop: they write nothing more.
+    for (const run of this.runs.values()) run.revoked = true;
+    this.runs.clear();
     for (const id of this.timers.values()) this.emu.clock.clearTimeout(id);
     this.timers.clear();
   }
@@ -76,55 +84,75 @@ export class JobEngine implements Worker {
     this.timers.set(key, this.emu.clock.setTimeout(() => void this.run(key, ws, jobId), delayMs));
   }
 
-  /** Drops the job's planned step and its partial files (abort, reset). */
+  /** Drops the job's planned step and its partial files, and revokes its run (abort, reset, a stub ending it). */
   cancel(ws: string, jobId: string): void {
     const key = jobKeyOf(ws, jobId);
     const id = this.timers.get(key);
     if (id !== undefined) this.emu.clock.clearTimeout(id);
     this.timers.delete(key);
-    this.env.partials.discardJob(key);
+    const run = this.runs.get(key);
+    if (!run) return;
+    run.revoked = true;
+    this.runs.delete(key);
+    this.env.partials.discardRun(run);
   }
 
   /** True while any job has a step planned or running (tests and benchmarks wait on this). */
   idle(): boolean {
-    return this.timers.size === 0 && this.busy.size === 0;
+    return this.timers.size === 0 && this.inFlight.size === 0;
+  }
+
+  private runOf(key: string): JobRun {
+    let run = this.runs.get(key);
+    if (!run) this.runs.set(key, (run = new JobRun(key)));
+    return run;
   }
 
   private async run(key: string, ws: string, jobId: string): Promise<void> {
     this.timers.delete(key);
-    // A step already in flight (an export archive being written) plans the next one itself.
-    if (!this.running || this.busy.has(key)) return;
-    this.busy.add(key);
-    const epoch = this.epoch;
+    if (!this.running) return;
+    const run = this.runOf(key);
+    // A step of this run already in flight (an archive being written) plans the next one when it
+    // ends. A revoked run's step is not waited for: it writes nothing more.
+    if (this.inFlight.has(run)) {
+      this.wanted.add(run);
+      return;
+    }
+    this.inFlight.add(run);
     let next: number | null = null;
+    let ctx: JobContext | undefined;
     try {
-      next = await this.step(ws, jobId);
+      const job = getJob(this.emu.db, ws, jobId);
+      ctx = job && !job.is_terminal ? contextOf(job, run) : undefined;
+      next = ctx ? await this.step(ctx) : null;
       this.storagePaused.delete(key);
     } catch (err) {
-      // Stopped under a running step (close, reset or import): the step's transaction never
-      // committed and the job resumes from the store; this is not the job's failure.
-      if (!this.running || epoch !== this.epoch) return;
-      if (isStorageFull(err)) {
-        next = await this.pauseForStorage(key, ws, jobId);
-      } else {
-        console.error(`[jobs] step of job ${jobId} failed:`, err);
-        next = this.failOnInternalError(ws, jobId, err);
-      }
+      // Revoked under a running step (abort, reset, import, close): whatever failed belongs to a job
+      // that is gone or starts over from the store; it is not the failure of the job now under this id.
+      if (!run.revoked) next = await this.onStepError(run, ctx, ws, jobId, err);
     } finally {
-      this.busy.delete(key);
+      this.inFlight.delete(run);
     }
-    if (next !== null && this.running && !this.timers.has(key)) this.schedule(ws, jobId, next);
+    const again = this.wanted.delete(run);
+    if (run.revoked || !this.running) return;
+    if (next === null && again) next = 0;
+    if (next !== null && !this.timers.has(key)) this.schedule(ws, jobId, next);
+  }
+
+  private async onStepError(run: JobRun, ctx: JobContext | undefined, ws: string, jobId: string, err: unknown): Promise<number | null> {
+    if (isStorageFull(err)) return this.pauseForStorage(run, ws, jobId);
+    console.error(`[jobs] step of job ${jobId} failed:`, err);
+    return ctx ? this.failOnInternalError(ctx, err) : null;
   }
 
   /** One step of a job; returns the delay before the next step, or null when the job needs no more steps. */
-  private async step(ws: string, jobId: string): Promise<number | null> {
-    const job = getJob(this.emu.db, ws, jobId);
-    if (!job || job.is_terminal) return null;
-    const ctx = contextOf(job);
+  private async step(ctx: JobContext): Promise<number | null> {
+    const { job } = ctx;
     if (job.state === "queued" || !job.current_stage) return this.beginStage(ctx, ctx.stages[0]);
-    const stage = getStage(this.emu.db, ws, jobId, job.current_stage);
+    const stage = getStage(this.emu.db, ctx.ws, ctx.jobId, job.current_stage);
     if (!stage) return this.beginStage(ctx, job.current_stage);
     const r: StepResult = await stageKind(stage.stage_name).step(this.env, ctx, stage);
+    if (!isCurrent(this.emu, ctx)) return null;
     return r === STAGE_DONE ? this.finishStage(ctx, stage) : r;
   }
 
@@ -142,7 +170,7 @@ export class JobEngine implements Worker {
     }
     const outputs = kind.outputs(ctx);
     const injected = this.emu.faults.stageShouldFail(ctx.ws, ctx.jobId, stageName);
-    db.transaction(() => {
+    const begun = writeIfCurrent(this.emu, ctx, () => {
       if (getStage(db, ctx.ws, ctx.jobId, stageName)) return;
       for (const o of outputs) ensureOutputBatch(db, ctx.ws, o.batchId, o.batchId, o.contentType, [o.part], now);
       insertStage(db, {
@@ -187,7 +215,8 @@ export class JobEngine implements Worker {
         last_notification: json({ type: "stage-started", stage: stageName, message: `Stage ${stageName} started with ${plan.length} task(s)` }),
       }, now);
       logJob(this.emu, ctx, "info", "job-orchestrator", "stage-started", { stage: stageName, tasksNumber: plan.length, outputBatches: outputs.map((o) => o.batchId) }, stageName);
-    })();
+    });
+    if (!begun) return null;
     if (injected) {
       const stage = getStage(db, ctx.ws, ctx.jobId, stageName)!;
       return failStage(this.env, ctx, stage, { type: "stage-failed", reason: "injected-fault", message: `Stage ${stageName} failed (fault injected by the emulator's fault rules)` });
@@ -208,14 +237,14 @@ export class JobEngine implements Worker {
       });
     }
     const now = clock.now();
-    db.transaction(() => {
+    writeIfCurrent(this.emu, ctx, () => {
       updateStage(db, ctx.ws, ctx.jobId, stage.stage_id, {
         state: "succeeded",
         status_type: "success",
         notification: json({ type: "stage-completed", message: `Stage ${stage.stage_name} completed: ${counts.succeeded} task(s) succeeded` }),
       }, now);
       if (stage.state !== "succeeded") logJob(this.emu, ctx, "info", "job-orchestrator", "stage-completed", { stage: stage.stage_name, tasksNumber: stage.tasks_number }, stage.stage_id);
-    })();
+    });
     const next = ctx.stages[ctx.stages.indexOf(stage.stage_name) + 1];
     if (next) return this.beginStage(ctx, next);
     if (ctx.script?.finalState === "fail") {
@@ -224,13 +253,13 @@ export class JobEngine implements Worker {
     return succeedJob(this.emu, ctx);
   }
 
-  private failOnInternalError(ws: string, jobId: string, err: unknown): null {
+  /** Fails the job the step started for, and only that one (failJob checks that it is still current). */
+  private failOnInternalError(ctx: JobContext, err: unknown): null {
     try {
-      const job = getJob(this.emu.db, ws, jobId);
-      if (!job || job.is_terminal) return null;
-      return failJob(this.env, contextOf(job), job.current_stage, { type: "job-failed", reason: "internal-error", message: `The emulator's job simulator failed: ${(err as Error)?.message ?? String(err)}` });
+      const stageName = getJob(this.emu.db, ctx.ws, ctx.jobId)?.current_stage ?? null;
+      return failJob(this.env, ctx, stageName, { type: "job-failed", reason: "internal-error", message: `The emulator's job simulator failed: ${(err as Error)?.message ?? String(err)}` });
     } catch (inner) {
-      console.error(`[jobs] could not record the failure of job ${jobId}:`, inner);
+      console.error(`[jobs] could not record the failure of job ${ctx.jobId}:`, inner);
       return null;
     }
   }
@@ -240,10 +269,11 @@ export class JobEngine implements Worker {
    * cannot be trusted) and the step is retried after a real-time pause, so a full disk under a
    * no-waiting clock does not spin.
    */
-  private async pauseForStorage(key: string, ws: string, jobId: string): Promise<number> {
+  private async pauseForStorage(run: JobRun, ws: string, jobId: string): Promise<number> {
+    const { key } = run;
     if (!this.storagePaused.has(key)) console.error(`[jobs] job ${jobId} paused: the disk is full; retrying until space is freed`);
     this.storagePaused.add(key);
-    this.env.partials.discardJob(key);
+    this.env.partials.discardRun(run);
     try {
       this.recover(ws, jobId);
     } catch {

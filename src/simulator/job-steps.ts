@@ -1,7 +1,9 @@
 // What every stage kind of the job simulator shares: the job context a step works on, starting,
 // committing and failing a task, and ending a stage or the whole job. Each function reads what it
 // needs from the store and commits in one transaction, so a killed emulator resumes from the last
-// committed task.
+// committed task. Every step carries the run of the job it started for (JobRun) and the row it read:
+// what it commits, fails or finishes is checked against both in the same transaction (isCurrent), so
+// work of a job that was aborted, restarted or reset never lands in the job that has its id now.
 import type { Core } from "../context.js";
 import type { JobDefinitionJson } from "../contract/jobs.js";
 import { advisoryWrite } from "../state/db.js";
@@ -14,7 +16,22 @@ import { recordOutputFile, type OutputPart } from "./outputs.js";
 
 export const JOB_NOTIFICATION_TYPE = "roboflow-batch-job-notification-v1";
 
+/**
+ * The engine's hold on one job: the steps it runs for the job carry it, and it is revoked when the job
+ * is cancelled (abort, reset) or the engine re-reads the store (reset, import, close). A revoked run
+ * is never revived; the job that takes the id next gets a new one. Row numbers restart after a full
+ * reset and a new job starts at generation 0 again, so neither tells an old job's row from a new
+ * one's: the run does.
+ */
+export class JobRun {
+  revoked = false;
+  constructor(readonly key: string) {}
+}
+
 interface ContextBase {
+  /** The run this step belongs to. */
+  run: JobRun;
+  /** The job row as the step read it (its seq and generation identify it). */
   job: JobRow;
   ws: string;
   jobId: string;
@@ -26,10 +43,12 @@ interface ContextBase {
 export type JobContext = ContextBase & JobSpec;
 export type WorkflowContext = ContextBase & WorkflowSpec;
 
-export function contextOf(job: JobRow): JobContext {
+/** The context of a step of `run`; without one (a control-plane stub acting at once) the context gets a run of its own. */
+export function contextOf(job: JobRow, run = new JobRun(jobKeyOf(job.workspace_id, job.job_id))): JobContext {
   // The stored definition was validated by startJob; this is the one place it is read back.
   const def = JSON.parse(job.definition) as JobDefinitionJson;
   const base: ContextBase = {
+    run,
     job,
     ws: job.workspace_id,
     jobId: job.job_id,
@@ -110,17 +129,30 @@ export function logJob(emu: Core, ctx: JobContext, severity: Severity, module: s
   writeJobLog(emu, ctx.ws, ctx.jobId, severity, module, logType, payload, stageId, taskId);
 }
 
-/** False once the job was aborted, restarted, reset or finished since the step read it: its output is then dropped. */
+/**
+ * False once the job was aborted, restarted, reset or finished since the step read it, or its id now
+ * names another job: the step then writes nothing more (no output, no failure, no log, no webhook).
+ */
 export function isCurrent(emu: Core, ctx: JobContext): boolean {
+  if (ctx.run.revoked) return false;
   const cur = getJob(emu.db, ctx.ws, ctx.jobId);
-  return !!cur && !cur.is_terminal && cur.generation === ctx.job.generation;
+  return !!cur && !cur.is_terminal && cur.seq === ctx.job.seq && cur.generation === ctx.job.generation;
+}
+
+/** Runs `write` in one transaction if the step's job is still current (checked inside it); returns whether it ran. */
+export function writeIfCurrent(emu: Core, ctx: JobContext, write: () => void): boolean {
+  return emu.db.transaction(() => {
+    if (!isCurrent(emu, ctx)) return false;
+    write();
+    return true;
+  })();
 }
 
 // ---- tasks -------------------------------------------------------------------------------------
 
 /** Picks a task up for a new attempt: from the start of its input, counters at zero. */
-export function startTask({ emu, partials }: StepEnv, t: TaskRow): TaskRow {
-  partials.discard(t.seq);
+export function startTask({ emu, partials }: StepEnv, ctx: JobContext, t: TaskRow): TaskRow {
+  partials.discard(ctx.run, t.seq);
   const patch = {
     state: "running" as const,
     attempts: t.attempts + 1,
@@ -170,18 +202,22 @@ export function commitTaskOutput(
   alsoInTransaction?: (now: number) => void,
 ): boolean {
   const { db, clock, blobs } = emu;
+  // Checked before the file moves too: a stale step never puts a blob into the tree.
+  if (!isCurrent(emu, ctx)) {
+    blobs.discard(tmp);
+    return false;
+  }
   const rel = blobs.commit(tmp, "jobs");
   const now = clock.now();
-  const committed = db.transaction(() => {
-    if (!isCurrent(emu, ctx)) return false;
-    const replaced = recordOutputFile(db, { ws: ctx.ws, ...file, blob: rel, now });
-    if (replaced) blobs.remove(replaced);
+  let replaced: string | undefined;
+  const committed = writeIfCurrent(emu, ctx, () => {
+    replaced = recordOutputFile(db, { ws: ctx.ws, ...file, blob: rel, now });
     updateTask(db, task, { state: "succeeded", status_type: "success", progress: 1, event_at: now, notification: json(notification) });
     updateStage(db, ctx.ws, ctx.jobId, stage.stage_id, {}, now);
     alsoInTransaction?.(now);
-    return true;
-  })();
+  });
   if (!committed) blobs.remove(rel);
+  else if (replaced) blobs.remove(replaced);
   return committed;
 }
 
@@ -198,23 +234,23 @@ export function shouldFailTask(env: StepEnv, ctx: JobContext, stageName: string,
 
 export function failTask({ emu, partials }: StepEnv, ctx: JobContext, stage: StageRow, task: TaskRow, reason: string, message: string): void {
   const { db, clock } = emu;
-  partials.discard(task.seq);
+  partials.discard(ctx.run, task.seq);
   const now = clock.now();
-  db.transaction(() => {
+  writeIfCurrent(emu, ctx, () => {
     updateTask(db, task, { state: "failed", status_type: "error", event_at: now, notification: json({ type: "task-failed", reason, message }) });
     updateStage(db, ctx.ws, ctx.jobId, stage.stage_id, {}, now);
     logJob(emu, ctx, "error", "workflow-worker", "task-failed", { taskId: task.task_id, reason, message }, stage.stage_id, task.task_id);
-  })();
+  });
 }
 
 // ---- stage and job endings ---------------------------------------------------------------------
 
 export function failStage(env: StepEnv, ctx: JobContext, stage: StageRow, notification: Record<string, unknown>): null {
   const { emu } = env;
-  emu.db.transaction(() => {
+  writeIfCurrent(emu, ctx, () => {
     updateStage(emu.db, ctx.ws, ctx.jobId, stage.stage_id, { state: "failed", status_type: "error", notification: json(notification) }, emu.clock.now());
     failJob(env, ctx, stage.stage_name, { ...notification, type: "job-failed", stage: stage.stage_name });
-  })();
+  });
   return null;
 }
 
@@ -227,11 +263,11 @@ export function succeedJob(emu: Core, ctx: JobContext): null {
     message: outputBatches.length ? `Job completed; results are in ${outputBatches.map((b) => `"${b}"`).join(" and ")}` : "Job completed",
     outputBatches,
   };
-  db.transaction(() => {
+  writeIfCurrent(emu, ctx, () => {
     updateJob(db, ctx.ws, ctx.jobId, { state: "succeeded", error: 0, is_terminal: 1, last_notification: json(notification) }, clock.now());
     logJob(emu, ctx, "info", "job-orchestrator", "job-completed", notification, null);
     notifyJob(emu, ctx.ws, ctx.jobId, ctx.def.notificationsURL, "success");
-  })();
+  });
   return null;
 }
 
@@ -239,9 +275,7 @@ export function succeedJob(emu: Core, ctx: JobContext): null {
 export function failJob({ emu, partials }: StepEnv, ctx: JobContext, stageName: string | null, notification: Record<string, unknown>): null {
   const { db, clock } = emu;
   const now = clock.now();
-  db.transaction(() => {
-    const current = getJob(db, ctx.ws, ctx.jobId);
-    if (!current || current.is_terminal) return;
+  writeIfCurrent(emu, ctx, () => {
     updateTasksWhere(db, ctx.ws, ctx.jobId, ["running"], {
       state: "aborted",
       status_type: "error",
@@ -255,7 +289,8 @@ export function failJob({ emu, partials }: StepEnv, ctx: JobContext, stageName: 
     updateJob(db, ctx.ws, ctx.jobId, { state: "failed", error: 1, is_terminal: 1, last_notification: json(notification) }, now);
     logJob(emu, ctx, "error", "job-orchestrator", "job-failed", notification, stageName);
     notifyJob(emu, ctx.ws, ctx.jobId, ctx.def.notificationsURL, "fail");
-  })();
-  partials.discardJob(jobKeyOf(ctx.ws, ctx.jobId));
+  });
+  // Only this run's files: a newer job under the same id keeps its own.
+  partials.discardRun(ctx.run);
   return null;
 }

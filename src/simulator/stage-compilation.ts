@@ -21,7 +21,7 @@ function step(env: StepEnv, ctx: JobContext, stage: StageRow): StepResult {
   const { db, clock } = env.emu;
   const next = nextTaskOf(env.emu, ctx, stage);
   if (!next) return STAGE_DONE;
-  const task = startTask(env, next);
+  const task = startTask(env, ctx, next);
   const delay = stepDelay(ctx.script, stage.stage_name, expectedSteps(ctx, stage.tasks_number), DELAYS.compilationTaskMs);
   if (shouldFailTask(env, ctx, stage.stage_name, task)) return delay;
   const def = trtDefinition(ctx);

@@ -27,7 +27,7 @@ async function step(env: StepEnv, ctx: JobContext, stage: StageRow): Promise<Ste
   const { emu } = env;
   const next = nextTaskOf(emu, ctx, stage);
   if (!next) return STAGE_DONE;
-  const task = startTask(env, next);
+  const task = startTask(env, ctx, next);
   const format = ctx.params.aggregationFormat;
   const processingBatch = outputBatchId(ctx.jobId, "processing");
   const entries: ArchiveEntry[] = [];
@@ -36,6 +36,8 @@ async function step(env: StepEnv, ctx: JobContext, stage: StageRow): Promise<Ste
     if (f) entries.push({ name: f.file_name, size: f.size, open: () => emu.blobs.openRead(f.blob) });
   }
   // The archive's temp file belongs to this step alone: it is committed or discarded right here.
+  // While it is written the job may be reset (its inputs then vanish and the write fails, or not):
+  // the engine tells that from the job's failure by the step's run.
   const { tmp, size, sha256 } = await emu.blobs.receive(tarGz(entries), Number.MAX_SAFE_INTEGER);
   const delay = stepDelay(ctx.script, stage.stage_name, expectedSteps(ctx, stage.tasks_number), DELAYS.exportTaskMs);
   if (!isCurrent(emu, ctx)) {

@@ -10,7 +10,7 @@ import {
   DELAYS, IMAGES_PER_STEP, IMAGES_PER_TASK, VIDEOS_PER_TASK, framesFor, machineMsFor, outputBatchId, resultFileName, stepDelay, taskBudgetMs, tooManyFailures,
 } from "./job-plan.js";
 import {
-  commitTaskOutput, failStage, failTask, isCurrent, jobKeyOf, json, logJob, shouldFailTask, startTask, STAGE_DONE, workflowContext,
+  commitTaskOutput, failStage, failTask, isCurrent, json, logJob, shouldFailTask, startTask, STAGE_DONE, workflowContext,
   type JobContext, type StageKind, type StepEnv, type StepResult, type TaskPlan, type WorkflowContext,
 } from "./job-steps.js";
 import { RESULTS_PART, countRecords, csvHeader, csvLine, jsonlLine, type FrameResult, type ImageResult } from "./outputs.js";
@@ -50,7 +50,7 @@ function step(env: StepEnv, job: JobContext, stage: StageRow): StepResult | Prom
   let running = tasksInState(db, ctx.ws, ctx.jobId, stage.stage_id, "running");
   if (running.length < ctx.params.maxParallelTasks) {
     for (const t of tasksInState(db, ctx.ws, ctx.jobId, stage.stage_id, "pending", ctx.params.maxParallelTasks - running.length)) {
-      running.push(startTask(env, t));
+      running.push(startTask(env, ctx, t));
     }
   }
   if (!running.length) return STAGE_DONE;
@@ -65,11 +65,11 @@ async function processSlice(env: StepEnv, ctx: WorkflowContext, stage: StageRow,
   const input = ctx.def.jobInput;
   const workflowId = ctx.def.processingSpecification.workflowId;
   const format = ctx.params.aggregationFormat;
-  let tmp = partials.get(task.seq);
+  let tmp = partials.get(ctx.run, task.seq);
   if (tmp === undefined) {
     // Records of the slices already handled are not on disk: never go on without them.
     if (task.cursor !== task.range_from) return rerunTask(env, ctx, stage, task, "its partial results file is gone");
-    tmp = partials.open(jobKeyOf(ctx.ws, ctx.jobId), task.seq);
+    tmp = partials.open(ctx.run, task.seq);
     if (format === "csv") partials.append(tmp, csvHeader(ctx.kind));
   }
   const files = filesInSeqRange(db, ctx.ws, input.batchId, input.partName ?? "", task.cursor, task.range_to, ctx.kind === "video" ? 1 : IMAGES_PER_STEP);
@@ -161,7 +161,8 @@ async function completeTask(env: StepEnv, ctx: WorkflowContext, stage: StageRow,
     return;
   }
   await emu.blobs.syncTemp(tmp);
-  if (!isCurrent(emu, ctx)) return partials.discard(task.seq, tmp);
+  // The job may have been aborted or reset during the fsync (its file then went with it).
+  if (!isCurrent(emu, ctx)) return partials.discard(ctx.run, task.seq, tmp);
   commitTaskOutput(emu, ctx, stage, task, tmp, {
     batchId: outputBatchId(ctx.jobId, "processing"),
     partName: RESULTS_PART.partName,
@@ -178,7 +179,7 @@ async function completeTask(env: StepEnv, ctx: WorkflowContext, stage: StageRow,
       logJob(emu, ctx, "warning", "workflow-worker", "task-completed-with-failures", { taskId: task.task_id, processed: task.items_done, failed: task.items_failed }, stage.stage_id, task.task_id);
     }
   });
-  partials.committed(task.seq, tmp);
+  partials.committed(ctx.run, task.seq, tmp);
 }
 
 /** Partial results that lost records are never committed: the task runs again from its first input. */
@@ -188,7 +189,7 @@ function rerunTask(env: StepEnv, ctx: WorkflowContext, stage: StageRow, task: Ta
     failTask(env, ctx, stage, task, "partial-results-lost", `${message}; failed after ${task.attempts} attempts. Restart the job to run it again.`);
   } else {
     logJob(env.emu, ctx, "warning", "workflow-worker", "task-rerun", { taskId: task.task_id, reason: "partial-results-lost", message: `${message}; running it again` }, stage.stage_id, task.task_id);
-    startTask(env, task);
+    startTask(env, ctx, task);
   }
   return stepDelay(ctx.script, stage.stage_name, expectedSteps(ctx, stage.tasks_number), DELAYS.processingStepMs);
 }
