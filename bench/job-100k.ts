@@ -15,7 +15,7 @@ import { request } from "undici";
 import * as tar from "tar";
 import { openStore } from "../src/state/db.js";
 import { BATCH_RETENTION_MS, insertBatch } from "../src/state/batches.js";
-import { png } from "../test/helpers/media.js";
+import { png } from "../test/helpers/fixtures.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const WS = "emulator-workspace";

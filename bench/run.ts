@@ -12,7 +12,7 @@ import { openStore } from "../src/state/db.js";
 import { insertBatch, upsertFile, BATCH_RETENTION_MS } from "../src/state/batches.js";
 import { encodeToken } from "../src/state/pagination.js";
 import { DEFAULT_API_KEY, DEFAULT_WORKSPACE } from "../src/config.js";
-import { png, tar } from "../test/helpers/media.js";
+import { png, tar } from "../test/helpers/fixtures.js";
 import { renderOpenApiDocument } from "../scripts/openapi-document.js";
 import { load, type LoadOptions, type LoadResult } from "./lib/load.js";
 import { ensurePeers } from "./lib/peers.js";

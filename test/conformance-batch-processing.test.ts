@@ -3,21 +3,18 @@
 // A command passes only when it exits 0 with no Python exception and no field it cannot parse; what it
 // asked for is then checked through the API (job definition, terminal state, output files).
 import fs from "node:fs";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
-import { imageFolder, mp4 } from "./helpers/media.js";
+import { imageFolder, mp4, startLoopbackServer, type LoopbackServer } from "./helpers/fixtures.js";
 import { assertRealClientAvailable, expectClientOk, runClient } from "./helpers/real-client.js";
 import { derivedInternalId } from "../src/state/workspaces.js";
 
 let emu: TestEmulator;
 let root: string;
-let sink: http.Server;
+let sink: LoopbackServer;
 let sinkUrl: string;
-const hooks: { path: string; body: any; auth?: string }[] = [];
 
 async function client(group: "batch-processing" | "data-staging", ...args: string[]) {
   return expectClientOk(await runClient(emu.url, [group, ...args, "--api-key", emu.apiKey, "--debug-mode"], { cwd: root }));
@@ -41,16 +38,8 @@ beforeAll(async () => {
   assertRealClientAvailable();
   emu = await startTestEmulator();
   root = fs.mkdtempSync(path.join(os.tmpdir(), "rf-conf-bp-"));
-  sink = http.createServer((req, res) => {
-    let body = "";
-    req.on("data", (d) => (body += d));
-    req.on("end", () => {
-      hooks.push({ path: req.url ?? "", body: JSON.parse(body || "null"), auth: req.headers.authorization });
-      res.writeHead(200, { "content-type": "application/json" }).end("{}");
-    });
-  });
-  await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r));
-  sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
+  sink = await startLoopbackServer();
+  sinkUrl = sink.url;
   await ds("create-batch-of-images", "--images-dir", imageFolder(root, "images", 5), "--batch-id", "bp-images");
   const videos = path.join(root, "videos");
   fs.mkdirSync(videos);
@@ -69,7 +58,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await emu?.close();
-  await new Promise<void>((r) => (sink ? sink.close(() => r()) : r()));
+  await sink?.close();
   if (root) fs.rmSync(root, { recursive: true, force: true });
 });
 
@@ -95,10 +84,10 @@ describe("rf-cloud batch-processing against the emulator", () => {
     expect(def.computeConfiguration).toMatchObject({ machineType: "gpu", workersPerMachine: 2 });
     expect(def.processingSpecification).toMatchObject({ workflowId: "wf-images", imageInputName: "picture", persistImagesOutputs: true, imagesOutputsToBePersisted: ["crops", "overlay"], aggregationFormat: "csv", workflowParameters: { confidence: 0.4, classes: ["car"] } });
     expect(def).toMatchObject({ processingTimeoutSeconds: 900, maxParallelTasks: 3, maxImageFailureRate: 0.25, notificationsURL: `${sinkUrl}/jobs`, inferenceBackend: "inference-models" });
-    await waitFor(() => hooks.some((h) => h.path === "/jobs" && h.body?.job_id === "conf-img-1"), 20_000, "the job webhook");
-    const hook = hooks.find((h) => h.path === "/jobs" && h.body?.job_id === "conf-img-1")!;
+    await waitFor(() => sink.requests.some((h) => h.path === "/jobs" && h.body?.job_id === "conf-img-1"), 20_000, "the job webhook");
+    const hook = sink.requests.find((h) => h.path === "/jobs" && h.body?.job_id === "conf-img-1")!;
     expect(hook.body).toMatchObject({ type: "roboflow-batch-job-notification-v1", job_state: "success" });
-    expect(hook.auth).toBe(`Bearer rf_${derivedInternalId(emu.workspace)}`);
+    expect(hook.headers.authorization).toBe(`Bearer rf_${derivedInternalId(emu.workspace)}`);
 
     const details = await bp("show-job-details", "--job-id", "conf-img-1");
     expect(details.stdout).toContain("Batch Job Overview");

@@ -4,21 +4,18 @@
 // (counts, file bytes). The client's Python dependencies missing = this suite FAILS (never skips).
 import crypto from "node:crypto";
 import fs from "node:fs";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
-import { imageFolder, jp2, mp4, png } from "./helpers/media.js";
+import { imageFolder, jp2, mp4, png, startLoopbackServer, type LoopbackServer } from "./helpers/fixtures.js";
 import { assertRealClientAvailable, expectClientOk, runClient } from "./helpers/real-client.js";
 import { derivedInternalId } from "../src/state/workspaces.js";
 
 let emu: TestEmulator;
 let root: string;
-let files: http.Server;
+let files: LoopbackServer;
 let filesUrl: string;
-const hooks: { path: string; body: any; auth?: string }[] = [];
 
 const sha = (b: Buffer) => crypto.createHash("sha256").update(b).digest("hex");
 
@@ -37,29 +34,15 @@ beforeAll(async () => {
   emu = await startTestEmulator();
   root = fs.mkdtempSync(path.join(os.tmpdir(), "rf-conf-ds-"));
   // A loopback file server for reference ingests, and a webhook sink.
-  files = http.createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://x");
-    if (req.method === "POST") {
-      let body = "";
-      req.on("data", (d) => (body += d));
-      req.on("end", () => {
-        hooks.push({ path: url.pathname, body: JSON.parse(body || "null"), auth: req.headers.authorization });
-        res.writeHead(200, { "content-type": "application/json" }).end("{}");
-      });
-      return;
-    }
-    const m = /^\/(img|vid)\/(\d+)\.(png|mp4)$/.exec(url.pathname);
-    if (!m) return void res.writeHead(404).end("no such file");
-    const data = m[1] === "img" ? png(1000 + Number(m[2])) : mp4(Number(m[2]));
-    res.writeHead(200, { "content-type": m[1] === "img" ? "image/png" : "video/mp4", "content-length": data.length }).end(data);
-  });
-  await new Promise<void>((r) => files.listen(0, "127.0.0.1", r));
-  filesUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
+  files = await startLoopbackServer();
+  for (let i = 0; i < 6; i++) files.serve(`/img/${i}.png`, png(1000 + i), { headers: { "content-type": "image/png" } });
+  for (let i = 0; i < 3; i++) files.serve(`/vid/${i}.mp4`, mp4(i), { headers: { "content-type": "video/mp4" } });
+  filesUrl = files.url;
 });
 
 afterAll(async () => {
   await emu?.close();
-  await new Promise<void>((r) => (files ? files.close(() => r()) : r()));
+  await files?.close();
   if (root) fs.rmSync(root, { recursive: true, force: true });
 });
 
@@ -93,7 +76,7 @@ describe("rf-cloud data-staging against the emulator", () => {
     const console = await ds("list-ingest-details", "--batch-id", "conf-forty", "--page-size", "1");
     expect(console.stdout).toContain(shards[0].shard_id);
     // The client packed notification_config.json into the shard: the ingest webhook must follow.
-    await waitFor(() => hooks.some((h) => h.path === "/hooks/forty"), 20_000, "the shard's ingest webhook");
+    await waitFor(() => files.requests.some((h) => h.path === "/hooks/forty"), 20_000, "the shard's ingest webhook");
   });
 
   it("show-batch-details for a simple and a sharded batch", async () => {
@@ -145,9 +128,9 @@ describe("rf-cloud data-staging against the emulator", () => {
     const byName = new Map<string, string>(list.json.filesMetadata.map((f: any) => [f.fileName, f.downloadURL]));
     const res = await fetch(byName.get("ref-3.png")!);
     expect(sha(Buffer.from(await res.arrayBuffer()))).toBe(sha(png(1003)));
-    await waitFor(() => hooks.some((h) => h.path === "/hooks/refs"), 20_000, "an ingest webhook");
-    const hook = hooks.find((h) => h.path === "/hooks/refs")!;
-    expect(hook.auth).toBe(`Bearer rf_${derivedInternalId(emu.workspace)}`);
+    await waitFor(() => files.requests.some((h) => h.path === "/hooks/refs"), 20_000, "an ingest webhook");
+    const hook = files.requests.find((h) => h.path === "/hooks/refs")!;
+    expect(hook.headers.authorization).toBe(`Bearer rf_${derivedInternalId(emu.workspace)}`);
     expect(hook.body.type).toBe("roboflow-data-staging-notification-v1");
     await ds("list-ingest-details", "--batch-id", "conf-refs");
   });

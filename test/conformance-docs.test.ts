@@ -13,7 +13,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
-import { jpeg, mp4, png, tar } from "./helpers/media.js";
+import { jpeg, mp4, png, tar } from "./helpers/fixtures.js";
 
 const run = promisify(execFile);
 const SEEDS = process.env.RF_SEEDS_DIR ?? "/work/shared/seeds";

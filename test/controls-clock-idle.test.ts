@@ -5,7 +5,7 @@ import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, type TestEmulator } from "./helpers/emulator.js";
 import { getJob, imageJob } from "./helpers/jobs.js";
-import { png, tar } from "./helpers/media.js";
+import { png, tar } from "./helpers/fixtures.js";
 
 let emu: TestEmulator;
 const ctl = (method: string, p: string, json?: unknown) => emu.call(method, `/_emulator${p}`, { apiKey: null, json });

@@ -10,7 +10,7 @@ import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { insertBatch, upsertFile, BATCH_RETENTION_MS } from "../src/state/batches.js";
 import { startTestEmulator, type TestEmulator } from "./helpers/emulator.js";
-import { png } from "./helpers/media.js";
+import { png } from "./helpers/fixtures.js";
 import { operations, sample, type Operation } from "./helpers/openapi-sampler.js";
 import { changedParts, stateDigest, stateParts } from "./helpers/state-digest.js";
 

@@ -3,17 +3,17 @@
 // archive (unpacked with node-tar), the job webhook; video and TRT jobs; listing pagination.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, type TestEmulator } from "./helpers/emulator.js";
-import { mp4, png } from "./helpers/media.js";
+import { mp4, png, startLoopbackServer, type LoopbackServer } from "./helpers/fixtures.js";
 import {
-  allPages, download, getJob, imageJob, parseCsv, parseJsonl, startReceiver, stagesOf, untarGz, uploadImage, uploadVideo, waitForJob, type Receiver,
+  allPages, download, getJob, imageJob, parseCsv, parseJsonl, stagesOf, untarGz, uploadImage, uploadVideo, waitForJob,
 } from "./helpers/jobs.js";
 import { derivedInternalId } from "../src/state/workspaces.js";
 
 let emu: TestEmulator;
-let receiver: Receiver;
+let receiver: LoopbackServer;
 beforeAll(async () => {
   emu = await startTestEmulator();
-  receiver = await startReceiver();
+  receiver = await startLoopbackServer();
   for (let i = 0; i < 3; i++) expect((await uploadImage(emu, "forum-batch", `cars-${i}.png`, png(i, 32))).status).toBe(200);
 });
 afterAll(async () => {

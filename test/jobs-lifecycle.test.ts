@@ -3,13 +3,13 @@
 // and a scripted job from the control API.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
-import { png } from "./helpers/media.js";
+import { png, startLoopbackServer, type LoopbackServer } from "./helpers/fixtures.js";
 import {
-  allPages, download, getJob, imageJob, parseJsonl, startReceiver, stagesOf, untarGz, uploadImage, waitForJob, type Receiver,
+  allPages, download, getJob, imageJob, parseJsonl, stagesOf, untarGz, uploadImage, waitForJob,
 } from "./helpers/jobs.js";
 
 let emu: TestEmulator;
-const receivers: Receiver[] = [];
+const receivers: LoopbackServer[] = [];
 beforeAll(async () => {
   emu = await startTestEmulator();
   for (let i = 0; i < 5; i++) expect((await uploadImage(emu, "life-batch", `img-${i}.png`, png(100 + i, 16))).status).toBe(200);
@@ -24,7 +24,8 @@ afterAll(async () => {
 });
 
 async function receiver(statuses: number[] = []) {
-  const r = await startReceiver(statuses);
+  const r = await startLoopbackServer();
+  r.failNext(...statuses);
   receivers.push(r);
   return r;
 }

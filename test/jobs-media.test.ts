@@ -2,7 +2,7 @@
 // dimensions), truncated or broken ones fail with a reason, and predictions depend only on the hash.
 import { describe, expect, it } from "vitest";
 import { inspectImage, inspectVideo, predictionsFor, type FileBytes } from "../src/simulator/job-media.js";
-import { mp4, png } from "./helpers/media.js";
+import { mp4, png } from "./helpers/fixtures.js";
 
 const bytesOf = (b: Buffer): FileBytes => ({ head: b.subarray(0, 65536), tail: b.subarray(Math.max(0, b.length - 32)), size: b.length });
 

@@ -6,8 +6,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { request } from "undici";
-import { png, tar } from "./helpers/media.js";
-import { download, parseJsonl, startReceiver, type Receiver } from "./helpers/jobs.js";
+import { png, startLoopbackServer, tar, type LoopbackServer } from "./helpers/fixtures.js";
+import { download, parseJsonl } from "./helpers/jobs.js";
 import "./helpers/emulator.js";
 import { startChildEmulator, type ChildEmulator } from "./helpers/child-emulator.js";
 
@@ -16,7 +16,7 @@ const KEY = "emulator-api-key";
 const IMAGES = 520; // three processing tasks of up to 256 images
 const children: ChildEmulator[] = [];
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "rf-jobs-recovery-"));
-let receiver: Receiver | undefined;
+let receiver: LoopbackServer | undefined;
 
 afterAll(async () => {
   for (const c of children) await c.kill9();
@@ -52,7 +52,7 @@ const jobPath = (suffix = "") => `/batch-processing/v1/external/${WS}/jobs/crash
 
 describe("kill -9 mid-job", () => {
   it("resumes on the same data folder and completes once, output rows = input files", async () => {
-    receiver = await startReceiver();
+    receiver = await startLoopbackServer();
     const first = await startChild("4");
     for (let i = 0; i < IMAGES; i += 256) await uploadShard(first.url, i, Math.min(256, IMAGES - i));
     const staged = Date.now() + 20_000;

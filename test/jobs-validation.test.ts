@@ -2,7 +2,7 @@
 // what is missing, 409s for used job ids and wrong states, and no job created by a rejection.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, type TestEmulator } from "./helpers/emulator.js";
-import { png } from "./helpers/media.js";
+import { png } from "./helpers/fixtures.js";
 import { imageJob, uploadImage, waitForJob } from "./helpers/jobs.js";
 
 let emu: TestEmulator;

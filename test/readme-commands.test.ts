@@ -15,7 +15,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
-import { imageFolder, jpeg } from "./helpers/media.js";
+import { imageFolder, jpeg } from "./helpers/fixtures.js";
 import { assertRealClientAvailable, expectClientOk, REAL_CLIENT_ENTRY, runClient } from "./helpers/real-client.js";
 
 const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");

@@ -12,10 +12,9 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "./helpers/emulator.js";
 import { startChildEmulator, type ChildEmulator } from "./helpers/child-emulator.js";
-import { png, tar } from "./helpers/media.js";
+import { acceptedEvents, png, startLoopbackServer, tar, type LoopbackServer } from "./helpers/fixtures.js";
 import { multipartImage, OP_KINDS, send, startWorkload, type Account, type CycleMode, type OpCounts } from "./harness/crash-workload.js";
 import { Ledger, sha256 } from "./harness/ledger.js";
-import { startFileServer, startHookReceiver, type FileServer, type HookReceiver } from "./harness/loopback.js";
 import { createRng, seedFromEnv } from "./harness/random.js";
 import { backlog, settle } from "./harness/settle.js";
 import { checkFacts, checkStore, fileKey, readStore, summarizeViolations, type ExpectedFile, type Expectations, type StoreCounts, type Violation } from "./harness/store-check.js";
@@ -33,7 +32,7 @@ const root = fs.mkdtempSync(path.join(os.tmpdir(), "rf-crash-harness-"));
 const dataDir = path.join(root, "data");
 const seedFile = path.join(root, "seed.json");
 const children: ChildEmulator[] = [];
-const peers: (FileServer | HookReceiver)[] = [];
+const peers: LoopbackServer[] = [];
 let keep = false;
 
 // The start-up seed gives every start a second workspace with its own key, the one the workload resets.
@@ -65,13 +64,13 @@ const nonZero = (c: OpCounts) => OP_KINDS.filter((k) => c[k] > 0).map((k) => `${
 const storeLine = (c: StoreCounts) => `jobsActive:${c.jobsActive},shardsPending:${c.shardsPending},hooksPending:${c.notifications.pending},orphans:${c.orphanBlobs},tmp:${c.tmpLeftovers}`;
 
 /** Builds a small real store (uploads, a tar shard, a csv job with a webhook), stopped gracefully. */
-async function smallStore(dir: string, hooks: HookReceiver): Promise<Expectations> {
+async function smallStore(dir: string, hooks: LoopbackServer): Promise<Expectations> {
   const child = await start("max", dir);
   const staging = (batch: string, rest: string, q = "") => `${child.url}/data-staging/v1/external/${TRACKED.ws}/batches/${batch}/${rest}?api_key=${TRACKED.key}${q}`;
   const present: ExpectedFile[] = [];
   for (let i = 1; i <= 3; i++) {
     const m = multipartImage(`a${i}.png`, png(900 + i));
-    expect((await send(staging("singles", "upload/image", `&fileName=a${i}.png`), "POST", m.body, { "content-type": m.type })).status).toBe(200);
+    expect((await send(staging("singles", "upload/image", `&fileName=a${i}.png`), "POST", m.body, { "content-type": m.contentType })).status).toBe(200);
     present.push({ ws: TRACKED.ws, batch: "singles", name: `a${i}.png`, sha256: sha256(png(900 + i)), via: { kind: "file" } });
   }
   const slot = (await send(staging("shard", "bulk-upload/image-files"), "POST")).json().signedURLDetails;
@@ -125,11 +124,11 @@ const DAMAGE: { kind: string; apply(dir: string, db: Database.Database): void }[
 
 describe("crash-consistency harness", () => {
   it("the store checker passes a good store and names each kind of damage", async () => {
-    const hooks = await startHookReceiver(createRng(1), 0);
+    const hooks = await startLoopbackServer();
     peers.push(hooks);
     const good = path.join(root, "selftest");
     const exp = await smallStore(good, hooks);
-    const opts = { settled: true, strictOrphans: true, acceptedEvents: hooks.acceptedEvents() };
+    const opts = { settled: true, strictOrphans: true, acceptedEvents: acceptedEvents(hooks) };
     const clean = checkStore(good, exp, opts);
     expect(clean.violations).toEqual([]);
     expect(clean.counts.resultRecords).toBe(100);
@@ -153,8 +152,11 @@ describe("crash-consistency harness", () => {
     console.log(`[crash-harness] seed=${SEED} cycles=${CYCLES}; replay: ${replay} npx vitest run test/reliability-crash-harness.test.ts`);
     const started = Date.now();
     const rng = createRng(SEED);
-    const files = await startFileServer();
-    const hooks = await startHookReceiver(rng.fork("hooks"), 0.3);
+    const files = await startLoopbackServer();
+    // A flaky webhook receiver: 30 % of deliveries answered 500 until the settle phase.
+    const hookRng = rng.fork("hooks");
+    let failRatio = 0.3;
+    const hooks = await startLoopbackServer({ answer: () => (hookRng.chance(failRatio) ? 500 : 200) });
     peers.push(files, hooks);
     const ledger = new Ledger([TRACKED.ws, SCRATCH.ws]);
     const violations: (Violation & { cycle: number | "final" })[] = [];
@@ -194,7 +196,7 @@ describe("crash-consistency harness", () => {
 
       // The store as the kill left it: promises kept, nothing half-visible, nothing lost in flight.
       const facts = readStore(dataDir);
-      const opts = { settled: false, strictOrphans: false, acceptedEvents: hooks.acceptedEvents() };
+      const opts = { settled: false, strictOrphans: false, acceptedEvents: acceptedEvents(hooks) };
       let note = "";
       if (ledger.pendingImport) {
         // The kill cut an import off: the store must hold the old or the new world, in full.
@@ -219,25 +221,25 @@ describe("crash-consistency harness", () => {
     }
 
     // Settle: no more kills, the receiver stops failing, everything in progress must finish.
-    hooks.setFailRatio(0);
+    failRatio = 0;
     const last = await start("max");
     const settled = await settle(last.url, [TRACKED, SCRATCH], SETTLE_MS);
     if (!settled.settled) record("final", [{ kind: "settle-timeout", detail: `still in progress after ${SETTLE_MS} ms: ${JSON.stringify(settled.last)}` }]);
     // The orphan sweep runs in the background after start: give it time before the graceful stop.
     await new Promise((r) => setTimeout(r, 1000));
     await last.stop();
-    let final = checkFacts(readStore(dataDir), ledger.expectations(), { settled: true, strictOrphans: true, acceptedEvents: hooks.acceptedEvents() });
+    let final = checkFacts(readStore(dataDir), ledger.expectations(), { settled: true, strictOrphans: true, acceptedEvents: acceptedEvents(hooks) });
     if (final.counts.orphanBlobs > 0) {
       // A slow sweep is not a leak: an orphan must survive a second start (and its sweep) to count.
       const again = await start("max");
       await new Promise((r) => setTimeout(r, 3000));
       await again.stop();
-      final = checkFacts(readStore(dataDir), ledger.expectations(), { settled: true, strictOrphans: true, acceptedEvents: hooks.acceptedEvents() });
+      final = checkFacts(readStore(dataDir), ledger.expectations(), { settled: true, strictOrphans: true, acceptedEvents: acceptedEvents(hooks) });
     }
     record("final", final.violations);
 
     const c = final.counts;
-    const h = hooks.stats();
+    const h = { requests: hooks.requests.length, failed: hooks.requests.filter((r) => r.status === 500).length };
     const lost = violations.filter((v) => /missing|lost|short|phantom/.test(v.kind)).length;
     console.log(
       `[crash-harness] summary seed=${SEED}: cycles ${CYCLES} (${modes.mixed} mixed, ${modes.snapshot} snapshot; ${endings.kill9} kill -9, ${endings.sigterm} SIGTERM), ` +

@@ -12,7 +12,7 @@ import { request } from "undici";
 import { afterAll, describe, expect, it } from "vitest";
 import { startChildEmulator, type ChildEmulator } from "./helpers/child-emulator.js";
 import { waitFor } from "./helpers/emulator.js";
-import { png, tar } from "./helpers/media.js";
+import { png, tar } from "./helpers/fixtures.js";
 
 const WS = "emulator-workspace";
 const KEY = "emulator-api-key";

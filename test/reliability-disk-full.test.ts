@@ -12,7 +12,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startChildEmulator, type ChildEmulator } from "./helpers/child-emulator.js";
 import { readResponse } from "./helpers/emulator.js";
-import { png } from "./helpers/media.js";
+import { png } from "./helpers/fixtures.js";
 import { request } from "undici";
 
 const WS = "emulator-workspace";

@@ -5,7 +5,7 @@ import crypto from "node:crypto";
 import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
-import { png } from "./helpers/media.js";
+import { png } from "./helpers/fixtures.js";
 
 const FULL = process.env.LOAD_FULL === "1";
 const UPLOADERS = FULL ? 200 : 40;

@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor } from "./helpers/emulator.js";
-import { png } from "./helpers/media.js";
+import { png } from "./helpers/fixtures.js";
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "rf-emu-orphans-"));
 afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));

@@ -5,7 +5,7 @@
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, type TestEmulator } from "./helpers/emulator.js";
-import { png } from "./helpers/media.js";
+import { png } from "./helpers/fixtures.js";
 
 const HEADERS_TIMEOUT_MS = 1000;
 const IDLE_TIMEOUT_MS = 1500;

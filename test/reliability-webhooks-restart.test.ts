@@ -5,44 +5,19 @@
 // Before the fix the claimed attempt cleared the row's due time, so after either stop the row
 // stayed "pending" forever and nothing was ever sent again.
 import fs from "node:fs";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import type { AddressInfo } from "node:net";
 import { request } from "undici";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { startChildEmulator, type ChildEmulator } from "./helpers/child-emulator.js";
 import { readResponse, startTestEmulator, waitFor } from "./helpers/emulator.js";
-
-interface Hit {
-  body: { event_id: string; delivery_attempt: number };
-}
+import { startLoopbackServer } from "./helpers/fixtures.js";
 
 /** A receiver that never answers the first request (it stays in flight) and answers 200 after that. */
 async function hangingReceiver() {
-  const hits: Hit[] = [];
-  const held: http.ServerResponse[] = [];
-  const server = http.createServer((req, res) => {
-    let data = "";
-    req.on("data", (d) => (data += d));
-    req.on("end", () => {
-      hits.push({ body: JSON.parse(data) });
-      if (hits.length === 1) held.push(res);
-      else res.end("ok");
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-  return {
-    url,
-    hits,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const res of held) res.destroy();
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
+  const receiver = await startLoopbackServer();
+  receiver.holdNext();
+  return { url: receiver.url, hits: receiver.requests, close: receiver.close };
 }
 
 async function control(base: string, method: string, p: string, json?: unknown) {

@@ -11,7 +11,7 @@ import zlib from "node:zlib";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
-import { png, tar, tarHeader } from "./helpers/media.js";
+import { multipart, png, startLoopbackServer, tar, tarHeader } from "./helpers/fixtures.js";
 import { filesUnder } from "./helpers/state-digest.js";
 import { startChildEmulator, type ChildEmulator } from "./helpers/child-emulator.js";
 import http from "node:http";
@@ -227,10 +227,9 @@ describe("bombs and giant bodies (emulator in a child process)", () => {
 describe("hostile names", () => {
   it("refuses path separators, dot names and control characters in file names", async () => {
     const image = png(9);
-    const b = "----namesboundary";
-    const body = Buffer.concat([Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="x.png"; filename="x.png"\r\n\r\n`), image, Buffer.from(`\r\n--${b}--\r\n`)]);
+    const { body, contentType } = multipart([{ field: "x.png", filename: "x.png", data: image }]);
     for (const name of ["../evil.png", "a/b.png", "a\\b.png", "..", ".", "ctl\u0001.png", "new\nline.png", `${"x".repeat(300)}.png`]) {
-      const r = await emu.call("POST", `${emu.staging("hostile-names")}/upload/image?fileName=${encodeURIComponent(name)}`, { body, headers: { "content-type": `multipart/form-data; boundary=${b}` } });
+      const r = await emu.call("POST", `${emu.staging("hostile-names")}/upload/image?fileName=${encodeURIComponent(name)}`, { body, headers: { "content-type": contentType } });
       expect(r.status, `${JSON.stringify(name)} → ${r.text.slice(0, 200)}`).toBe(400);
       expect(r.json.message.length).toBeGreaterThan(10);
       const v = await emu.call("POST", `${emu.staging("hostile-names-v")}/upload/video?fileName=${encodeURIComponent(name.replace(".png", ".mp4"))}`);
@@ -243,11 +242,9 @@ describe("hostile names", () => {
 
 describe("hostile references", () => {
   it("refuses non-loopback, non-http and unreachable URLs per file, and still ingests the good one", async () => {
-    const files = await import("node:http").then(({ createServer }) => {
-      const s = createServer((_req, res) => res.writeHead(200, { "content-type": "image/png" }).end(png(11)));
-      return new Promise<import("node:http").Server>((r) => s.listen(0, "127.0.0.1", () => r(s)));
-    });
-    const port = (files.address() as import("node:net").AddressInfo).port;
+    const files = await startLoopbackServer();
+    files.serve("/good.png", png(11), { headers: { "content-type": "image/png" } });
+    const port = new URL(files.url).port;
     try {
       const refs = [
         { name: "good.png", url: `http://127.0.0.1:${port}/good.png` },
@@ -274,7 +271,7 @@ describe("hostile references", () => {
       expect(list.json.filesMetadata.map((f: any) => f.fileName)).toEqual(["good.png"]);
       figures.push(`references: ${refs.length - 1} hostile URLs refused (${[...new Set(failed.map((f: any) => f.type))].join(", ")}), 1 loopback image ingested`);
     } finally {
-      await new Promise<void>((r) => files.close(() => r()));
+      await files.close();
     }
   });
 });

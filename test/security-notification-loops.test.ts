@@ -5,7 +5,7 @@
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
-import { notificationConfig, png, tarOf } from "./staging-fixtures.js";
+import { notificationConfig, png, tar as tarOf } from "./helpers/fixtures.js";
 
 let emu: TestEmulator;
 let port: string;

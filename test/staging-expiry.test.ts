@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveConfig, ConfigError } from "../src/config.js";
 import { startTestEmulator, type TestEmulator } from "./helpers/emulator.js";
 import { imageJob, stagesOf, uploadImage } from "./helpers/jobs.js";
-import { png, tar } from "./helpers/media.js";
+import { png, tar } from "./helpers/fixtures.js";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

@@ -8,10 +8,9 @@ import path from "node:path";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
-import { dib, j2k, jp2, jpeg, png, tiff, webp } from "./helpers/media.js";
+import { dib, j2k, jp2, jpeg, multipart, png, tar as tarOf, tiff, webp } from "./helpers/fixtures.js";
 import { allPages, download, imageJob, parseJsonl, waitForJob } from "./helpers/jobs.js";
 import { assertRealClientAvailable, expectClientOk, runClient } from "./helpers/real-client.js";
-import { multipart, tarOf } from "./staging-fixtures.js";
 
 let emu: TestEmulator;
 let root: string;

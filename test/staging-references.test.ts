@@ -3,7 +3,7 @@
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
-import { bigPng, png, startLoopbackServer, type LoopbackServer } from "./staging-fixtures.js";
+import { bigPng, multipart, png, startLoopbackServer, type LoopbackServer } from "./helpers/fixtures.js";
 import { attemptsOf, listWebhooks } from "../src/state/webhooks.js";
 import { derivedInternalId } from "../src/state/workspaces.js";
 
@@ -179,7 +179,6 @@ describe("bulk-upload/image-references", () => {
   });
 
   it("cannot be mixed with single-image uploads", async () => {
-    const { multipart } = await import("./staging-fixtures.js");
     const m = multipart([{ field: "a.png", filename: "a.png", data: png(1) }]);
     await emu.call("POST", `${emu.staging("refs-mixed")}/upload/image?fileName=a.png`, { body: m.body, headers: { "content-type": m.contentType } });
     const r = await post("refs-mixed", "image", { imageReferences: [ref("b.png", "/img/0.png")] });

@@ -9,7 +9,7 @@ import * as tar from "tar";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
-import { bigPng, notificationConfig, paxFor, png, startLoopbackServer, tarOf, type LoopbackServer, type TarMember } from "./staging-fixtures.js";
+import { bigPng, multipart, notificationConfig, paxFor, png, startLoopbackServer, tar as tarOf, type LoopbackServer, type TarMember } from "./helpers/fixtures.js";
 import { INDEXING_DELAY_MS } from "../src/staging/ingest/worker.js";
 import { derivedInternalId } from "../src/state/workspaces.js";
 
@@ -137,8 +137,8 @@ describe("bulk-upload/image-files", () => {
       { name: "../evil.png", data: png(101) },
       { name: "/etc/abs.png", data: png(102) },
       { name: "nested/../../up.png", data: png(103) },
-      { name: "link.png", type: "2", linkname: "/etc/passwd" },
-      { name: "hard.png", type: "1", linkname: "good-1.png" },
+      { name: "link.png", type: "2", linkName: "/etc/passwd" },
+      { name: "hard.png", type: "1", linkName: "good-1.png" },
       { name: "tty.png", type: "3" },
       { name: "disk.png", type: "4" },
       { name: "pipe.png", type: "6" },
@@ -295,7 +295,6 @@ describe("restart", () => {
     try {
       const first = await startTestEmulator({ dataDir, timeScale: 1 });
       first.emulator.clock.setMode("manual");
-      const { multipart } = await import("./staging-fixtures.js");
       const m = multipart([{ field: "a.png", filename: "a.png", data: png(9) }]);
       const img = await first.call("POST", `${first.staging("restart-simple")}/upload/image?fileName=a.png`, { body: m.body, headers: { "content-type": m.contentType } });
       expect(img.status).toBe(200);

@@ -5,7 +5,7 @@ import { Readable } from "node:stream";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readResponse, startTestEmulator, type TestEmulator } from "./helpers/emulator.js";
-import { multipart, png } from "./staging-fixtures.js";
+import { multipart, png } from "./helpers/fixtures.js";
 
 let emu: TestEmulator;
 beforeAll(async () => {

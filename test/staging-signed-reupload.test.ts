@@ -10,7 +10,7 @@ import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startChildEmulator } from "./helpers/child-emulator.js";
 import { readResponse, startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
-import { png, tarOf } from "./staging-fixtures.js";
+import { png, tar as tarOf } from "./helpers/fixtures.js";
 
 let emu: TestEmulator;
 beforeAll(async () => {

@@ -4,7 +4,7 @@ import { Readable } from "node:stream";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readResponse, startTestEmulator, type TestEmulator } from "./helpers/emulator.js";
-import { png } from "./staging-fixtures.js";
+import { multipart, png } from "./helpers/fixtures.js";
 
 let emu: TestEmulator;
 beforeAll(async () => {
@@ -134,7 +134,7 @@ describe("upload/video + signed PUT", () => {
     }
     expect((await emu.call("GET", `${emu.staging("vid-mix")}/count`)).json.count).toBe(1);
 
-    const { body, contentType } = await import("./staging-fixtures.js").then((m) => m.multipart([{ field: "a.png", filename: "a.png", data: png(1) }]));
+    const { body, contentType } = multipart([{ field: "a.png", filename: "a.png", data: png(1) }]);
     const img = await emu.call("POST", `${emu.staging("vid-mix")}/upload/image?fileName=a.png`, { body, headers: { "content-type": contentType } });
     expect(img.status).toBe(409);
     const shard = await emu.call("POST", `${emu.staging("vid-mix")}/bulk-upload/image-files`);

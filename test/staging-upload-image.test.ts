@@ -2,7 +2,7 @@
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, type TestEmulator } from "./helpers/emulator.js";
-import { bigPng, multipart, png } from "./staging-fixtures.js";
+import { bigPng, multipart, png } from "./helpers/fixtures.js";
 import { insertBatch } from "../src/state/batches.js";
 
 let emu: TestEmulator;

@@ -13,9 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveConfig } from "../src/config.js";
 import { startChildEmulator } from "./helpers/child-emulator.js";
 import { startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
-import { mp4 } from "./helpers/media.js";
+import { mp4, png, startLoopbackServer, type LoopbackServer } from "./helpers/fixtures.js";
 import { assertRealClientAvailable, expectClientOk, runClient } from "./helpers/real-client.js";
-import { png, startLoopbackServer, type LoopbackServer } from "./staging-fixtures.js";
 
 const TLS_DIR = path.resolve(path.dirname(new URL(import.meta.url).pathname), "fixtures", "loopback-tls");
 

@@ -10,7 +10,7 @@ import path from "node:path";
 import { FormData, request } from "undici";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { png } from "../helpers/media.js";
+import { png } from "../helpers/fixtures.js";
 import { DockerBuildError, emulateBuild, hostPath, type BuildResult } from "./docker-build.js";
 import { layOutContext, type ContextLayout } from "./docker-context.js";
 import { reuseCompiledSqlite, runAs, runHealthcheck, startImage } from "./docker-run.js";

@@ -5,10 +5,9 @@
 // and (only in dedicated cycles, as an import replaces the whole world) snapshot export + import.
 // Every 2xx answer is written to the Ledger with what it promised.
 import { request } from "undici";
-import { mp4, png, tar, type TarMember } from "../helpers/media.js";
+import { mp4, multipart, png, tar, type LoopbackServer, type TarMember } from "../helpers/fixtures.js";
 import type { Ledger } from "./ledger.js";
 import { sha256 } from "./ledger.js";
-import type { FileServer, HookReceiver } from "./loopback.js";
 import type { Rng } from "./random.js";
 import { fileKey, type ExpectedFile, type Violation } from "./store-check.js";
 
@@ -21,8 +20,10 @@ export interface WorkloadDeps {
   baseUrl: string;
   tracked: Account;
   scratch: Account;
-  files: FileServer;
-  hooks: HookReceiver;
+  /** Serves the referenced images (pngUrl). */
+  files: LoopbackServer;
+  /** Receives the webhooks (a share of them failed, see the harness test). */
+  hooks: { url: string };
   ledger: Ledger;
   rng: Rng;
   /** Findings of the workload itself (an export that breaks a promise, a refused import). */
@@ -105,10 +106,15 @@ class Cx {
   }
 }
 
-export function multipartImage(name: string, data: Buffer): { body: Buffer; type: string } {
-  const b = `----harness${name.replace(/\W/g, "")}`;
-  const head = `--${b}\r\nContent-Disposition: form-data; name="${name}"; filename="${name}"\r\nContent-Type: image/png\r\n\r\n`;
-  return { body: Buffer.concat([Buffer.from(head), data, Buffer.from(`\r\n--${b}--\r\n`)]), type: `multipart/form-data; boundary=${b}` };
+/** One image as the official client uploads it: a single part named after the file. */
+export function multipartImage(name: string, data: Buffer): { body: Buffer; contentType: string } {
+  return multipart([{ field: name, filename: name, contentType: "image/png", data }]);
+}
+
+/** The URL of png(seed) on the loopback file server (served from the first ask on). */
+function pngUrl(files: LoopbackServer, seed: number): string {
+  files.serve(`/png/${seed}`, png(seed), { headers: { "content-type": "image/png" } });
+  return `${files.url}/png/${seed}`;
 }
 
 async function uploadImage(cx: Cx, a: Account, batch: string): Promise<boolean> {
@@ -118,7 +124,7 @@ async function uploadImage(cx: Cx, a: Account, batch: string): Promise<boolean> 
   const f: ExpectedFile = { ws: a.ws, batch, name, sha256: sha256(data), via: { kind: "file" } };
   cx.ledger.sending(f);
   const m = multipartImage(name, data);
-  const r = await cx.op("upload", () => send(cx.staging(a, batch, "upload/image", { fileName: name }), "POST", m.body, { "content-type": m.type }));
+  const r = await cx.op("upload", () => send(cx.staging(a, batch, "upload/image", { fileName: name }), "POST", m.body, { "content-type": m.contentType }));
   if (!r?.ok) return false;
   cx.ledger.acknowledged(f);
   return true;
@@ -204,7 +210,7 @@ async function referencesLane(cx: Cx, rng: Rng): Promise<void> {
     const key = fileKey(a.ws, batch, ingestId);
     cx.ledger.ingestSending(key, seeds.map((s) => ({ ws: a.ws, batch, name: `r${s}.png`, sha256: sha256(png(s)), via: { kind: "ingest", ingestId } })));
     const body = JSON.stringify({
-      imageReferences: seeds.map((s) => ({ name: `r${s}.png`, url: cx.deps.files.urlFor(s) })),
+      imageReferences: seeds.map((s) => ({ name: `r${s}.png`, url: pngUrl(cx.deps.files, s) })),
       ingestId,
       notificationsURL: cx.deps.hooks.url,
       notificationCategories: ["ingest-status", "files-status"],

@@ -1,11 +1,9 @@
 // Helpers for the jobs tests: staging files over HTTP like the official client, job definitions,
-// polling a job to its end, paging output batches, downloading and unpacking archives, and a
-// webhook receiver on loopback that answers with scripted statuses.
+// polling a job to its end, paging output batches, downloading and unpacking archives, parsing
+// JSONL and CSV results.
 import fs from "node:fs";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import type { AddressInfo } from "node:net";
 import * as tar from "tar";
 import { request } from "undici";
 import type { TestEmulator } from "./emulator.js";
@@ -100,39 +98,6 @@ export async function untarGz(bytes: Buffer): Promise<Map<string, Buffer>> {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-}
-
-export interface Receiver {
-  url: string;
-  requests: { headers: http.IncomingHttpHeaders; body: any; status: number }[];
-  close(): Promise<void>;
-}
-
-/** A webhook receiver on 127.0.0.1 that answers `statuses[i]` to the i-th request (then 200). */
-export async function startReceiver(statuses: number[] = []): Promise<Receiver> {
-  const requests: Receiver["requests"] = [];
-  const server = http.createServer((req, res) => {
-    let raw = "";
-    req.on("data", (d) => (raw += d));
-    req.on("end", () => {
-      const status = statuses[requests.length] ?? 200;
-      let body: any = raw;
-      try {
-        body = JSON.parse(raw);
-      } catch {
-        // keep the raw text
-      }
-      requests.push({ headers: req.headers, body, status });
-      res.writeHead(status, { "content-type": "application/json" }).end("{}");
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}/hook`,
-    requests,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
 }
 
 export function parseJsonl(text: string): any[] {
