@@ -7,7 +7,7 @@ import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { FormData, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { png } from "./helpers/media.js";
+import { png } from "./helpers/fixtures.js";
 import { startTestEmulator, type TestEmulator } from "./helpers/emulator.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
