@@ -29,7 +29,7 @@ function stageKind(name: string): StageKind {
   return kind;
 }
 
-/** Real-time pause before a step that met a full disk is tried again. */
+/** Pause before a step that met a full disk is tried again. */
 const STORAGE_RETRY_MS = 1000;
 
 export class JobEngine implements Worker {
@@ -266,8 +266,8 @@ export class JobEngine implements Worker {
 
   /**
    * The disk is full: not the job's failure. Its running tasks start over (a half-written append
-   * cannot be trusted) and the step is retried after a real-time pause, so a full disk under a
-   * no-waiting clock does not spin.
+   * cannot be trusted) and the step is retried a second later on the emulator clock (and in real
+   * time too when the clock does not wait), so a full disk neither fails the job nor spins.
    */
   private async pauseForStorage(run: JobRun, ws: string, jobId: string): Promise<number> {
     const { key } = run;
@@ -279,8 +279,9 @@ export class JobEngine implements Worker {
     } catch {
       // Rewinding is a write too; the next attempt tries again.
     }
-    await new Promise((r) => setTimeout(r, STORAGE_RETRY_MS));
-    return 0;
+    // Retried after emulated time; under a no-waiting clock also after real time, so it does not spin.
+    if (this.emu.clock.state().mode === "max") await new Promise((r) => setTimeout(r, STORAGE_RETRY_MS));
+    return STORAGE_RETRY_MS;
   }
 
   /** After a crash or a reload: tasks that were mid-way start over (their partial output was never committed). */

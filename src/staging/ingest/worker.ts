@@ -38,7 +38,7 @@ export interface RoboqlPayload {
   query: string;
 }
 
-/** Real-time pause before a shard that met a full disk is tried again. */
+/** Pause before a shard that met a full disk is tried again. */
 const STORAGE_RETRY_MS = 1000;
 
 export class IngestWorker implements Worker {
@@ -124,8 +124,9 @@ export class IngestWorker implements Worker {
       if (isStorageFull(err)) {
         // Not the shard's fault: it stays queued ("info") and is tried again once space may be back.
         console.error(`[ingest] shard ${shardId} paused: the disk is full; retrying`);
-        await new Promise((r) => setTimeout(r, STORAGE_RETRY_MS));
-        if (!this.stopped) setImmediate(() => this.schedule(shardId, 0));
+        // Retried a second later on the emulator clock; under a no-waiting clock in real time too.
+        if (this.emu.clock.state().mode === "max") await new Promise((r) => setTimeout(r, STORAGE_RETRY_MS));
+        if (!this.stopped) setImmediate(() => this.schedule(shardId, STORAGE_RETRY_MS));
         return;
       }
       console.error(`[ingest] shard ${shardId} failed:`, err);
