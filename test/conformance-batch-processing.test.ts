@@ -28,12 +28,6 @@ async function job(jobId: string): Promise<any> {
 }
 const terminal = (jobId: string, ms = 30_000) => waitFor(async () => ((await job(jobId))?.isTerminal ? job(jobId) : undefined), ms, `job ${jobId} to finish`);
 
-async function control(method: string, p: string, json?: unknown) {
-  const r = await emu.call(method, `/_emulator${p}`, { apiKey: null, json });
-  if (r.status >= 300) throw new Error(`${method} /_emulator${p} → ${r.status}: ${r.text.slice(0, 300)}`);
-  return r.json;
-}
-
 beforeAll(async () => {
   assertRealClientAvailable();
   emu = await startTestEmulator();
@@ -46,7 +40,7 @@ beforeAll(async () => {
   for (let i = 0; i < 2; i++) fs.writeFileSync(path.join(videos, `v-${i}.mp4`), mp4(i));
   await ds("create-batch-of-videos", "--videos-dir", videos, "--batch-id", "bp-videos");
   // A multipart input (images part + metadata part) for --part-name / --images-metadata-part-name.
-  await control("POST", "/seed", {
+  await emu.controls.seed({
     batches: [{
       batchId: "bp-multipart",
       parts: [{ name: "pics", contentType: "images" }, { name: "meta", contentType: "metadata" }],
@@ -163,7 +157,7 @@ describe("rf-cloud batch-processing against the emulator", () => {
   });
 
   it("abort-job on a running job (manual clock holds it running)", async () => {
-    await control("POST", "/clock", { mode: "manual" });
+    await emu.controls.clock.set("manual");
     try {
       await bp("process-images-with-workflow", "--batch-id", "bp-images", "--workflow-id", "wf-abort", "--job-id", "conf-abort");
       const running = await job("conf-abort");
@@ -171,14 +165,14 @@ describe("rf-cloud batch-processing against the emulator", () => {
       await bp("show-job-details", "--job-id", "conf-abort");
       await bp("abort-job", "--job-id", "conf-abort");
     } finally {
-      await control("POST", "/clock", { mode: "max" });
+      await emu.controls.clock.set("max");
     }
     const done = await terminal("conf-abort");
     expect(done.isTerminal).toBe(true);
   });
 
   it("restart-job with every override, after a failed stage", async () => {
-    await control("POST", "/faults", { id: "conf-fail-once", match: { jobId: "conf-restart", stage: "processing" }, action: { type: "fail-stage" }, times: 1 });
+    await emu.controls.faults.add({ id: "conf-fail-once", match: { jobId: "conf-restart", stage: "processing" }, action: { type: "fail-stage" }, times: 1 });
     await bp("process-images-with-workflow", "--batch-id", "bp-images", "--workflow-id", "wf-restart", "--job-id", "conf-restart");
     const failed = await terminal("conf-restart");
     expect(failed.error).toBe(true);

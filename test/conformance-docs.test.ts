@@ -79,10 +79,8 @@ function withQueryInUrl(block: string): string {
   return kept.join("\n");
 }
 
-async function journalCount(): Promise<number> {
-  const r = await emu.call("GET", "/_emulator/journal/count", { apiKey: null });
-  if (r.status !== 200) throw new Error(`journal count → ${r.status}`);
-  return r.json.count;
+function journalCount(): Promise<number> {
+  return emu.controls.journalCount();
 }
 
 /** Runs a documented line that curl itself refuses; returns curl's exit code and checks nothing reached the emulator. */

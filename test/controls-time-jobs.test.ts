@@ -50,14 +50,14 @@ describe("clock", () => {
   });
 
   it("steps a job stage by stage on a manual clock", async () => {
-    await ctl("POST", "/clock", { mode: "manual" });
-    const start = Date.parse((await ctl("GET", "/clock")).json.now);
+    await emu.controls.clock.set("manual");
+    const start = Date.parse((await emu.controls.clock.get()).now);
     const created = await emu.call("POST", emu.jobs("stepped"), { json: definition(emu.workspace) });
     expect(created.status, created.text).toBe(200);
     // Nothing moves while the clock stands still.
     await new Promise((r) => setTimeout(r, 100));
     expect((await job("stepped")).currentStage).toBeNull();
-    expect((await ctl("GET", "/clock")).json.pendingTimers).toBeGreaterThan(0);
+    expect((await emu.controls.clock.get()).pendingTimers).toBeGreaterThan(0);
 
     const seen: string[] = [];
     let steps = 0;
@@ -74,26 +74,26 @@ describe("clock", () => {
     expect(done.error).toBe(false);
     expect(steps).toBeGreaterThan(3);
     // Emulated time passed (the stages' durations), none of it waited for in real time.
-    expect(Date.parse((await ctl("GET", "/clock")).json.now) - start).toBeGreaterThanOrEqual(2000);
+    expect(Date.parse((await emu.controls.clock.get()).now) - start).toBeGreaterThanOrEqual(2000);
     const stages = (await emu.call("GET", emu.jobs("stepped") + "/stages")).json.stages;
     expect(stages.map((s: any) => s.processingStageName)).toEqual(["processing", "export"]);
     expect(stages.every((s: any) => String(s.statusType).includes("success"))).toBe(true);
-    await ctl("POST", "/clock", { mode: "max" });
+    await emu.controls.clock.set("max");
   });
 
   it("a signed download URL expires after the clock is advanced past its lifetime", async () => {
-    await ctl("POST", "/clock", { mode: "manual" });
+    await emu.controls.clock.set("manual");
     const list = await emu.call("GET", emu.staging("pics") + "/list?pageSize=1");
     const url = list.json.filesMetadata[0].downloadURL;
     expect((await request(url)).statusCode).toBe(200);
-    await ctl("POST", "/clock/advance", { ms: 59 * 60 * 1000 });
+    await emu.controls.clock.advance(59 * 60 * 1000);
     expect((await request(url)).statusCode).toBe(200);
-    await ctl("POST", "/clock/advance", { ms: 2 * 60 * 1000 });
+    await emu.controls.clock.advance(2 * 60 * 1000);
     const expired = await request(url);
     expect(expired.statusCode).toBe(403);
     expect(((await expired.body.json()) as any).message).toMatch(/expired/);
-    await ctl("POST", "/clock/advance", { to: "idle" });
-    await ctl("POST", "/clock", { mode: "max" });
+    await emu.controls.clock.runUntilIdle();
+    await emu.controls.clock.set("max");
   });
 });
 
@@ -119,8 +119,8 @@ describe("scripted and injected job failures", () => {
   });
 
   it("fail-task and fail-stage fault rules reach the simulator and count their fires", async () => {
-    await ctl("POST", "/faults", { id: "task-fault", match: { jobId: "faulted-task", stage: "processing", taskIndex: 0 }, action: { type: "fail-task" }, times: 1 });
-    await ctl("POST", "/faults", { id: "stage-fault", match: { jobId: "faulted-stage", stage: "export" }, action: { type: "fail-stage" } });
+    await emu.controls.faults.add({ id: "task-fault", match: { jobId: "faulted-task", stage: "processing", taskIndex: 0 }, action: { type: "fail-task" }, times: 1 });
+    await emu.controls.faults.add({ id: "stage-fault", match: { jobId: "faulted-stage", stage: "export" }, action: { type: "fail-stage" } });
     expect((await emu.call("POST", emu.jobs("faulted-task"), { json: definition(emu.workspace) })).status).toBe(200);
     expect((await emu.call("POST", emu.jobs("faulted-stage"), { json: definition(emu.workspace) })).status).toBe(200);
     const stageJob = await waitFor(async () => {
@@ -129,12 +129,12 @@ describe("scripted and injected job failures", () => {
     }, 15_000, "faulted-stage job to end");
     expect(stageJob.error).toBe(true);
     await waitFor(async () => (await job("faulted-task")).isTerminal, 15_000, "faulted-task job to end");
-    const rules = (await ctl("GET", "/faults")).json.rules;
+    const rules: any[] = await emu.controls.faults.list();
     expect(rules.find((r: any) => r.id === "task-fault").fired).toBe(1);
     expect(rules.find((r: any) => r.id === "stage-fault").fired).toBeGreaterThanOrEqual(1);
     const tasks = (await emu.call("GET", emu.jobs("faulted-task") + "/logs?pageSize=500")).json.logs;
     expect(JSON.stringify(tasks)).toMatch(/fault injected|injected-fault/);
-    await ctl("DELETE", "/faults");
+    await emu.controls.faults.clear();
   });
 
   it("seeds jobs in a given state", async () => {
@@ -151,18 +151,18 @@ describe("scripted and injected job failures", () => {
     expect((await job("seeded-bad")).error).toBe(true);
 
     // "running" holds on any clock that waits: here a manual one, stepped into the processing stage.
-    await ctl("POST", "/clock", { mode: "manual" });
+    await emu.controls.clock.set("manual");
     expect((await ctl("POST", "/seed", { jobs: [{ jobId: "seeded-run", definition: definition(emu.workspace), state: "running" }] })).status).toBe(200);
-    for (let i = 0; i < 20 && (await job("seeded-run")).currentStage !== "processing"; i++) await ctl("POST", "/clock/advance", { to: "next" });
-    await ctl("POST", "/clock/advance", { ms: 24 * 3600 * 1000 });
+    for (let i = 0; i < 20 && (await job("seeded-run")).currentStage !== "processing"; i++) await emu.controls.clock.next();
+    await emu.controls.clock.advance(24 * 3600 * 1000);
     const running = await job("seeded-run");
     expect(running.isTerminal).toBe(false);
     expect(running.currentStage).toBe("processing");
     // A reset stops it and forgets every job.
     expect((await ctl("POST", "/reset")).status).toBe(200);
     expect((await emu.call("GET", emu.jobs("seeded-run"))).status).toBe(404);
-    expect((await ctl("GET", "/clock")).json.pendingTimers).toBe(0);
-    await ctl("POST", "/clock", { mode: "max" });
+    expect((await emu.controls.clock.get()).pendingTimers).toBe(0);
+    await emu.controls.clock.set("max");
   });
 });
 
@@ -176,13 +176,13 @@ describe("deterministic seed", () => {
       for (let run = 0; run < 2; run++) {
         const e = await startTestEmulator({ seedFile });
         try {
-          const clock = (await e.call("GET", "/_emulator/clock", { apiKey: null })).json;
+          const clock = await e.controls.clock.get();
           expect(clock).toMatchObject({ mode: "manual", now: "2026-01-01T00:00:00.000Z" });
           const batch = (await e.call("GET", e.staging("det"))).json.batch;
           expect(batch.createdDate).toBe("2026-01-01T00:00:00.000Z");
-          const send = async () => (await e.call("POST", "/_emulator/webhooks", { apiKey: null, json: { url: `${e.url}/_emulator/receiver/det` } })).json.id as string;
+          const send = () => e.controls.webhooks.send({ url: e.controls.receiver("det").url });
           const mine = [await send(), await send()];
-          await e.call("POST", "/_emulator/reset", { apiKey: null });
+          await e.controls.reset();
           mine.push(await send());
           ids.push(mine);
         } finally {

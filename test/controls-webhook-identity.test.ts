@@ -20,10 +20,10 @@ async function hookHeaders(e: TestEmulator, workspace: string | undefined, recei
   const url = `${e.url}/_emulator/receiver/${receiver}`;
   const sent = await ctl(e, "POST", "/webhooks", { url, ...(workspace ? { workspace } : {}), subject: receiver, payload: { type: "identity-test" } });
   expect(sent.status, sent.text).toBe(202);
-  const got = await waitFor(async () => {
-    const r = await ctl(e, "GET", `/receiver/${receiver}`);
-    return r.json.deliveries?.length ? r.json.deliveries : undefined;
-  }, 10_000, `a delivery to ${receiver}`);
+  const got = (await waitFor(async () => {
+    const deliveries = await e.controls.receiver(receiver).list();
+    return deliveries.length ? deliveries : undefined;
+  }, 10_000, `a delivery to ${receiver}`))!;
   return got[0].headers as Record<string, string>;
 }
 
@@ -43,8 +43,8 @@ describe("webhook Authorization carries the workspace's internal id", () => {
     const other = await startTestEmulator();
     try {
       expect(await internalIdOf(other, other.workspace)).toBe(await internalIdOf(emu, emu.workspace));
-      await ctl(other, "POST", "/seed", { workspaces: [{ id: "team-x" }] });
-      await ctl(emu, "POST", "/seed", { workspaces: [{ id: "team-x" }] });
+      await other.controls.seed({ workspaces: [{ id: "team-x" }] });
+      await emu.controls.seed({ workspaces: [{ id: "team-x" }] });
       expect(await internalIdOf(other, "team-x")).toBe(await internalIdOf(emu, "team-x"));
       expect(await internalIdOf(emu, "team-x")).not.toBe(await internalIdOf(emu, emu.workspace));
     } finally {

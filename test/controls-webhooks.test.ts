@@ -7,8 +7,8 @@ import { derivedInternalId } from "../src/state/workspaces.js";
 let emu: TestEmulator;
 const ctl = (method: string, p: string, json?: unknown) => emu.call(method, `/_emulator${p}`, { apiKey: null, json });
 const receiverUrl = (name: string, query = "") => `${emu.url}/_emulator/receiver/${name}${query}`;
-const received = async (name: string) => (await ctl("GET", `/receiver/${name}`)).json.deliveries as any[];
-const deliveries = async () => (await ctl("GET", "/webhooks")).json.deliveries as any[];
+const received = async (name: string) => (await emu.controls.receiver(name).list()) as any[];
+const deliveries = async () => (await emu.controls.webhooks.list()) as any[];
 /** waitFor with a non-null result type. */
 const until = async <T>(fn: () => Promise<T | null | undefined | false>, ms: number, what: string): Promise<T> => (await waitFor(fn, ms, what)) as T;
 
@@ -17,8 +17,8 @@ beforeAll(async () => {
 });
 afterAll(async () => emu?.close());
 beforeEach(async () => {
-  await ctl("POST", "/reset");
-  await ctl("DELETE", "/receiver/hooks");
+  await emu.controls.reset();
+  await emu.controls.receiver("hooks").clear();
 });
 
 async function send(subject: string, url = receiverUrl("hooks"), payload: Record<string, unknown> = { type: "test-notification", subject }) {
@@ -60,7 +60,7 @@ describe("receiver and deliveries", () => {
 
 describe("delivery faults", () => {
   it("drop: the attempt is lost (recorded as an error) and the retry delivers", async () => {
-    await ctl("POST", "/faults", { match: { category: "job" }, action: { type: "webhook-drop" }, times: 1 });
+    await emu.controls.faults.add({ match: { category: "job" }, action: { type: "webhook-drop" }, times: 1 });
     const id = await send("job-3");
     const d = await until(async () => (await deliveries()).find((x) => x.id === id && x.state === "delivered"), 5000, "delivered after drop");
     expect(d.attempts.map((a: any) => [a.attempt, a.status])).toEqual([[1, null], [2, 200]]);
@@ -70,14 +70,14 @@ describe("delivery faults", () => {
   });
 
   it("duplicate: the receiver gets the same event twice", async () => {
-    await ctl("POST", "/faults", { match: { url: "**/receiver/hooks" }, action: { type: "webhook-duplicate" }, times: 1 });
+    await emu.controls.faults.add({ match: { url: "**/receiver/hooks" }, action: { type: "webhook-duplicate" }, times: 1 });
     const id = await send("job-4");
     const got = await until(async () => ((await received("hooks")).length >= 2 ? received("hooks") : null), 5000, "two copies");
     expect(got.map((r) => [r.json.event_id, r.json.delivery_attempt])).toEqual([[id, 1], [id, 1]]);
   });
 
   it("delay: the delivery arrives late and the attempt's latency shows it", async () => {
-    await ctl("POST", "/faults", { match: { jobId: "job-5" }, action: { type: "webhook-delay", ms: 400 } });
+    await emu.controls.faults.add({ match: { jobId: "job-5" }, action: { type: "webhook-delay", ms: 400 } });
     const t0 = Date.now();
     const id = await send("job-5");
     await waitFor(async () => (await received("hooks")).length === 1, 5000, "delayed delivery");
@@ -87,12 +87,12 @@ describe("delivery faults", () => {
   });
 
   it("out of order: a held-back delivery arrives after one sent later", async () => {
-    await ctl("POST", "/faults", { match: { jobId: "first" }, action: { type: "webhook-out-of-order", ms: 300 } });
+    await emu.controls.faults.add({ match: { jobId: "first" }, action: { type: "webhook-out-of-order", ms: 300 } });
     await send("first");
     await send("second");
     const got = await until(async () => ((await received("hooks")).length === 2 ? received("hooks") : null), 5000, "both deliveries");
     expect(got.map((r) => r.json.subject)).toEqual(["second", "first"]);
-    const rule = (await ctl("GET", "/faults")).json.rules[0];
+    const rule = (await emu.controls.faults.list())[0];
     expect(rule.fired).toBe(1);
   });
 });

@@ -25,7 +25,7 @@ beforeAll(async () => {
 afterAll(async () => emu?.close());
 
 async function now(): Promise<number> {
-  return Date.parse((await ctl("GET", "/clock")).json.now);
+  return Date.parse((await emu.controls.clock.get()).now);
 }
 
 async function advance(ms: number) {
@@ -222,7 +222,7 @@ describe("job output batches", () => {
     const outputBlobs = await blobsAddedBy(async () => {
       const r = await emu.call("POST", emu.jobs("exp-job"), { json: imageJob(emu.workspace, "job-in") });
       expect(r.status, r.text).toBe(200);
-      expect((await ctl("POST", "/clock/advance", { to: "idle" })).json.idle).toBe(true);
+      expect((await emu.controls.clock.runUntilIdle()).idle).toBe(true);
     });
     expect(outputBlobs.length).toBeGreaterThanOrEqual(2);
     const outputs: string[] = (await stagesOf(emu, "exp-job")).flatMap((s) => s.outputBatches);
@@ -276,7 +276,7 @@ describe("job output batches", () => {
     expect(JSON.parse(up.text)).toMatchObject({ error: { type: "batch-expired" } });
     expect(JSON.parse(up.text).message).toContain('job "held-job" still uses it');
 
-    expect((await ctl("POST", "/clock/advance", { to: "idle" })).json.idle).toBe(true);
+    expect((await emu.controls.clock.runUntilIdle()).idle).toBe(true);
     const job = (await emu.call("GET", emu.jobs("held-job"))).json.job;
     expect({ isTerminal: job.isTerminal, error: job.error }).toEqual({ isTerminal: true, error: false });
     for (const rel of inputBlobs) expect(exists(rel), rel).toBe(false);

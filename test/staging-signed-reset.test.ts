@@ -62,7 +62,7 @@ describe("signed download URLs across a reset", () => {
   it("a URL from before a snapshot import never serves a file of the imported world", async () => {
     const other = await startTestEmulator();
     try {
-      await control(emu, "POST", "/reset", {});
+      await emu.controls.reset();
       await uploadPng(emu, emu.workspace, emu.apiKey, "snap", "same.png", png(303));
       const old = await downloadUrlOf(emu, emu.workspace, emu.apiKey, "snap");
       expect((await get(old)).status).toBe(200);
@@ -83,7 +83,7 @@ describe("signed download URLs across a reset", () => {
   });
 
   it("names workspace, batch and file: the path carries all of them", async () => {
-    await control(emu, "POST", "/reset", {});
+    await emu.controls.reset();
     await uploadPng(emu, emu.workspace, emu.apiKey, "named-batch", "named.png", png(5));
     const url = new URL(await downloadUrlOf(emu, emu.workspace, emu.apiKey, "named-batch"));
     expect(url.pathname).toContain(`/${emu.workspace}/`);
@@ -102,7 +102,7 @@ describe("signed upload URLs across a reset", () => {
   it("an upload URL from before a full reset answers 404 naming the reset", async () => {
     const d = await videoSlot("slot-before-reset");
     expect(new URL(d.uploadURL).pathname).toContain("/slot-before-reset/");
-    await control(emu, "POST", "/reset", {});
+    await emu.controls.reset();
     const got = await readResponse(await request(d.uploadURL, { method: "PUT", body: MP4, headers: d.extensionHeaders }));
     expect(got.status, got.text).toBe(404);
     expect(got.json.message).toMatch(/reset/i);

@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { startEmulator, type RunningEmulator } from "../../src/server.js";
 import type { EmulatorConfig } from "../../src/config.js";
+import { controlClient, type ControlClient } from "../../src/testing.js";
 
 // Every test's emulator checks its own responses against its published schemas (src/routes/response-check.ts);
 // set here so in-process emulators and spawned child processes alike inherit it.
@@ -12,6 +13,8 @@ process.env.EMULATOR_CHECK_RESPONSES ??= "1";
 
 export interface TestEmulator extends RunningEmulator {
   dataDir: string;
+  /** The package's typed client of /_emulator (reset, seed, clock, webhooks, receiver...), with the admin token if one is set. */
+  controls: ControlClient;
   /** GET/POST/... relative to the base URL; adds api_key unless `apiKey: null`. */
   call(method: string, pathAndQuery: string, opts?: { apiKey?: string | null; json?: unknown; body?: any; headers?: Record<string, string> }): Promise<{ status: number; headers: Record<string, any>; json: any; text: string }>;
   staging(batchId?: string): string;
@@ -36,6 +39,7 @@ export async function startTestEmulator(overrides: Partial<EmulatorConfig> = {})
   return {
     ...running,
     dataDir,
+    controls: controlClient(running.url, { adminToken: overrides.adminToken }),
     call,
     staging: (batchId) => `/data-staging/v1/external/${running.workspace}/batches${batchId ? `/${batchId}` : ""}`,
     jobs: (jobId) => `/batch-processing/v1/external/${running.workspace}/jobs${jobId ? `/${jobId}` : ""}`,
