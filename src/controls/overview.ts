@@ -1,12 +1,23 @@
 // One read-only summary of the emulated world for the dashboard: workspaces and keys, batches with
-// file counts, parts and shard statuses, webhook and journal counts, the clock. Jobs are read by the
-// dashboard from the emulated jobs API itself, so this file does not depend on the jobs schema.
+// file counts, parts and shard statuses, the newest jobs with their stages and progress, webhook and
+// journal counts, the clock. dashboardState adds what the other views show, so the page that serves
+// the dashboard can carry it and paint real data at once.
 import { iso } from "../clock.js";
 import type { Emulator } from "../context.js";
-import { allBatches, allPartNames, fileCountsByPart, shardStatusCounts } from "../state/overview.js";
+import { presentJob, presentStage } from "../jobs/presenters.js";
+import { listJobs, listStages } from "../state/jobs.js";
+import { allBatches, allPartNames, fileCountsByPart, shardStatusCounts, stageProgress } from "../state/overview.js";
 import { webhookStateCounts } from "../state/webhooks.js";
 import { listWorkspaces } from "../state/workspaces.js";
+import { contractReport } from "./contract-report.js";
+import { presentFaultRule } from "./faults.js";
+import { journalPage } from "./journal.js";
 import { clockView } from "./time.js";
+import { listDeliveriesWithAttempts } from "./webhooks.js";
+
+/** Jobs shown per workspace (newest first), deliveries and journal entries in the first paint. */
+const JOBS_SHOWN = 50;
+const RECENT = 50;
 
 export function overview(emu: Emulator) {
   const db = emu.db;
@@ -36,14 +47,43 @@ export function overview(emu: Emulator) {
     byWs.set(b.workspace_id, list);
   }
   const plane = emu.controls;
+  const workspaces = listWorkspaces(db);
   return {
     status: "ok",
     clock: clockView(emu),
     defaultWorkspace: emu.config.workspace,
     adminTokenRequired: Boolean(emu.config.adminToken),
-    workspaces: listWorkspaces(db).map((w) => ({ ...w, batches: byWs.get(w.id) ?? [] })),
+    workspaces: workspaces.map((w) => ({ ...w, batches: byWs.get(w.id) ?? [] })),
+    jobs: workspaces.flatMap((w) => jobsOf(emu, w.id)),
     webhooks: webhookStateCounts(db),
     journal: { count: plane.journal.count({}), limit: plane.journal.limit },
     faultRules: plane.faults.rows().length,
+  };
+}
+
+/** A workspace's newest jobs as the jobs API presents them, with each started stage's finished tasks and progress (0..1). */
+function jobsOf(emu: Emulator, ws: string) {
+  return listJobs(emu.db, ws, null, JOBS_SHOWN).items.map((row) => {
+    const progress = new Map(stageProgress(emu.db, ws, row.job_id).map((p) => [p.stage, p]));
+    const stages = listStages(emu.db, ws, row.job_id).map((s) => {
+      const st = presentStage(s);
+      const p = progress.get(s.stage_id);
+      if (st.statusType.includes("success")) return { ...st, tasksDone: st.tasksNumber, fraction: 1 };
+      const done = p?.done ?? 0;
+      return { ...st, tasksDone: done, fraction: Math.min(1, (done + (p?.partial ?? 0)) / st.tasksNumber) };
+    });
+    return { workspace: ws, state: row.state, job: presentJob(row), stages };
+  });
+}
+
+/** Everything the dashboard's views show, as their control endpoints answer it (newest deliveries and journal entries only). */
+export async function dashboardState(emu: Emulator) {
+  const plane = emu.controls;
+  return {
+    overview: overview(emu),
+    webhooks: { deliveries: listDeliveriesWithAttempts(emu.db, {}).slice(-RECENT) },
+    journal: journalPage(plane.journal, { limit: RECENT, order: "desc" }),
+    faults: { rules: plane.faults.rows().map(presentFaultRule) },
+    contractReport: await contractReport(emu),
   };
 }

@@ -1,263 +1,347 @@
-// Dashboard of the emulator: plain browser JavaScript, no framework, no build. It polls the control
-// API (/_emulator/*) and the emulated API (jobs, stages, tasks, file lists) once a second. Calls to
-// the emulated API carry X-Emulator-Internal so the journal and fault rules ignore them.
-"use strict";
+// Dashboard of the emulator: plain browser JavaScript modules, no framework, no build. The page
+// arrives with the world embedded (#initial-state) and paints it at once; then it polls the overview
+// (clock, workspaces, batches, jobs) and the active view's data once a second. Only views whose data
+// changed are drawn again, so open details, selections and scroll positions stay put.
+import { api, batchPath, CallError, ctl, jobPath, loadToken, query, saveToken } from "./api.js";
+import { $ } from "./dom.js";
+import { renderBatches, renderClock, renderJobs, renderLogJobs, renderLogs, renderWorkspaces } from "./views-jobs.js";
+import { renderContract, renderFaults, renderJournal, renderOperations, renderWebhooks } from "./views-oracle.js";
 
-(function () {
-  const POLL_MS = 1000;
-  const state = { token: null, refreshing: false, renders: 0, outputs: new Map(), jobs: [] };
-  const $ = (id) => document.getElementById(id);
+const POLL_MS = 1000;
+const JOURNAL_PAGE = 50;
+const VIEWS = ["jobs", "logs", "webhooks", "journal", "contract", "faults"];
 
-  const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-  const time = (iso) => (iso ? iso.replace("T", " ").replace(/\.\d+Z$/, "Z") : "");
+const state = {
+  token: null,
+  refreshing: false,
+  renders: 0,
+  view: "jobs",
+  data: { overview: null, webhooks: null, journal: null, faults: null, contractReport: null },
+  /** Batch file lists by "ws/batch": {files, more, count} or {error}. */
+  files: new Map(),
+  /** Open state of <details> by key, so a redraw keeps what the user opened or closed. */
+  open: new Map(),
+  /** Actions in flight ("ws/job", "w:<delivery>"): their buttons are disabled. */
+  pending: new Set(),
+  /** Bumped when something drawn but not in the polled data changes (file lists, pending actions). */
+  version: 0,
+  drawn: {},
+  journal: { filter: {}, before: [] },
+  logs: { job: null, severity: "", pageSize: 25, tokens: [""], page: null, error: null },
+};
 
-  function loadToken() {
-    const m = /(?:^|[#&])token=([^&]+)/.exec(location.hash);
-    if (m) {
-      sessionStorage.setItem("emulator-admin-token", decodeURIComponent(m[1]));
-      history.replaceState(null, "", location.pathname);
-    }
-    state.token = sessionStorage.getItem("emulator-admin-token");
+const call = (path, opts) => ctl(state.token, path, opts);
+
+function keyOf(ws) {
+  const w = state.data.overview && state.data.overview.workspaces.find((x) => x.id === ws);
+  if (!w || !w.apiKeys.length) throw new Error(`workspace "${ws}" has no API key`);
+  return w.apiKeys[0];
+}
+
+// ---- drawing ---------------------------------------------------------------------------------
+
+/** Draws `name` when what it shows (its signature) changed since it was last drawn. */
+function draw(name, data, fn) {
+  if (data === null || data === undefined) return;
+  const sig = `${state.version}|${JSON.stringify(data)}`;
+  if (state.drawn[name] === sig) return;
+  state.drawn[name] = sig;
+  fn();
+}
+
+const ui = () => ({ open: state.open, files: state.files, pending: state.pending, filtered: Object.keys(state.journal.filter).length > 0, on: handlers });
+
+function drawOverview() {
+  const ov = state.data.overview;
+  if (!ov) return;
+  renderClock(ov.clock);
+  // The clock is not part of the signature: a running clock would redraw the tables every second.
+  draw("world", { w: ov.workspaces, j: ov.jobs }, () => {
+    renderWorkspaces(ov);
+    renderJobs(ov.jobs, ui());
+    renderBatches(ov, ui());
+  });
+  draw("log-jobs", [ov.jobs.map((e) => `${e.workspace}/${e.job.jobId}`), state.logs.job], () => renderLogJobs(ov.jobs, state.logs.job));
+  const hooks = Object.values(ov.webhooks).reduce((a, n) => a + n, 0);
+  $("count-jobs").textContent = String(ov.jobs.length);
+  $("count-webhooks").textContent = ov.webhooks.failed ? `${hooks} · ${ov.webhooks.failed} failed` : String(hooks);
+  $("count-journal").textContent = String(ov.journal.count);
+  $("count-faults").textContent = String(ov.faultRules);
+  const report = state.data.contractReport;
+  $("count-contract").textContent = report ? `${report.summary.violations} violation${report.summary.violations === 1 ? "" : "s"}` : "";
+}
+
+function drawAll() {
+  drawOverview();
+  draw("webhooks", state.data.webhooks, () => renderWebhooks(state.data.webhooks.deliveries, ui()));
+  draw("journal", state.data.journal, () => renderJournal(state.data.journal, ui()));
+  draw("contract", state.data.contractReport, () => renderContract(state.data.contractReport));
+  renderOperations(state.data.contractReport);
+  draw("faults", state.data.faults, () => renderFaults(state.data.faults.rules));
+  draw("logs", state.logs, () => renderLogs(state.logs));
+}
+
+function redraw() {
+  state.version++;
+  drawAll();
+}
+
+// ---- reading ---------------------------------------------------------------------------------
+
+function journalPath() {
+  const before = state.journal.before[state.journal.before.length - 1];
+  return `/_emulator/journal${query({ order: "desc", limit: JOURNAL_PAGE, before, ...state.journal.filter })}`;
+}
+
+async function readJournal() {
+  try {
+    state.data.journal = await call(journalPath());
+    $("journal-error").hidden = true;
+  } catch (err) {
+    if (!(err instanceof CallError) || err.status !== 400) throw err;
+    $("journal-error").hidden = false;
+    $("journal-error").textContent = `Filter refused: ${err.message}`;
   }
+}
 
-  async function ctl(path, opts = {}) {
-    const headers = { ...(opts.body !== undefined ? { "content-type": "application/json" } : {}) };
-    if (state.token) headers.authorization = `Bearer ${state.token}`;
-    const res = await fetch(path, { method: opts.method || "GET", headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
-    if (res.status === 401) {
-      $("token-bar").hidden = false;
-      throw new Error("the control API needs the admin token");
-    }
-    const json = await res.json().catch(() => null);
-    if (!res.ok) throw new Error((json && json.message) || `${path} answered ${res.status}`);
-    return json;
+async function readLogs() {
+  const l = state.logs;
+  if (!l.job) return;
+  const token = l.tokens[l.tokens.length - 1];
+  try {
+    l.page = await api(keyOf(l.job.ws), `${jobPath(l.job.ws, l.job.jobId)}/logs${query({ pageSize: l.pageSize, nextPageToken: token, severity: l.severity })}`);
+    l.error = null;
+  } catch (err) {
+    l.page = null;
+    l.error = `Could not read the logs: ${err.message}`;
   }
+}
 
-  async function api(key, path) {
-    const sep = path.includes("?") ? "&" : "?";
-    const res = await fetch(`${path}${sep}api_key=${encodeURIComponent(key)}`, { headers: { "x-emulator-internal": "dashboard" } });
-    if (!res.ok) throw new Error(`${path} answered ${res.status}`);
-    return res.json();
+/** What the active view shows beyond the overview. */
+async function readView() {
+  const v = state.view;
+  if (v === "webhooks") state.data.webhooks = await call("/_emulator/webhooks");
+  else if (v === "journal") await Promise.all([readJournal(), state.data.contractReport ? null : readReport()]);
+  else if (v === "contract") await readReport();
+  else if (v === "faults") state.data.faults = await call("/_emulator/faults");
+  else if (v === "logs") await readLogs();
+}
+
+async function readReport() {
+  state.data.contractReport = await call("/_emulator/contract-report");
+}
+
+/** A batch's first files (with download links); read again when its file count changed. */
+async function loadFiles(ws, batchId, count) {
+  const k = `${ws}/${batchId}`;
+  const have = state.files.get(k);
+  if (have && (have.loading || (!have.error && (count === null || have.count === count)))) return;
+  state.files.set(k, { loading: true, files: [], count });
+  try {
+    const r = await api(keyOf(ws), `${batchPath(ws, batchId)}/list${query({ pageSize: 50 })}`);
+    state.files.set(k, { files: r.filesMetadata || [], more: Boolean(r.nextPageToken), count });
+  } catch (err) {
+    // An output batch may not exist yet (export still writing): read again on the next poll.
+    state.files.set(k, { error: `files not readable yet (${err.message})`, files: [], count });
   }
+  redraw();
+}
 
-  function pill(text, kind) {
-    return `<span class="pill ${kind}">${esc(text)}</span>`;
+/** Output batches of finished jobs are listed without waiting for a click. */
+function loadOutputs(ov) {
+  for (const e of ov.jobs) {
+    if (!e.job.isTerminal) continue;
+    for (const st of e.stages) for (const b of st.outputBatches || []) if (!state.files.has(`${e.workspace}/${b}`) || state.files.get(`${e.workspace}/${b}`).error) void loadFiles(e.workspace, b, null);
   }
+}
 
-  function statusKind(statusType) {
-    const s = String(statusType || "");
-    if (s.includes("error")) return "bad";
-    if (s.includes("success")) return "ok";
-    return "run";
+async function refresh() {
+  if (state.refreshing) return;
+  state.refreshing = true;
+  try {
+    const [ov] = await Promise.all([call("/_emulator/overview"), readView()]);
+    state.data.overview = ov;
+    loadOutputs(ov);
+    drawAll();
+    $("error").hidden = true;
+    $("updated").textContent = `Updated ${new Date().toLocaleTimeString()}.`;
+    state.renders++;
+    document.body.dataset.renders = String(state.renders);
+  } catch (err) {
+    $("error").hidden = false;
+    $("error").textContent = `Could not refresh: ${err.message}`;
+  } finally {
+    state.refreshing = false;
   }
+}
 
-  function bar(fraction, kind, label) {
-    const pct = Math.max(0, Math.min(100, Math.round(fraction * 100)));
-    return `<div class="bar ${kind}" role="progressbar" aria-valuenow="${pct}" aria-valuemin="0" aria-valuemax="100"><span style="width:${pct}%"></span><em>${esc(label ?? `${pct}%`)}</em></div>`;
+// ---- acting ----------------------------------------------------------------------------------
+
+function outcome(kind, text) {
+  const el = $("outcome");
+  el.hidden = false;
+  el.dataset.kind = kind;
+  el.className = `outcome ${kind}`;
+  el.textContent = `${new Date().toLocaleTimeString()} · ${text}`;
+}
+
+/** Runs an action with its button disabled, says how it went, then reads the world again. */
+async function act(pendingKey, fn, done, failed) {
+  if (pendingKey) state.pending.add(pendingKey);
+  redraw();
+  try {
+    outcome("ok", done(await fn()));
+  } catch (err) {
+    outcome("bad", `${failed}: ${err.message}${err.status ? ` (HTTP ${err.status})` : ""}`);
+  } finally {
+    if (pendingKey) state.pending.delete(pendingKey);
   }
+  redraw();
+  await refresh();
+}
 
-  // ---- data ------------------------------------------------------------------------------------
+function jobAction(entry, verb) {
+  const { workspace: ws, job } = entry;
+  const past = verb === "abort" ? "Aborted" : "Restarted";
+  return act(
+    `${ws}/${job.jobId}`,
+    () => api(keyOf(ws), `${jobPath(ws, job.jobId)}/${verb}`, "POST"),
+    (r) => `${past} job "${job.jobId}"${r && r.message ? `: ${r.message}` : ""}`,
+    `Could not ${verb} job "${job.jobId}"`,
+  );
+}
 
-  async function jobsOf(ws) {
-    const key = ws.apiKeys[0];
-    if (!key) return [];
-    let list;
-    try {
-      list = await api(key, `/batch-processing/v1/external/${encodeURIComponent(ws.id)}/jobs?pageSize=50`);
-    } catch {
-      return [];
-    }
-    const jobs = list.jobs || [];
-    return Promise.all(jobs.map(async (job) => {
-      const base = `/batch-processing/v1/external/${encodeURIComponent(ws.id)}/jobs/${encodeURIComponent(job.jobId)}`;
-      const stages = (await api(key, `${base}/stages`).catch(() => ({ stages: [] }))).stages || [];
-      for (const st of stages) {
-        if (String(st.statusType).includes("success")) {
-          st.done = st.tasksNumber;
-          st.fraction = 1;
-          continue;
-        }
-        const tasks = (await api(key, `${base}/stages/${encodeURIComponent(st.processingStageId)}/tasks?pageSize=1000`).catch(() => ({ tasks: [] }))).tasks || [];
-        const done = tasks.filter((t) => String(t.statusType).includes("success")).length;
-        const partial = tasks.filter((t) => !String(t.statusType).includes("success") && typeof t.progress === "number").reduce((a, t) => a + Math.min(1, t.progress > 1 ? t.progress / 100 : t.progress), 0);
-        st.done = done;
-        st.fraction = st.tasksNumber > 0 ? Math.min(1, (done + partial) / st.tasksNumber) : 0;
-      }
-      if (job.isTerminal) await loadOutputs(ws, key, stages);
-      return { ws: ws.id, job, stages };
-    }));
+function openLogs(entry) {
+  location.hash = `#logs/${encodeURIComponent(entry.workspace)}/${encodeURIComponent(entry.job.jobId)}`;
+}
+
+function chooseLogs(ws, jobId) {
+  const same = state.logs.job && state.logs.job.ws === ws && state.logs.job.jobId === jobId;
+  if (same) return;
+  Object.assign(state.logs, { job: ws && jobId ? { ws, jobId } : null, tokens: [""], page: null, error: null });
+}
+
+const handlers = {
+  abort: (entry) => jobAction(entry, "abort"),
+  restart: (entry) => jobAction(entry, "restart"),
+  logs: openLogs,
+  loadFiles,
+  redeliver: (d) =>
+    act(
+      `w:${d.id}`,
+      () => call(`/_emulator/webhooks/${encodeURIComponent(d.id)}/redeliver`, { method: "POST" }),
+      () => `Redelivery of the ${d.category} notification ${d.id} queued: a new attempt appears below`,
+      `Could not redeliver ${d.id}`,
+    ),
+};
+
+// ---- views and wiring -----------------------------------------------------------------------
+
+function showView() {
+  const [name, ws, jobId] = location.hash.slice(1).split("/").map(decodeURIComponent);
+  state.view = VIEWS.includes(name) ? name : "jobs";
+  if (state.view === "logs" && ws && jobId) chooseLogs(ws, jobId);
+  for (const s of document.querySelectorAll("section.view")) s.hidden = s.dataset.view !== state.view;
+  for (const a of document.querySelectorAll("#views a")) a.setAttribute("aria-current", a.dataset.view === state.view ? "page" : "false");
+  document.body.dataset.view = state.view;
+  drawAll();
+  void refresh();
+}
+
+function journalFilterFromForm() {
+  const f = Object.fromEntries(new FormData($("journal-form")).entries());
+  const filter = {};
+  for (const k of ["method", "path", "status", "operation"]) if (f[k]) filter[k] = f[k].trim();
+  const absent = f.bodyMode === "bodyAbsent";
+  if (f.bodyPath || f.bodyValue || absent) filter.bodyPath = f.bodyPath.trim() || "$";
+  if (absent) filter.bodyAbsent = "true";
+  else if (f.bodyValue) filter[f.bodyMode] = f.bodyValue;
+  return filter;
+}
+
+function wire() {
+  const on = (id, fn) => ($(id).onclick = fn);
+  on("reset", () => {
+    if (!confirm("Delete every batch, job, webhook and journal entry?")) return;
+    state.files.clear();
+    chooseLogs(null, null);
+    void act(null, () => call("/_emulator/reset", { method: "POST", body: {} }), (r) => `Reset: ${r && r.deleted ? JSON.stringify(r.deleted) : "done"}`, "Reset failed");
+  });
+  $("clock-mode").onchange = (e) => {
+    const mode = e.target.value;
+    void act(null, () => call("/_emulator/clock", { method: "POST", body: mode === "scaled" ? { mode, scale: 60 } : { mode } }), () => `Clock: ${mode}`, "Clock not changed");
+  };
+  const advance = (body, label) => () => void act(null, () => call("/_emulator/clock/advance", { method: "POST", body }), (r) => `${label}: ${r.fired ?? 0} timer(s) fired`, "Clock not advanced");
+  on("advance-1s", advance({ ms: 1000 }, "+1 s"));
+  on("advance-60s", advance({ ms: 60000 }, "+60 s"));
+  on("advance-next", advance({ to: "next" }, "Next timer"));
+  on("advance-idle", advance({ to: "idle" }, "Run to idle"));
+  on("token-save", () => {
+    saveToken($("token").value);
+    state.token = $("token").value;
+    $("token-bar").hidden = true;
+    void refresh();
+  });
+  $("journal-form").onsubmit = (e) => {
+    e.preventDefault();
+    state.journal = { filter: journalFilterFromForm(), before: [] };
+    void refresh();
+  };
+  on("journal-clear", () => {
+    $("journal-form").reset();
+    state.journal = { filter: {}, before: [] };
+    void refresh();
+  });
+  on("journal-newest", () => ((state.journal.before = []), void refresh()));
+  on("journal-older", () => {
+    const entries = state.data.journal ? state.data.journal.entries : [];
+    if (entries.length) state.journal.before.push(entries[entries.length - 1].seq);
+    void refresh();
+  });
+  const logsPage = (change) => () => {
+    change(state.logs);
+    state.logs.page = null;
+    void refresh();
+  };
+  on("logs-first", logsPage((l) => (l.tokens = [""])));
+  on("logs-prev", logsPage((l) => l.tokens.length > 1 && l.tokens.pop()));
+  on("logs-next", logsPage((l) => l.page && l.page.nextPageToken && l.tokens.push(l.page.nextPageToken)));
+  $("logs-severity").onchange = logsPage((l) => ((l.severity = $("logs-severity").value), (l.tokens = [""])));
+  $("logs-size").onchange = logsPage((l) => ((l.pageSize = Number($("logs-size").value)), (l.tokens = [""])));
+  $("logs-job").onchange = (e) => {
+    const [ws, jobId] = e.target.value.split("/");
+    location.hash = e.target.value ? `#logs/${encodeURIComponent(ws)}/${encodeURIComponent(jobId)}` : "#logs";
+  };
+  on("contract-clear", () => {
+    if (!confirm("Forget the run so far and start a new contract report?")) return;
+    void act(null, () => call("/_emulator/contract-report", { method: "DELETE" }), () => "A new contract report started", "The report was not cleared");
+  });
+  window.addEventListener("hashchange", showView);
+}
+
+/** The world as the page was served with it: drawn before the first paint. */
+function paintEmbedded() {
+  const el = $("initial-state");
+  if (!el) return;
+  try {
+    Object.assign(state.data, JSON.parse(el.textContent));
+  } catch {
+    return;
   }
+  state.data.contractReport = state.data.contractReport ?? null;
+  drawAll();
+  document.body.dataset.embedded = "true";
+  document.body.dataset.firstDrawAt = String(performance.now());
+}
 
-  /** Output batch file lists (with signed download URLs), fetched once the job is over. */
-  async function loadOutputs(ws, key, stages) {
-    for (const st of stages) {
-      for (const batchId of st.outputBatches || []) {
-        const k = `${ws.id}/${batchId}`;
-        if (state.outputs.has(k)) continue;
-        try {
-          const r = await api(key, `/data-staging/v1/external/${encodeURIComponent(ws.id)}/batches/${encodeURIComponent(batchId)}/list?pageSize=50`);
-          state.outputs.set(k, r.filesMetadata || []);
-        } catch {
-          // The batch may not exist yet (export still writing); try again on the next poll.
-        }
-      }
-    }
-  }
+async function loop() {
+  await refresh();
+  setTimeout(loop, POLL_MS);
+}
 
-  // ---- rendering -------------------------------------------------------------------------------
-
-  function renderClock(clock) {
-    $("clock").textContent = `${clock.mode}${clock.mode === "scaled" ? ` ×${clock.scale}` : ""} · ${time(clock.now)} · ${clock.pendingTimers} timer(s)${clock.nextTimerAt ? ` · next ${time(clock.nextTimerAt)}` : ""}`;
-    $("clock").dataset.mode = clock.mode;
-    const sel = $("clock-mode");
-    if (document.activeElement !== sel) sel.value = clock.mode;
-    const manual = clock.mode === "manual";
-    for (const id of ["advance-1s", "advance-60s", "advance-next", "advance-idle"]) $(id).disabled = !manual;
-  }
-
-  function renderWorkspaces(ov) {
-    $("workspaces").innerHTML = ov.workspaces.map((w) => `
-      <div class="card" data-workspace="${esc(w.id)}">
-        <h3>${esc(w.id)} ${w.id === ov.defaultWorkspace ? '<span class="muted">(default)</span>' : ""}</h3>
-        <div class="muted">keys: ${w.apiKeys.map((k) => `<code>${esc(k)}</code>`).join(", ") || "none"}</div>
-        <div>${w.batches.length} batch(es), ${w.batches.reduce((a, b) => a + b.files, 0)} file(s)</div>
-      </div>`).join("");
-  }
-
-  function renderBatches(ov) {
-    const rows = ov.workspaces.flatMap((w) => w.batches.map((b) => ({ ws: w.id, ...b })));
-    if (!rows.length) return void ($("batches").innerHTML = '<p class="muted">No batches yet.</p>');
-    $("batches").innerHTML = `<table id="batches-table"><thead><tr><th>workspace</th><th>batch</th><th>type</th><th>content</th><th>origin</th><th>files</th><th>parts</th><th>shards</th><th>created</th></tr></thead><tbody>${rows.map((b) => `
-      <tr data-batch="${esc(b.batchId)}">
-        <td>${esc(b.ws)}</td><td><code>${esc(b.batchId)}</code>${b.displayName !== b.batchId ? `<br><span class="muted">${esc(b.displayName)}</span>` : ""}</td>
-        <td>${esc(b.batchType)}</td><td>${esc(b.contentType)}</td><td>${esc(b.origin)}</td><td class="files">${b.files}</td>
-        <td>${b.parts.map((p) => `${esc(p.partName)} (${p.files})`).join("<br>") || '<span class="muted">—</span>'}</td>
-        <td>${b.shards.map((s) => `${pill(s.statusName, statusKind(s.statusType))} ×${s.shards} (${s.objects} obj)`).join("<br>") || '<span class="muted">—</span>'}</td>
-        <td class="mono">${esc(time(b.createdAt))}</td>
-      </tr>`).join("")}</tbody></table>`;
-  }
-
-  function jobPill(job) {
-    if (job.isTerminal && job.error) return pill("failed", "bad");
-    if (job.isTerminal) return pill("succeeded", "ok");
-    return pill(job.currentStage ? `running: ${job.currentStage}` : "queued", job.currentStage ? "run" : "wait");
-  }
-
-  function renderJobs(entries) {
-    if (!entries.length) return void ($("jobs").innerHTML = '<p class="muted">No jobs yet.</p>');
-    $("jobs").innerHTML = `<table id="jobs-table"><thead><tr><th>job</th><th>state</th><th>stages</th><th>outputs</th><th>last update</th></tr></thead><tbody>${entries.map(({ ws, job, stages }) => `
-      <tr data-job="${esc(job.jobId)}" data-terminal="${job.isTerminal}" data-error="${job.error}">
-        <td><code>${esc(job.jobId)}</code><br><span class="muted">${esc(ws)} · ${esc(job.jobDefinition && job.jobDefinition.type)}</span></td>
-        <td class="job-state">${jobPill(job)}${job.lastNotification ? `<br><span class="muted">${esc(typeof job.lastNotification === "string" ? job.lastNotification : job.lastNotification.message || job.lastNotification.type || "")}</span>` : ""}</td>
-        <td>${(job.plannedStages || []).map((name) => {
-          const st = stages.find((s) => s.processingStageName === name || s.processingStageId === name);
-          if (!st) return `<div class="stage"><span>${esc(name)}</span>${bar(0, "", "not started")}<span class="muted">—</span></div>`;
-          const kind = statusKind(st.statusType);
-          return `<div class="stage" data-stage="${esc(st.processingStageId)}"><span>${esc(st.processingStageName)}</span>${bar(st.fraction, kind === "run" ? "" : kind, `${st.done}/${st.tasksNumber} tasks`)}<span>${pill(st.statusType, kind)}</span></div>`;
-        }).join("")}</td>
-        <td class="outputs">${stages.flatMap((st) => (st.outputBatches || []).map((b) => {
-          const files = state.outputs.get(`${ws}/${b}`);
-          return `<details${files && files.length <= 4 ? " open" : ""}><summary><code>${esc(b)}</code> ${files ? `(${files.length} file${files.length === 1 ? "" : "s"})` : ""}</summary>${(files || []).slice(0, 20).map((f) => `<div><a class="download" href="${esc(f.downloadURL)}">${esc(f.partName ? `${f.partName}/` : "")}${esc(f.fileName)}</a></div>`).join("")}</details>`;
-        })).join("") || '<span class="muted">—</span>'}</td>
-        <td class="mono">${esc(time(job.lastUpdate))}</td>
-      </tr>`).join("")}</tbody></table>`;
-  }
-
-  function renderWebhooks(deliveries) {
-    if (!deliveries.length) return void ($("webhooks").innerHTML = '<p class="muted">None.</p>');
-    $("webhooks").innerHTML = `<table id="webhooks-table"><thead><tr><th>created</th><th>category</th><th>url</th><th>state</th><th>attempts</th></tr></thead><tbody>${deliveries.slice(-15).reverse().map((d) => `
-      <tr><td class="mono">${esc(time(d.createdAt))}</td><td>${esc(d.category)}<br><span class="muted">${esc(d.subject || "")}</span></td><td class="mono wrap">${esc(d.url)}</td>
-      <td>${pill(d.state, d.state === "delivered" ? "ok" : d.state === "failed" ? "bad" : "wait")}</td>
-      <td>${d.attempts.map((a) => `<div class="mono" style="white-space:nowrap">#${a.attempt} ${a.status ?? "—"} ${a.error ? esc(a.error) : ""} <span class="muted">${a.latencyMs} ms</span></div>`).join("")}</td></tr>`).join("")}</tbody></table>`;
-  }
-
-  function renderJournal(j) {
-    $("journal-count").textContent = `(${j.count})`;
-    if (!j.entries.length) return void ($("journal").innerHTML = '<p class="muted">Empty.</p>');
-    $("journal").innerHTML = `<table id="journal-table"><thead><tr><th>at</th><th>request</th><th>status</th><th>ms</th></tr></thead><tbody>${j.entries.map((e) => `
-      <tr><td class="mono">${esc(time(e.at))}</td><td class="mono wrap">${esc(e.method)} ${esc(e.path)}${e.query ? `<span class="muted">?${esc(e.query)}</span>` : ""}${e.fault ? ` ${pill(`fault: ${e.fault.type}`, "bad")}` : ""}</td>
-      <td>${e.status === null ? pill("dropped", "bad") : pill(e.status, e.status >= 400 ? "bad" : "ok")}</td><td class="mono">${e.latencyMs}</td></tr>`).join("")}</tbody></table>`;
-  }
-
-  function renderFaults(rules) {
-    if (!rules.length) return void ($("faults").innerHTML = '<p class="muted">None.</p>');
-    $("faults").innerHTML = `<table><thead><tr><th>id</th><th>match</th><th>action</th><th>fires</th><th>fired</th></tr></thead><tbody>${rules.map((r) => `
-      <tr><td><code>${esc(r.id)}</code></td><td class="mono wrap">${esc(JSON.stringify(r.match))}</td><td class="mono wrap">${esc(JSON.stringify(r.action))}</td>
-      <td>${r.times !== null ? `next ${r.times} (${r.remaining} left)` : r.probability !== null ? `p=${r.probability} seed ${r.seed}` : "always"}</td><td>${r.fired}/${r.evaluated}</td></tr>`).join("")}</tbody></table>`;
-  }
-
-  // ---- loop ------------------------------------------------------------------------------------
-
-  async function refresh() {
-    if (state.refreshing) return;
-    state.refreshing = true;
-    try {
-      const [ov, hooks, journal, faults] = await Promise.all([
-        ctl("/_emulator/overview"),
-        ctl("/_emulator/webhooks"),
-        ctl("/_emulator/journal?order=desc&limit=30"),
-        ctl("/_emulator/faults"),
-      ]);
-      renderClock(ov.clock);
-      renderWorkspaces(ov);
-      renderBatches(ov);
-      const jobs = (await Promise.all(ov.workspaces.map(jobsOf))).flat();
-      state.jobs = jobs;
-      renderJobs(jobs);
-      renderWebhooks(hooks.deliveries);
-      renderJournal(journal);
-      renderFaults(faults.rules);
-      $("error").hidden = true;
-      $("updated").textContent = `Updated ${new Date().toLocaleTimeString()}.`;
-      state.renders++;
-      document.body.dataset.renders = String(state.renders);
-    } catch (err) {
-      $("error").hidden = false;
-      $("error").textContent = `Could not refresh: ${err.message}`;
-    } finally {
-      state.refreshing = false;
-    }
-  }
-
-  async function act(fn) {
-    try {
-      await fn();
-    } catch (err) {
-      $("error").hidden = false;
-      $("error").textContent = err.message;
-    }
-    await refresh();
-  }
-
-  function wire() {
-    $("reset").onclick = () => {
-      if (!confirm("Delete every batch, job, webhook and journal entry?")) return;
-      state.outputs.clear();
-      act(() => ctl("/_emulator/reset", { method: "POST", body: {} }));
-    };
-    $("clock-mode").onchange = (e) => {
-      const mode = e.target.value;
-      act(() => ctl("/_emulator/clock", { method: "POST", body: mode === "scaled" ? { mode, scale: 60 } : { mode } }));
-    };
-    $("advance-1s").onclick = () => act(() => ctl("/_emulator/clock/advance", { method: "POST", body: { ms: 1000 } }));
-    $("advance-60s").onclick = () => act(() => ctl("/_emulator/clock/advance", { method: "POST", body: { ms: 60000 } }));
-    $("advance-next").onclick = () => act(() => ctl("/_emulator/clock/advance", { method: "POST", body: { to: "next" } }));
-    $("advance-idle").onclick = () => act(() => ctl("/_emulator/clock/advance", { method: "POST", body: { to: "idle" } }));
-    $("token-save").onclick = () => {
-      sessionStorage.setItem("emulator-admin-token", $("token").value);
-      state.token = $("token").value;
-      $("token-bar").hidden = true;
-      refresh();
-    };
-  }
-
-  async function loop() {
-    await refresh();
-    setTimeout(loop, POLL_MS);
-  }
-
-  loadToken();
-  wire();
-  window.emulatorDashboard = { refresh, state };
-  loop();
-})();
+state.token = loadToken();
+wire();
+paintEmbedded();
+window.emulatorDashboard = { refresh, state };
+showView();
+setTimeout(loop, POLL_MS);

@@ -17,7 +17,7 @@ import { clearContractReport, contractReport } from "../controls/contract-report
 import { presentFaultRule } from "../controls/faults.js";
 import { addFaultRule, clearFaultRules, deleteFaultRule } from "../controls/job-stubs.js";
 import { journalCount, journalPage, journalSearch, updateJournalSettings, verifyJournal } from "../controls/journal.js";
-import { overview } from "../controls/overview.js";
+import { dashboardState, overview } from "../controls/overview.js";
 import { clearReceived, receiveDelivery, receivedDeliveries } from "../controls/receiver.js";
 import { reset, seed } from "../controls/reset.js";
 import { startScriptedJobIn } from "../controls/scripted-jobs.js";
@@ -270,14 +270,15 @@ export function controlRoutes(emu: Emulator) {
   }, hookFor(scriptedJobRoute));
 
   app.openapi(overviewRoute, (c) => c.json(overview(emu), 200));
-  app.openapi(dashboardRoute, (c) => serveAsset(c, "index.html"));
+  // The page carries the world as it is (first paint shows data), unless an admin token guards the data: the page itself is open.
+  app.openapi(dashboardRoute, async (c) => serveAsset(c, "index.html", emu.config.adminToken ? undefined : await dashboardState(emu)));
   app.openapi(dashboardAssetRoute, (c) => serveAsset(c, c.req.valid("param").asset), hookFor(dashboardAssetRoute));
 
   return app;
 }
 
-function serveAsset(c: Context<AppEnv>, name: string) {
-  const asset = dashboardAsset(name);
+function serveAsset(c: Context<AppEnv>, name: string, initial?: unknown) {
+  const asset = dashboardAsset(name, initial);
   if (!asset) throw notFound(`No dashboard file "${name}"`);
   return c.body(asset.body, 200, { "content-type": asset.contentType, "cache-control": "no-store" }) as any;
 }
