@@ -83,34 +83,67 @@ export function closestName(name: string, candidates: readonly string[]): string
 
 // ---- zod → readable issues -------------------------------------------------------------------
 
-type AnySchema = ZodType & { _zod: { def: Record<string, any> } };
+/** The parts of a zod 4 schema definition read here (zod keeps its def types internal). */
+interface SchemaDef {
+  type: string;
+  innerType?: Schema;
+  in?: Schema;
+  getter?: () => Schema;
+  options?: Schema[];
+  shape?: Record<string, Schema>;
+  element?: Schema;
+  valueType?: Schema;
+  values?: unknown[];
+}
+interface Schema {
+  _zod: { def: SchemaDef };
+}
 
-function unwrap(schema: AnySchema | undefined): AnySchema | undefined {
+/** The fields of zod issues read here; which exist depends on the issue's code. */
+interface RawIssue {
+  code: string;
+  message: string;
+  path?: PropertyKey[];
+  keys?: string[];
+  values?: unknown[];
+  options?: unknown[];
+  discriminator?: string;
+  errors?: RawIssue[][];
+  expected?: string;
+}
+
+const WRAPPERS = new Set(["optional", "nullable", "default", "prefault", "readonly", "catch", "nonoptional"]);
+
+function unwrap(schema: Schema | undefined): Schema | undefined {
   let s = schema;
   for (let i = 0; s && i < 10; i++) {
-    const def = s._zod.def;
-    if (["optional", "nullable", "default", "prefault", "readonly", "catch", "nonoptional"].includes(def.type)) s = def.innerType;
+    const def: SchemaDef = s._zod.def;
+    if (WRAPPERS.has(def.type)) s = def.innerType;
     else if (def.type === "pipe") s = def.in;
-    else if (def.type === "lazy") s = def.getter();
+    else if (def.type === "lazy") s = def.getter?.();
     else break;
   }
   return s;
 }
 
+/** One step into a JSON value: a key of an object or an index of an array, else undefined. */
+function child(value: unknown, key: PropertyKey): unknown {
+  return value !== null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[key] : undefined;
+}
+
 /** Finds the object schema(s) at a path inside `root`, following unions by the discriminator in `data`. */
-function objectKeysAt(root: AnySchema, path: readonly PropertyKey[], data: unknown): string[] {
+function objectKeysAt(root: Schema, path: readonly PropertyKey[], data: unknown): string[] {
   let schema = unwrap(root);
-  let value: any = data;
+  let value: unknown = data;
   const resolveUnion = () => {
     for (let guard = 0; schema && guard < 5; guard++) {
       const def = schema._zod.def;
       if (def.type !== "union") return;
-      const options: AnySchema[] = def.options;
+      const options = def.options ?? [];
       const match = options.find((o) => {
-        const shape = unwrap(o)?._zod.def.shape;
-        const typeSchema = shape?.type ? unwrap(shape.type) : undefined;
-        const values: unknown[] | undefined = typeSchema?._zod.def.values ?? (typeSchema?._zod.def.type === "literal" ? typeSchema._zod.def.values : undefined);
-        return values?.includes(value?.type);
+        const typeField = unwrap(o)?._zod.def.shape?.type;
+        const values = typeField ? unwrap(typeField)?._zod.def.values : undefined;
+        return values?.includes(child(value, "type"));
       });
       schema = unwrap(match ?? options[0]);
     }
@@ -119,15 +152,15 @@ function objectKeysAt(root: AnySchema, path: readonly PropertyKey[], data: unkno
   for (const key of path) {
     if (!schema) return [];
     const def = schema._zod.def;
-    if (def.type === "object") schema = unwrap(def.shape[key as string]);
+    if (def.type === "object") schema = unwrap(def.shape?.[String(key)]);
     else if (def.type === "array") schema = unwrap(def.element);
     else if (def.type === "record") schema = unwrap(def.valueType);
     else return [];
-    value = value?.[key as any];
+    value = child(value, key);
     resolveUnion();
   }
-  if (schema?._zod.def.type === "object") return Object.keys(schema._zod.def.shape);
-  return [];
+  const shape = schema?._zod.def.type === "object" ? schema._zod.def.shape : undefined;
+  return shape ? Object.keys(shape) : [];
 }
 
 function dotted(path: readonly PropertyKey[]): string {
@@ -141,18 +174,18 @@ function describe(value: unknown): unknown {
 }
 
 function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
-  let v: any = data;
-  for (const k of path) v = v?.[k as any];
+  let v: unknown = data;
+  for (const k of path) v = child(v, k);
   return v;
 }
 
 export function zodIssues(error: ZodError, schema: ZodType, data: unknown): IssueDetail[] {
   const out: IssueDetail[] = [];
-  for (const issue of error.issues as any[]) {
+  for (const issue of error.issues as unknown as RawIssue[]) {
     const path: PropertyKey[] = issue.path ?? [];
     if (issue.code === "unrecognized_keys") {
-      const known = objectKeysAt(schema as AnySchema, path, data);
-      for (const key of issue.keys as string[]) {
+      const known = objectKeysAt(schema, path, data);
+      for (const key of issue.keys ?? []) {
         const suggestion = closestName(key, known);
         out.push({
           field: dotted([...path, key]),
@@ -181,7 +214,7 @@ export function zodIssues(error: ZodError, schema: ZodType, data: unknown): Issu
       if (close) detail.didYouMean = close;
     } else if (issue.code === "invalid_union") {
       // A union on `type`: say which types exist rather than "does not match any of the allowed types".
-      const types = (issue.errors as any[][] | undefined)?.flatMap((errs) =>
+      const types = issue.errors?.flatMap((errs) =>
         errs.filter((e) => e.code === "invalid_value" && e.path?.length === 1 && e.path[0] === "type").flatMap((e) => e.values ?? []),
       );
       if (types?.length) detail.allowed = [...new Set(types)];
