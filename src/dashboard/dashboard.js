@@ -9,12 +9,14 @@ import { renderContract, renderFaults, renderJournal, renderOperations, renderWe
 
 const POLL_MS = 1000;
 const JOURNAL_PAGE = 50;
+const REPORT_EVERY = 5;
 const VIEWS = ["jobs", "logs", "webhooks", "journal", "contract", "faults"];
 
 const state = {
   token: null,
   refreshing: false,
   renders: 0,
+  polls: 0,
   view: "jobs",
   data: { overview: null, webhooks: null, journal: null, faults: null, contractReport: null },
   /** Batch file lists by "ws/batch": {files, more, count} or {error}. */
@@ -117,9 +119,11 @@ async function readLogs() {
   }
 }
 
-/** What the active view shows beyond the overview. */
+/** What the active view shows beyond the overview (and, every few polls, the report, for the violations count in its tab). */
 async function readView() {
   const v = state.view;
+  state.polls++;
+  if (v !== "contract" && state.polls % REPORT_EVERY === 0) await readReport();
   if (v === "webhooks") state.data.webhooks = await call("/_emulator/webhooks");
   else if (v === "journal") await Promise.all([readJournal(), state.data.contractReport ? null : readReport()]);
   else if (v === "contract") await readReport();

@@ -165,7 +165,7 @@ export function renderLogJobs(entries, chosen) {
 
 export function renderLogs(logs) {
   $("logs-title").textContent = logs.job ? `· ${logs.job.jobId} (${logs.job.ws})` : "";
-  $("logs-page").textContent = logs.job ? `page ${logs.tokens.length}${logs.page && logs.page.nextPageToken ? "" : " (last)"} · ${logs.pageSize} per page` : "";
+  $("logs-page").textContent = logs.job ? `page ${logs.tokens.length}${logs.page && !logs.page.nextPageToken ? " (last)" : ""} · ${logs.pageSize} per page` : "";
   $("logs-prev").disabled = logs.tokens.length <= 1;
   $("logs-first").disabled = logs.tokens.length <= 1;
   $("logs-next").disabled = !(logs.page && logs.page.nextPageToken);
