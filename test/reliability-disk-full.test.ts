@@ -12,7 +12,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startChildEmulator, type ChildEmulator } from "./helpers/child-emulator.js";
 import { readResponse } from "./helpers/emulator.js";
-import { png } from "./helpers/fixtures.js";
+import { multipart, png } from "./helpers/fixtures.js";
 import { request } from "undici";
 
 const WS = "emulator-workspace";
@@ -65,11 +65,8 @@ async function call(base: string, method: string, p: string, opts: { json?: unkn
 }
 
 function uploadImage(base: string, batch: string, name: string, bytes: Buffer) {
-  const head = `--b\r\nContent-Disposition: form-data; name="${name}"; filename="${name}"\r\nContent-Type: image/png\r\n\r\n`;
-  return call(base, "POST", `/data-staging/v1/external/${WS}/batches/${batch}/upload/image?fileName=${name}`, {
-    body: Buffer.concat([Buffer.from(head), bytes, Buffer.from("\r\n--b--\r\n")]),
-    headers: { "content-type": "multipart/form-data; boundary=b" },
-  });
+  const { body, contentType } = multipart([{ field: name, filename: name, contentType: "image/png", data: bytes }]);
+  return call(base, "POST", `/data-staging/v1/external/${WS}/batches/${batch}/upload/image?fileName=${name}`, { body, headers: { "content-type": contentType } });
 }
 
 const imageJob = (batchId: string) => ({

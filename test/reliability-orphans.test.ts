@@ -5,17 +5,14 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor } from "./helpers/emulator.js";
-import { png } from "./helpers/fixtures.js";
+import { multipart, png } from "./helpers/fixtures.js";
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "rf-emu-orphans-"));
 afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
 function upload(emu: Awaited<ReturnType<typeof startTestEmulator>>, name: string) {
-  const head = `--b\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: image/png\r\n\r\n`;
-  return emu.call("POST", `${emu.staging("kept")}/upload/image?fileName=${name}`, {
-    body: Buffer.concat([Buffer.from(head), png(3), Buffer.from("\r\n--b--\r\n")]),
-    headers: { "content-type": "multipart/form-data; boundary=b" },
-  });
+  const { body, contentType } = multipart([{ field: "file", filename: name, contentType: "image/png", data: png(3) }]);
+  return emu.call("POST", `${emu.staging("kept")}/upload/image?fileName=${name}`, { body, headers: { "content-type": contentType } });
 }
 
 describe("orphaned blobs", () => {

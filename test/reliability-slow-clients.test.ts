@@ -5,7 +5,7 @@
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, type TestEmulator } from "./helpers/emulator.js";
-import { png } from "./helpers/fixtures.js";
+import { multipart, png } from "./helpers/fixtures.js";
 
 const HEADERS_TIMEOUT_MS = 1000;
 const IDLE_TIMEOUT_MS = 1500;
@@ -50,9 +50,8 @@ function trickle(s: net.Socket, text: string, everyMs: number): void {
   s.on("close", () => clearInterval(t));
 }
 
-function multipartHead(boundary: string, name: string): string {
-  return `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: image/png\r\n\r\n`;
-}
+/** An image upload body: one part named "file". */
+const imageBody = (name: string, image: Buffer, boundary?: string) => multipart([{ field: "file", filename: name, contentType: "image/png", data: image }], { boundary });
 
 describe("slow clients", () => {
   let emu: TestEmulator;
@@ -69,23 +68,18 @@ describe("slow clients", () => {
     );
     const silent = Array.from({ length: SILENT_UPLOADS }, (_, i) =>
       rawClient(emu.port, (s) => {
-        const boundary = "b0undary";
-        const head = multipartHead(boundary, `silent-${i}.png`);
         const image = png(i);
-        const total = Buffer.byteLength(head) + image.length + `\r\n--${boundary}--\r\n`.length;
-        s.write(`POST ${uploadPath(`silent-${i}.png`)} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${total}\r\n\r\n`);
-        // Half of the part, then nothing more.
-        s.write(head);
-        s.write(image.subarray(0, image.length >> 1));
+        const m = imageBody(`silent-${i}.png`, image, "b0undary");
+        s.write(`POST ${uploadPath(`silent-${i}.png`)} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${m.contentType}\r\nContent-Length: ${m.body.length}\r\n\r\n`);
+        // The part's head and half of the image, then nothing more.
+        s.write(m.body.subarray(0, m.body.indexOf(image) + (image.length >> 1)));
       }, giveUp),
     );
     // While those hang, ordinary clients are served.
     await new Promise((r) => setTimeout(r, 200));
     expect((await emu.call("GET", "/health", { apiKey: null })).status).toBe(200);
-    const fine = await emu.call("POST", `${emu.staging("slow-batch")}/upload/image?fileName=fine.png`, {
-      body: Buffer.concat([Buffer.from(multipartHead("x", "fine.png")), png(99), Buffer.from("\r\n--x--\r\n")]),
-      headers: { "content-type": "multipart/form-data; boundary=x" },
-    });
+    const fineBody = imageBody("fine.png", png(99));
+    const fine = await emu.call("POST", `${emu.staging("slow-batch")}/upload/image?fileName=fine.png`, { body: fineBody.body, headers: { "content-type": fineBody.contentType } });
     expect(fine.status).toBe(200);
 
     const t = await Promise.all(tricklers);
@@ -108,13 +102,11 @@ describe("slow clients", () => {
   });
 
   it("lets a slow upload that keeps moving finish, even when it takes longer than the idle timeout", async () => {
-    const boundary = "m0ving";
-    const image = png(7);
-    const body = Buffer.concat([Buffer.from(multipartHead(boundary, "moving.png")), image, Buffer.from(`\r\n--${boundary}--\r\n`)]);
+    const { body, contentType } = imageBody("moving.png", png(7), "m0ving");
     const outcome = await rawClient(emu.port, (s) => {
       s.write(
         `POST ${emu.staging("slow-batch")}/upload/image?api_key=${emu.apiKey}&fileName=moving.png HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n` +
-          `Content-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${body.length}\r\n\r\n`,
+          `Content-Type: ${contentType}\r\nContent-Length: ${body.length}\r\n\r\n`,
       );
       // The whole body over about 2.5 idle timeouts, a chunk every half timeout.
       const chunks = 5;

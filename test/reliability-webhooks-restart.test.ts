@@ -12,6 +12,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { startChildEmulator, type ChildEmulator } from "./helpers/child-emulator.js";
 import { readResponse, startTestEmulator, waitFor } from "./helpers/emulator.js";
 import { startLoopbackServer } from "./helpers/fixtures.js";
+import { controlClient } from "../src/testing.js";
 
 /** A receiver that never answers the first request (it stays in flight) and answers 200 after that. */
 async function hangingReceiver() {
@@ -55,8 +56,8 @@ describe.each([
       expect(receiver.hits[1].body.event_id).toBe(receiver.hits[0].body.event_id);
       expect(receiver.hits[1].body.delivery_attempt).toBe(2);
       const delivered = await waitFor(async () => {
-        const list = await control(second.url, "GET", "/_emulator/webhooks");
-        const d = list.json.deliveries.find((x: { id: string }) => x.id === sent.json.id);
+        const deliveries = await controlClient(second.url).webhooks.list();
+        const d: any = deliveries.find((x) => x.id === sent.json.id);
         return d?.state === "delivered" ? d : null;
       }, 10_000, "the delivery to be recorded");
       expect(delivered.attempts.at(-1).status).toBe(200);
@@ -89,7 +90,7 @@ describe("webhook loops", () => {
       expect(job.json.error.issues[0].field).toBe("notificationsURL");
       const receiver = await control(emu.url, "POST", "/_emulator/webhooks", { url: `${emu.url}/_emulator/receiver/mine` });
       expect(receiver.status).toBe(202);
-      await waitFor(async () => (await control(emu.url, "GET", "/_emulator/receiver/mine")).json.deliveries?.length === 1, 10_000, "the receiver to get it");
+      await waitFor(async () => (await emu.controls.receiver("mine").list()).length === 1, 10_000, "the receiver to get it");
     } finally {
       await emu.close();
     }
