@@ -27,12 +27,12 @@ export function readSeedFile(file: string): unknown {
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (err) {
-    throw new Error(`cannot read seed file ${file}: ${(err as Error).message}`);
+    throw new Error(`cannot read seed file ${file}: ${(err as Error).message}`, { cause: err });
   }
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new Error(`seed file ${file} is not valid JSON: ${(err as Error).message}`);
+    throw new Error(`seed file ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -2,7 +2,6 @@
 // starts the background workers. Returns a handle that closes everything cleanly.
 import { serve, type ServerType } from "@hono/node-server";
 import crypto from "node:crypto";
-import fs from "node:fs";
 import type { AddressInfo } from "node:net";
 import { buildApp } from "./app.js";
 import { applyConnectionLimits, serverOptionsFor } from "./http/connection-limits.js";

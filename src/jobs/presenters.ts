@@ -10,15 +10,15 @@ export function presentJob(j: JobRow): JobJson {
   return {
     jobId: j.job_id,
     name: j.name,
-    jobDefinition: JSON.parse(j.definition),
+    jobDefinition: JSON.parse(j.definition) as JobJson["jobDefinition"],
     currentStage: j.current_stage,
-    plannedStages: JSON.parse(j.planned_stages),
+    plannedStages: JSON.parse(j.planned_stages) as string[],
     error: j.error === 1,
     isTerminal: j.is_terminal === 1,
     lastNotification: parse(j.last_notification, null),
     createdAt: iso(j.created_at),
     lastUpdate: iso(j.updated_at),
-    restartParametersOverride: JSON.parse(j.overrides),
+    restartParametersOverride: JSON.parse(j.overrides) as JobJson["restartParametersOverride"],
   };
 }
 
@@ -27,9 +27,9 @@ export function presentStage(s: StageRow): StageJson {
     processingStageId: s.stage_id,
     processingStageName: s.stage_name,
     tasksNumber: s.tasks_number,
-    outputBatches: JSON.parse(s.output_batches),
+    outputBatches: JSON.parse(s.output_batches) as string[],
     startTimestamp: iso(s.started_at),
-    notification: JSON.parse(s.notification),
+    notification: JSON.parse(s.notification) as StageJson["notification"],
     statusType: s.status_type,
     lastEventTimestamp: iso(s.last_event_at),
   };
@@ -53,6 +53,6 @@ export function presentLog(l: LogRow): LogJson {
     severity: l.severity,
     reportingModule: l.reporting_module,
     logType: l.log_type,
-    payload: JSON.parse(l.payload),
+    payload: JSON.parse(l.payload) as LogJson["payload"],
   };
 }

@@ -25,7 +25,7 @@ export class PartialResults {
     const tmp = this.blobs.tempPath("job-part");
     this.blobs.appendTemp(tmp, "");
     let byTask = this.files.get(run);
-    if (!byTask) this.files.set(run, (byTask = new Map()));
+    if (!byTask) this.files.set(run, (byTask = new Map<number, string>()));
     byTask.set(taskSeq, tmp);
     return tmp;
   }

@@ -52,9 +52,9 @@ export function contextOf(job: JobRow, run = new JobRun(jobKeyOf(job.workspace_i
     job,
     ws: job.workspace_id,
     jobId: job.job_id,
-    params: effectiveParams(def, JSON.parse(job.overrides)),
+    params: effectiveParams(def, JSON.parse(job.overrides) as Parameters<typeof effectiveParams>[1]),
     script: job.script ? (JSON.parse(job.script) as JobScript) : null,
-    stages: JSON.parse(job.planned_stages),
+    stages: JSON.parse(job.planned_stages) as string[],
   };
   return { ...base, ...specOf(def) };
 }

@@ -44,6 +44,6 @@ export function presentShard(s: ShardRow): ShardJson {
     statusType: s.status_type,
     eventTimestamp: iso(s.event_at),
     shardObjectsCount: s.objects_count,
-    statusMetadata: s.status_metadata ? JSON.parse(s.status_metadata) : null,
+    statusMetadata: s.status_metadata ? (JSON.parse(s.status_metadata) as Record<string, unknown>) : null,
   };
 }

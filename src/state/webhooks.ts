@@ -103,10 +103,14 @@ export interface WebhookFilter {
 export function listWebhooks(db: Db, f: WebhookFilter): WebhookRow[] {
   const where: string[] = [];
   const args: unknown[] = [];
-  if (f.workspace) (where.push("workspace_id = ?"), args.push(f.workspace));
-  if (f.state) (where.push("state = ?"), args.push(f.state));
-  if (f.category) (where.push("category = ?"), args.push(f.category));
-  if (f.subject) (where.push("subject = ?"), args.push(f.subject));
+  const add = (clause: string, value: unknown) => {
+    where.push(clause);
+    args.push(value);
+  };
+  if (f.workspace) add("workspace_id = ?", f.workspace);
+  if (f.state) add("state = ?", f.state);
+  if (f.category) add("category = ?", f.category);
+  if (f.subject) add("subject = ?", f.subject);
   return db.prepare(`SELECT * FROM webhooks ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq`).all(...args) as WebhookRow[];
 }
 
