@@ -42,6 +42,35 @@ export function workspaceOfKey(db: Db, apiKey: string): string | undefined {
   return row?.workspace_id;
 }
 
+/** Keys remembered at most (a seed may hold many); past it the cache starts again. */
+const MAX_CACHED_KEYS = 1024;
+
+/**
+ * `workspaceOfKey` answered from memory: every request carries a key, and the key table rarely
+ * changes. Any write to api_keys, whoever makes it (a seed, a reset, a snapshot import, a key added
+ * or moved), empties the cache through a temporary trigger on this connection, so an answer is
+ * never stale; unknown keys are not remembered.
+ */
+export function cachedKeyLookup(db: Db): (apiKey: string) => string | undefined {
+  const known = new Map<string, string>();
+  const fn = `rf_api_keys_changed_${crypto.randomBytes(6).toString("hex")}`;
+  db.raw.function(fn, () => {
+    known.clear();
+    return null;
+  });
+  for (const op of ["INSERT", "UPDATE", "DELETE"]) db.exec(`CREATE TEMP TRIGGER ${fn}_${op.toLowerCase()} AFTER ${op} ON main.api_keys BEGIN SELECT ${fn}(); END`);
+  return (apiKey) => {
+    const hit = known.get(apiKey);
+    if (hit !== undefined) return hit;
+    const ws = workspaceOfKey(db, apiKey);
+    if (ws !== undefined) {
+      if (known.size >= MAX_CACHED_KEYS) known.clear();
+      known.set(apiKey, ws);
+    }
+    return ws;
+  };
+}
+
 export function workspaceExists(db: Db, workspaceId: string): boolean {
   return db.prepare("SELECT 1 FROM workspaces WHERE id = ?").get(workspaceId) !== undefined;
 }
