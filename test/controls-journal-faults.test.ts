@@ -8,12 +8,12 @@ const ctl = (method: string, p: string, json?: unknown) => emu.call(method, `/_e
 
 beforeAll(async () => {
   emu = await startTestEmulator();
-  await ctl("POST", "/seed", { workspaces: [{ id: "team-b", apiKeys: ["key-b"] }], batches: [{ batchId: "pics", images: { count: 2 } }] });
+  await emu.controls.seed({ workspaces: [{ id: "team-b", apiKeys: ["key-b"] }], batches: [{ batchId: "pics", images: { count: 2 } }] });
 });
 afterAll(async () => emu?.close());
 beforeEach(async () => {
-  await ctl("DELETE", "/faults");
-  await ctl("DELETE", "/journal");
+  await emu.controls.faults.clear();
+  await emu.controls.clearJournal();
 });
 
 describe("journal", () => {
@@ -99,19 +99,19 @@ describe("request faults", () => {
     expect(a.json.error.type).toBe("injected-fault");
     // Other paths are untouched.
     expect((await emu.call("GET", emu.staging("pics") + "/count")).status).toBe(200);
-    const rules = (await ctl("GET", "/faults")).json.rules;
+    const rules = await emu.controls.faults.list();
     expect(rules[0]).toMatchObject({ id: "rate-limit", fired: 2, remaining: 0, times: 2 });
-    const faulted = (await ctl("GET", "/journal?fault=true")).json;
+    const faulted = await emu.controls.journal({ fault: true });
     expect(faulted.count).toBe(2);
     expect(faulted.entries[0]).toMatchObject({ status: 429, fault: { ruleId: "rate-limit", type: "status" } });
   });
 
   it("500 and 503 by regex, method list and workspace; 503 gets Retry-After 1 by default", async () => {
-    await ctl("POST", "/faults", { match: { pathRegex: "/count$", method: ["GET"], workspace: "team-b" }, action: { type: "status", status: 503 } });
-    await ctl("POST", "/faults", { match: { path: "/data-staging/**/parts" }, action: { type: "status", status: 500, message: "boom" } });
+    await emu.controls.faults.add({ match: { pathRegex: "/count$", method: ["GET"], workspace: "team-b" }, action: { type: "status", status: 503 } });
+    await emu.controls.faults.add({ match: { path: "/data-staging/**/parts" }, action: { type: "status", status: 500, message: "boom" } });
     const mine = await emu.call("GET", emu.staging("pics") + "/count");
     expect(mine.status).toBe(200);
-    await ctl("POST", "/seed", { batches: [{ workspace: "team-b", batchId: "theirs", images: { count: 1 } }] });
+    await emu.controls.seed({ batches: [{ workspace: "team-b", batchId: "theirs", images: { count: 1 } }] });
     const theirs = await emu.call("GET", "/data-staging/v1/external/team-b/batches/theirs/count", { apiKey: "key-b" });
     expect(theirs.status).toBe(503);
     expect(theirs.headers["retry-after"]).toBe("1");
@@ -121,7 +121,7 @@ describe("request faults", () => {
   });
 
   it("adds latency (wall-clock)", async () => {
-    await ctl("POST", "/faults", { match: { path: "**/count" }, action: { type: "latency", ms: 300 }, times: 1 });
+    await emu.controls.faults.add({ match: { path: "**/count" }, action: { type: "latency", ms: 300 }, times: 1 });
     const t0 = performance.now();
     const slow = await emu.call("GET", emu.staging("pics") + "/count");
     const slowMs = performance.now() - t0;
@@ -130,32 +130,32 @@ describe("request faults", () => {
     const t1 = performance.now();
     await emu.call("GET", emu.staging("pics") + "/count");
     expect(performance.now() - t1).toBeLessThan(250);
-    const entry = (await ctl("GET", "/journal?fault=true")).json.entries[0];
+    const entry: any = (await emu.controls.journal({ fault: true })).entries[0];
     expect(entry.latencyMs).toBeGreaterThanOrEqual(290);
     expect(entry.fault.type).toBe("latency");
   });
 
   it("drops the connection (the client sees a socket error), journaled as dropped", async () => {
-    await ctl("POST", "/faults", { match: { path: "**/batches" }, action: { type: "drop-connection" }, times: 1 });
+    await emu.controls.faults.add({ match: { path: "**/batches" }, action: { type: "drop-connection" }, times: 1 });
     const err = await emu.call("GET", emu.staging()).then(() => null, (e: any) => e);
     expect(err).not.toBeNull();
     expect(String(err.code ?? err.message)).toMatch(/SOCKET|ECONNRESET|closed|hang up/i);
     expect((await emu.call("GET", emu.staging())).status).toBe(200);
-    const dropped = (await ctl("GET", "/journal?status=dropped")).json;
+    const dropped = await emu.controls.journal({ status: "dropped" });
     expect(dropped.count).toBe(1);
     expect(dropped.entries[0]).toMatchObject({ status: null, fault: { type: "drop-connection" } });
   });
 
   it("matches a job id from the path", async () => {
-    await ctl("POST", "/faults", { match: { jobId: "job-a" }, action: { type: "status", status: 502 } });
+    await emu.controls.faults.add({ match: { jobId: "job-a" }, action: { type: "status", status: 502 } });
     expect((await emu.call("GET", emu.jobs("job-a"))).status).toBe(502);
     expect((await emu.call("GET", emu.jobs("job-b"))).status).toBe(404);
   });
 
   it("fires with a probability from a seeded generator: the same seed gives the same sequence", async () => {
     const run = async () => {
-      await ctl("DELETE", "/faults");
-      await ctl("POST", "/faults", { id: "flaky", match: { path: "**/count" }, action: { type: "status", status: 500 }, probability: 0.5, seed: 42 });
+      await emu.controls.faults.clear();
+      await emu.controls.faults.add({ id: "flaky", match: { path: "**/count" }, action: { type: "status", status: 500 }, probability: 0.5, seed: 42 });
       const out: number[] = [];
       for (let i = 0; i < 24; i++) out.push((await emu.call("GET", emu.staging("pics") + "/count")).status);
       return out;
@@ -166,12 +166,12 @@ describe("request faults", () => {
     const failures = first.filter((s) => s === 500).length;
     expect(failures).toBeGreaterThan(3);
     expect(failures).toBeLessThan(21);
-    const rule = (await ctl("GET", "/faults")).json.rules[0];
+    const rule = (await emu.controls.faults.list())[0];
     expect(rule).toMatchObject({ id: "flaky", evaluated: 24, fired: failures, probability: 0.5, seed: 42 });
   });
 
   it("never faults the control API; DELETE removes one rule or all; bad rules are readable 400s", async () => {
-    await ctl("POST", "/faults", { id: "everything", match: { path: "**" }, action: { type: "status", status: 500 } });
+    await emu.controls.faults.add({ id: "everything", match: { path: "**" }, action: { type: "status", status: 500 } });
     expect((await ctl("GET", "/clock")).status).toBe(200);
     expect((await emu.call("GET", "/health", { apiKey: null })).status).toBe(200);
     expect((await emu.call("GET", emu.staging())).status).toBe(500);

@@ -84,7 +84,7 @@ describe("seed", () => {
 
 describe("reset", () => {
   it("one workspace: deletes its batches and blobs, keeps the workspace, its keys and other workspaces", async () => {
-    await ctl("POST", "/reset", {});
+    await emu.controls.reset();
     await seedTwoWorkspaces();
     const blobsBefore = blobCount();
     const r = await ctl("POST", "/reset", { workspace: "team-b" });
@@ -112,13 +112,13 @@ describe("reset", () => {
     expect(mine.json.batches).toEqual([]);
     expect((await emu.call("GET", "/data-staging/v1/external/team-b/batches", { apiKey: "key-b" })).status).toBe(401);
     // The journal restarted too: only the two calls made since are in it.
-    const journal = (await ctl("GET", "/journal")).json;
+    const journal = await emu.controls.journal();
     expect(journal.entries.map((e: any) => e.status)).toEqual([200, 401]);
 
     // Cost of a reset before every test: seed a little, reset, many times.
     const times: number[] = [];
     for (let i = 0; i < 20; i++) {
-      await ctl("POST", "/seed", { batches: [{ batchId: `b${i}`, images: { count: 3, width: 4, height: 4 } }] });
+      await emu.controls.seed({ batches: [{ batchId: `b${i}`, images: { count: 3, width: 4, height: 4 } }] });
       const t0 = performance.now();
       const rr = await ctl("POST", "/reset");
       times.push(performance.now() - t0);
@@ -139,7 +139,7 @@ describe("reset", () => {
 
 describe("snapshot", () => {
   it("exports rows and blobs and imports them back into a changed world", async () => {
-    await ctl("POST", "/reset");
+    await emu.controls.reset();
     await seedTwoWorkspaces();
     const snap = await ctl("GET", "/snapshot");
     expect(snap.status).toBe(200);
@@ -148,8 +148,8 @@ describe("snapshot", () => {
     expect(Object.keys(snap.json.blobs)).toHaveLength(10);
 
     const listBefore = (await emu.call("GET", emu.staging("photos") + "/list")).json.filesMetadata.map((f: any) => f.fileName);
-    await ctl("POST", "/reset");
-    await ctl("POST", "/seed", { batches: [{ batchId: "unrelated", images: { count: 1 } }] });
+    await emu.controls.reset();
+    await emu.controls.seed({ batches: [{ batchId: "unrelated", images: { count: 1 } }] });
 
     const imp = await ctl("POST", "/snapshot", snap.json);
     expect(imp.status, imp.text).toBe(200);
@@ -168,7 +168,7 @@ describe("snapshot", () => {
   });
 
   it("refuses a snapshot whose blob paths escape the blob folder", async () => {
-    const snap = (await ctl("GET", "/snapshot")).json;
+    const snap = await emu.controls.snapshot();
     const evil = { ...snap, blobs: { "../../evil.txt": Buffer.from("x").toString("base64") } };
     const r = await ctl("POST", "/snapshot", evil);
     expect(r.status).toBe(400);
