@@ -24,8 +24,8 @@ beforeAll(async () => {
 });
 afterAll(async () => emu?.close());
 beforeEach(async () => {
-  await ctl("POST", "/reset", {});
-  await ctl("DELETE", "/contract-report");
+  await emu.controls.reset();
+  await emu.controls.clearContractReport();
   const s = await ctl("POST", "/seed", {
     workspaces: [{ id: "team-b", apiKeys: ["key-b"] }],
     batches: [{ batchId: "pics", images: { count: 2 } }, { batchId: "texts", files: [{ name: "big.jsonl", text: BIG_TEXT }] }],
@@ -144,11 +144,11 @@ describe("contract report", () => {
     expect((await emu.call("POST", emu.jobs("legacy"), { json: legacy })).status).toBe(400);
     expect((await emu.call("POST", emu.jobs("typo"), { json: definition(emu.workspace, { notificationUrl: "http://127.0.0.1:9/x" }) })).status).toBe(400);
     expect((await emu.call("GET", "/data-staging/v1/external/team-b/batches")).status).toBe(403);
-    await ctl("POST", "/faults", { id: "busy", match: { path: "**/count" }, action: { type: "status", status: 503 }, times: 1 });
+    await emu.controls.faults.add({ id: "busy", match: { path: "**/count" }, action: { type: "status", status: 503 }, times: 1 });
     expect((await emu.call("GET", `${emu.staging("pics")}/count`)).status).toBe(503);
     expect((await emu.call("GET", `${emu.staging("pics")}/count`)).status).toBe(200);
     // A reset (as a suite does before every test) keeps the run's report.
-    await ctl("POST", "/reset", {});
+    await emu.controls.reset();
 
     const r = await ctl("GET", "/contract-report");
     expect(r.status, r.text).toBe(200);
@@ -186,10 +186,10 @@ describe("contract report", () => {
   });
 
   it("lists a download through an expired URL and an unknown route", async () => {
-    await ctl("POST", "/clock", { mode: "manual" });
+    await emu.controls.clock.set("manual");
     try {
       const url = (await emu.call("GET", `${emu.staging("pics")}/list`)).json.filesMetadata[0].downloadURL;
-      await ctl("POST", "/clock/advance", { ms: 2 * 3600_000 });
+      await emu.controls.clock.advance(2 * 3600_000);
       const res = await request(url);
       await res.body.text();
       expect(res.statusCode).toBe(403);
@@ -198,15 +198,15 @@ describe("contract report", () => {
       expect(rep.findings.find((f: { kind: string }) => f.kind === "expired-url")).toMatchObject({ violation: true, status: 403, operation: "GET /_signed/files/{generation}/{workspace}/{batchId}/{seq}/{fileName}" });
       expect(rep.findings.find((f: { kind: string }) => f.kind === "unknown-route")).toMatchObject({ violation: true, status: 404, operation: null });
     } finally {
-      await ctl("POST", "/clock", { mode: "max" });
+      await emu.controls.clock.set("max");
     }
   });
 
   it("lists webhook deliveries that failed, even after a reset deleted them", async () => {
     const receiver = `${emu.url}/_emulator/receiver/down?status=500`;
     expect((await emu.call("POST", emu.jobs("hooked"), { json: definition(emu.workspace, { notificationsURL: receiver }) })).status).toBe(200);
-    await waitFor(async () => (await ctl("GET", "/webhooks?state=failed")).json.deliveries.length > 0, 30_000, "a failed delivery");
-    await ctl("POST", "/reset", {});
+    await waitFor(async () => (await emu.controls.webhooks.list({ state: "failed" })).length > 0, 30_000, "a failed delivery");
+    await emu.controls.reset();
     const rep = (await ctl("GET", "/contract-report")).json;
     expect(rep.webhooks.failed).toHaveLength(1);
     expect(rep.webhooks.failed[0]).toMatchObject({ category: "job", url: receiver, lastStatus: 500, violation: true, injected: false });
@@ -242,35 +242,35 @@ describe("stubs", () => {
   });
 
   it("job-state: puts a running job into failed at an emulator time", async () => {
-    await ctl("POST", "/clock", { mode: "manual" });
+    await emu.controls.clock.set("manual");
     try {
       const script = { stageDurationsMs: { processing: 600_000, export: 1000 } };
       expect((await ctl("POST", `/jobs/${emu.workspace}/long`, { definition: definition(emu.workspace), script })).status).toBe(201);
       const rule = await ctl("POST", "/faults", { id: "fail-long", action: { type: "job-state", jobId: "long", state: "failed", afterMs: 60_000, message: "Out of capacity (stubbed)" } });
       expect(rule.status, rule.text).toBe(201);
-      await ctl("POST", "/clock/advance", { ms: 30_000 });
+      await emu.controls.clock.advance(30_000);
       expect((await emu.call("GET", emu.jobs("long"))).json.job.isTerminal).toBe(false);
-      await ctl("POST", "/clock/advance", { ms: 31_000 });
+      await emu.controls.clock.advance(31_000);
       const job = (await emu.call("GET", emu.jobs("long"))).json.job;
       expect(job).toMatchObject({ isTerminal: true, error: true });
       expect(JSON.stringify(job.lastNotification)).toContain("Out of capacity (stubbed)");
-      const rules = (await ctl("GET", "/faults")).json.rules;
+      const rules = await emu.controls.faults.list();
       expect(rules.find((r: { id: string }) => r.id === "fail-long")).toMatchObject({ fired: 1, evaluated: 1 });
       // Nothing left planned for it: idle is reached at once.
-      expect((await ctl("POST", "/clock/advance", { to: "idle" })).json.idle).toBe(true);
+      expect((await emu.controls.clock.runUntilIdle()).idle).toBe(true);
       expect((await emu.call("GET", emu.jobs("long"))).json.job.isTerminal).toBe(true);
 
       expect((await ctl("POST", `/jobs/${emu.workspace}/other`, { definition: definition(emu.workspace), script })).status).toBe(201);
-      await ctl("POST", "/faults", { id: "ok-later", action: { type: "job-state", jobId: "other", state: "succeeded", afterMs: 10_000 } });
-      await ctl("DELETE", "/faults/ok-later"); // deleting the rule disarms it
-      await ctl("POST", "/clock/advance", { ms: 20_000 });
+      await emu.controls.faults.add({ id: "ok-later", action: { type: "job-state", jobId: "other", state: "succeeded", afterMs: 10_000 } });
+      await emu.controls.faults.remove("ok-later"); // deleting the rule disarms it
+      await emu.controls.clock.advance(20_000);
       expect((await emu.call("GET", emu.jobs("other"))).json.job.isTerminal).toBe(false);
-      await ctl("POST", "/faults", { action: { type: "job-state", jobId: "other", state: "aborted" } });
-      await ctl("POST", "/clock/advance", { ms: 1 });
+      await emu.controls.faults.add({ action: { type: "job-state", jobId: "other", state: "aborted" } });
+      await emu.controls.clock.advance(1);
       expect((await emu.call("GET", emu.jobs("other"))).json.job.lastNotification.type).toBe("job-aborted");
       expect((await ctl("POST", "/faults", { match: { jobId: "x" }, action: { type: "job-state", jobId: "x", state: "failed" } })).status).toBe(400);
     } finally {
-      await ctl("POST", "/clock", { mode: "max" });
+      await emu.controls.clock.set("max");
     }
   });
 });
