@@ -133,6 +133,11 @@ export class FaultEngine {
     return (this.cache ??= this.rows().map((r) => compile(r.id, JSON.parse(r.rule) as FaultRuleBodyT)));
   }
 
+  /** No rule at all: the request middleware skips matching. */
+  none(): boolean {
+    return this.compiled().length === 0;
+  }
+
   /** Some request rule matches on body fields (the middleware then parses a JSON body before the route). */
   wantsBody(): boolean {
     return this.compiled().some((r) => r.wantsBody);

@@ -2,8 +2,8 @@
 // keep their first bytes (api keys masked); multipart bodies become part names, sizes and sha256;
 // anything else (uploads, downloads, archives) becomes a size and a sha256 computed as it streams.
 // A request body is observed as the HTTP parser hands it to the request stream, so the routes read
-// it exactly as before (uploads stream from the socket); a response body is passed through a
-// counting stream, so a download is never buffered.
+// it exactly as before (uploads stream from the socket); a response body is observed as node
+// writes it (through a counting stream when there is no node response), so a download is never buffered.
 import { Busboy, type BusboyFileStream } from "@fastify/busboy";
 import crypto from "node:crypto";
 import type { IncomingMessage } from "node:http";
@@ -166,6 +166,32 @@ export function tapIncoming(incoming: IncomingMessage, tap: BodyTap): () => void
   };
   return () => {
     delete (own as { push?: unknown }).push;
+  };
+}
+
+/**
+ * Feeds a response body to `tap` as node writes it to the socket, so the answer itself is left
+ * alone (a JSON answer keeps the server's one-write fast path instead of becoming a stream);
+ * `done` runs once the body is written. The response object lives for this request only.
+ */
+export function tapOutgoing(outgoing: { write: (...args: never[]) => unknown; end: (...args: never[]) => unknown }, tap: BodyTap, done: () => void): void {
+  const own = outgoing as unknown as { write: (chunk: unknown, ...rest: unknown[]) => unknown; end: (chunk?: unknown, ...rest: unknown[]) => unknown };
+  const write = own.write;
+  const end = own.end;
+  const feed = (chunk: unknown, encoding: unknown) => {
+    if (typeof chunk === "string") tap.write(Buffer.from(chunk, typeof encoding === "string" ? (encoding as BufferEncoding) : "utf8"));
+    else if (chunk instanceof Uint8Array) tap.write(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  };
+  own.write = function (chunk: unknown, ...rest: unknown[]) {
+    feed(chunk, rest[0]);
+    return write.call(this, chunk, ...rest);
+  };
+  own.end = function (chunk?: unknown, ...rest: unknown[]) {
+    feed(chunk, rest[0]);
+    tap.end();
+    const out = end.call(this, chunk, ...rest);
+    done();
+    return out;
   };
 }
 

@@ -7,7 +7,7 @@ import type { IncomingMessage } from "node:http";
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv, Emulator } from "../context.js";
 import { pathContext, type FiredFault } from "../controls/faults.js";
-import { BodyTap, CLASSIFY_BYTES, tapIncoming, tapResponse } from "../controls/journal-capture.js";
+import { BodyTap, CLASSIFY_BYTES, tapIncoming, tapOutgoing, tapResponse } from "../controls/journal-capture.js";
 import type { RequestView } from "../controls/matchers.js";
 import { operationOf } from "../controls/operations.js";
 import { ApiError } from "../errors.js";
@@ -51,7 +51,7 @@ function journalAndFaults(emu: Emulator): MiddlewareHandler<AppEnv> {
     const requestTap = journaled && hasBody(c) ? new BodyTap(c.req.header("content-type") ?? null, keep) : null;
     const untap = requestTap && nodeEnv?.incoming ? tapIncoming(nodeEnv.incoming, requestTap) : null;
     // The control plane itself is never faulted: a test must always be able to clear a rule.
-    const fault = control || internal ? null : plane.faults.fire({ domain: "request", method: c.req.method, path, ...ctx, request: await requestView(c, url, ctx.workspace, plane.faults.wantsBody()) });
+    const fault = control || internal || plane.faults.none() ? null : plane.faults.fire({ domain: "request", method: c.req.method, path, ...ctx, request: await requestView(c, url, ctx.workspace, plane.faults.wantsBody()) });
     let finished = false;
     // Time to the answer's head, as before bodies were journaled (a download's transfer time is not the emulator's latency).
     let latencyMs: number | null = null;
@@ -96,6 +96,7 @@ function journalAndFaults(emu: Emulator): MiddlewareHandler<AppEnv> {
     // Recorded when the body has gone through (a download is hashed as it streams), or when the client went away.
     nodeEnv?.outgoing?.once?.("close", done);
     if (c.req.method === "HEAD") return done();
+    if (nodeEnv?.outgoing?.write && nodeEnv.outgoing.end) return tapOutgoing(nodeEnv.outgoing as Parameters<typeof tapOutgoing>[0], responseTap, done);
     c.res = undefined;
     c.res = tapResponse(res, responseTap, done);
   };
@@ -105,7 +106,7 @@ const elapsed = (started: number) => Math.round((performance.now() - started) * 
 
 interface NodeEnv {
   incoming?: IncomingMessage;
-  outgoing?: { once?(event: "close", fn: () => void): void };
+  outgoing?: { once?(event: "close", fn: () => void): void; write?: unknown; end?: unknown };
 }
 
 function hasBody(c: Context): boolean {
