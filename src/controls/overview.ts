@@ -58,6 +58,8 @@ export function overview(emu: Emulator) {
     webhooks: webhookStateCounts(db),
     journal: { count: plane.journal.count({}), limit: plane.journal.limit },
     faultRules: plane.faults.rows().length,
+    // How many uploads were made durable together (src/state/group-commit.ts); the bench reports it.
+    uploadCommits: emu.blobs.groupStats(),
   };
 }
 
