@@ -135,7 +135,7 @@ describe("a journal write that fails", () => {
     expect(journalErrors.length).toBeGreaterThanOrEqual(1);
     expect(journalErrors.length).toBeLessThanOrEqual(2);
     const count = await waitFor(async () => {
-      const n = (await emu!.call("GET", "/_emulator/journal/count", { apiKey: null })).json.count;
+      const n = await emu!.controls.journalCount();
       return n >= 700 ? n : 0;
     }, 5000, "the kept journal rows to be written");
     expect(count).toBe(700);

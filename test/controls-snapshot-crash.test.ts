@@ -11,6 +11,7 @@ import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startChildEmulator, type ChildEmulator } from "./helpers/child-emulator.js";
 import { readResponse } from "./helpers/emulator.js";
+import { controlClient } from "../src/testing.js";
 
 const WS = "emulator-workspace";
 const KEY = "emulator-api-key";
@@ -58,7 +59,7 @@ async function listedFiles(base: string): Promise<Record<string, string>> {
 
 /** What a world looks like from outside: its snapshot (rows and blob bytes) and its downloadable files. */
 async function worldOf(base: string) {
-  const snap = (await call(base, "GET", "/_emulator/snapshot")).json;
+  const snap = await controlClient(base).snapshot();
   return { tables: snap.tables, blobs: snap.blobs, files: await listedFiles(base) };
 }
 
@@ -68,10 +69,10 @@ beforeAll(async () => {
   const e = await start(dir);
   const seed = (batchId: string) => call(e.url, "POST", "/_emulator/seed", { batches: [{ batchId, images: { count: FILES, width: 16, height: 12 } }] });
   expect((await seed("old-photos")).status).toBe(200);
-  worldOld = { snapshot: (await call(e.url, "GET", "/_emulator/snapshot")).json, ...(await worldOf(e.url)) };
-  await call(e.url, "POST", "/_emulator/reset", {});
+  worldOld = { snapshot: await controlClient(e.url).snapshot(), ...(await worldOf(e.url)) };
+  await controlClient(e.url).reset();
   expect((await seed("new-photos")).status).toBe(200);
-  worldNew = { snapshot: (await call(e.url, "GET", "/_emulator/snapshot")).json, ...(await worldOf(e.url)) };
+  worldNew = { snapshot: await controlClient(e.url).snapshot(), ...(await worldOf(e.url)) };
   await e.stop();
   expect(Object.keys(worldOld.files)).toHaveLength(FILES);
   expect(Object.keys(worldNew.files)).toHaveLength(FILES);
