@@ -9,5 +9,5 @@ const target = path.join(root, OPENAPI_FILE);
 fs.mkdirSync(path.dirname(target), { recursive: true });
 const doc = renderOpenApiDocument();
 fs.writeFileSync(target, doc);
-const paths = Object.keys(JSON.parse(doc).paths ?? {}).length;
+const paths = Object.keys((JSON.parse(doc) as { paths?: Record<string, unknown> }).paths ?? {}).length;
 console.log(`wrote ${OPENAPI_FILE} (${paths} paths, ${doc.length} bytes)`);

@@ -81,7 +81,7 @@ export function buildApp(emu: Emulator): OpenAPIHono<AppEnv> {
       );
     }
     console.error("[emulator] unexpected error on", c.req.method, c.req.path, err);
-    return c.json(new ApiError(500, "internal-error", `Internal emulator error: ${(err as Error)?.message ?? String(err)}`, undefined, "This is a bug in the emulator; please report it with the request that caused it.").body(), 500);
+    return c.json(new ApiError(500, "internal-error", `Internal emulator error: ${(err)?.message ?? String(err)}`, undefined, "This is a bug in the emulator; please report it with the request that caused it.").body(), 500);
   });
 
   return app;

@@ -72,6 +72,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  console.error("error: could not start the emulator:", err?.message ?? err);
+  console.error("error: could not start the emulator:", err instanceof Error ? err.message : err);
   process.exit(1);
 });

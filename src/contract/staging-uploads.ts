@@ -21,6 +21,8 @@ export const NOTIFICATION_CATEGORIES = ["ingest-status", "files-status"] as cons
 const DisplayNameQuery = z
   .string()
   .max(256, { message: "displayName must be at most 256 characters" })
+  // The pattern names control characters on purpose (it refuses them), and is published as written.
+  // eslint-disable-next-line no-control-regex
   .regex(/^[^\u0000-\u001f\u007f]*$/, { message: "displayName must not contain control characters" })
   .optional()
   .openapi({ param: { name: "displayName", in: "query" }, description: "Batch name, used only when this call creates the batch (default: the batch id).", example: "My batch" });

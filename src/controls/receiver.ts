@@ -30,7 +30,7 @@ export function clearReceived(emu: Emulator, name: string): number {
 }
 
 function presentReceived(r: ReceivedRow) {
-  let json: unknown = null;
+  let json: unknown;
   try {
     json = JSON.parse(r.body);
   } catch {

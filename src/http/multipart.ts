@@ -77,7 +77,7 @@ export function receiveSingleFile(source: Readable, headers: IncomingHttpHeaders
       extraFiles = true;
     });
     bb.on("error", (err) => void fail(badRequest(`Malformed multipart/form-data body: ${(err as Error)?.message ?? String(err)}; nothing was stored`, undefined, CURL_HINT)));
-    bb.on("finish", async () => {
+    bb.on("finish", () => void (async () => {
       if (settled) return;
       if (!file || !written) {
         const fields = fieldNames.length ? ` (got only text fields: ${fieldNames.slice(0, 5).map((f) => JSON.stringify(f)).join(", ")}; a part needs a filename to be a file)` : "";
@@ -98,7 +98,7 @@ export function receiveSingleFile(source: Readable, headers: IncomingHttpHeaders
       }
       settled = true;
       resolve({ ...done, fieldName: file.fieldName, partFileName: file.fileName, partContentType: file.contentType });
-    });
+    })());
     source.on("error", (err) => void fail(new ApiError(400, "upload-interrupted", `The upload was interrupted: ${err.message}; nothing was stored`)));
     source.on("aborted", () => void fail(new ApiError(400, "upload-interrupted", "The client closed the connection before the body was complete; nothing was stored")));
     source.pipe(bb);

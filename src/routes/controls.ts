@@ -277,8 +277,8 @@ export function controlRoutes(emu: Emulator) {
   return app;
 }
 
-function serveAsset(c: Context<AppEnv>, name: string, initial?: unknown) {
+function serveAsset(c: Context<AppEnv>, name: string, initial?: unknown): Response {
   const asset = dashboardAsset(name, initial);
   if (!asset) throw notFound(`No dashboard file "${name}"`);
-  return c.body(asset.body, 200, { "content-type": asset.contentType, "cache-control": "no-store" }) as any;
+  return c.body(asset.body, 200, { "content-type": asset.contentType, "cache-control": "no-store" });
 }

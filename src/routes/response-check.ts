@@ -41,12 +41,13 @@ function escapeRegex(s: string): string {
 }
 
 /** Compiles the registry's route definitions into matchers (called lazily: routes are mounted after the middleware). */
-export function compileRoutes(definitions: readonly any[]): CheckedRoute[] {
+export function compileRoutes(definitions: readonly unknown[]): CheckedRoute[] {
   const out: CheckedRoute[] = [];
-  for (const def of definitions) {
-    if (def?.type !== "route") continue;
+  for (const d of definitions) {
+    const def = d as { type?: string; route?: { path: string; method: string; responses?: Record<string, ResponseSpec> } } | null;
+    if (def?.type !== "route" || !def.route) continue;
     const route = def.route;
-    const path: string = route.path;
+    const path = route.path;
     const pieces = path.split(/(\{[^}]+\})/g);
     const regex = new RegExp(`^${pieces.map((p) => (/^\{[^}]+\}$/.test(p) ? "[^/]+" : escapeRegex(p))).join("")}/?$`);
     const specificity = pieces.filter((p) => !/^\{[^}]+\}$/.test(p)).join("").length;
@@ -137,12 +138,12 @@ export function responseCheck(app: OpenAPIHono<AppEnv>): MiddlewareHandler<AppEn
     // Unknown routes get the documented 404 body from notFound; nothing to compare against.
     if (!route) return;
     const issues = await checkResponse(route, res.status, res.headers.get("content-type"),
-      c.req.method === "HEAD" ? null : async () => JSON.parse(await res.clone().text()));
+      c.req.method === "HEAD" ? null : async (): Promise<unknown> => JSON.parse(await res.clone().text()) as unknown);
     if (issues.length === 0) return;
     const body = violationBody(c.req.method, route, url.pathname, res.status, issues);
     console.error(`[emulator] ${body.message}`);
     // Clear first: assigning over an existing response would copy its headers (content-length included).
-    c.res = undefined as unknown as Response;
+    c.res = undefined;
     c.res = new Response(JSON.stringify(body), { status: 500, headers: { "content-type": "application/json" } });
   };
 }

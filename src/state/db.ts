@@ -30,7 +30,7 @@ export class Db {
   }
 
   transaction<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
-    return this.raw.transaction(fn) as unknown as (...args: A) => R;
+    return this.raw.transaction(fn);
   }
 
   exec(sql: string): void {

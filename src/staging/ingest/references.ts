@@ -102,7 +102,7 @@ export async function fetchReference(ref: Reference, kind: ReferenceKind, sessio
 export async function fetchReferences(
   refs: Reference[], kind: ReferenceKind, session: SourceSession, blobs: BlobStore, limits: FetchLimits, isStopped: () => boolean,
 ): Promise<{ files: StagedFile[]; failed: FailedFile[] }> {
-  const results: (StagedFile | FailedFile | null)[] = new Array(refs.length).fill(null);
+  const results: (StagedFile | FailedFile | null)[] = Array.from({ length: refs.length }, () => null);
   let next = 0;
   const lane = async () => {
     while (next < refs.length && !isStopped()) {

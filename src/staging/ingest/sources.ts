@@ -33,7 +33,7 @@ export function loadReferenceSources(config: Pick<EmulatorConfig, "urlMap" | "ca
     try {
       ca = fs.readFileSync(config.caFile, "utf8");
     } catch (err) {
-      throw new Error(`--ca-file ${config.caFile} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new Error(`--ca-file ${config.caFile} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
     }
     if (!ca.includes("-----BEGIN CERTIFICATE-----")) throw new Error(`--ca-file ${config.caFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
   }
@@ -53,7 +53,7 @@ const toNode = (body: unknown): Readable | null => (body ? Readable.fromWeb(body
 /** The downloads of one shard: the map, and an HTTP client that trusts --ca-file (an undici Agent, closed with the session). */
 export interface SourceSession {
   map: readonly UrlMapping[];
-  isDirect(u: URL): boolean;
+  isDirect: (u: URL) => boolean;
   get(u: URL, signal: AbortSignal): Promise<Answer>;
   close(): Promise<void>;
 }

@@ -198,7 +198,8 @@ export class IngestWorker implements Worker {
     if (!chunks.length) chunks.push([]);
     const mine: ReferencePayload = { kind: payload.kind, referencesURL: payload.referencesURL, references: chunks[0], problems };
     const now = this.emu.clock.now();
-    const { seq: _seq, ...template } = shard;
+    const template: Omit<typeof shard, "seq"> & { seq?: number } = { ...shard };
+    delete template.seq;
     const created: string[] = [];
     this.emu.db.transaction(() => {
       setShardPayload(this.emu.db, shard.shard_id, mine);
