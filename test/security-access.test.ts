@@ -4,6 +4,7 @@
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, type TestEmulator } from "./helpers/emulator.js";
+import { mp4 } from "./helpers/fixtures.js";
 import { operations, type Operation } from "./helpers/openapi-sampler.js";
 
 let emu: TestEmulator;
@@ -109,7 +110,7 @@ describe("signed URLs", () => {
   it("upload URLs: tamper-proof, bound to their slot, re-PUTtable until they expire (the last body replaces the file)", async () => {
     const slot = await emu.call("POST", `${emu.staging("acc-upload")}/upload/video?fileName=a.mp4`);
     const d = slot.json.signedURLDetails;
-    const video = Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from("ftypisom"), Buffer.alloc(12)]);
+    const video = mp4(0);
     const flip = new URL(d.uploadURL);
     const sig = flip.searchParams.get("X-Emulator-Signature")!;
     flip.searchParams.set("X-Emulator-Signature", sig.slice(0, -1) + (sig.endsWith("0") ? "1" : "0"));

@@ -3,7 +3,7 @@
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
-import { bigPng, multipart, png, startLoopbackServer, type LoopbackServer } from "./helpers/fixtures.js";
+import { bigPng, mp4, multipart, png, startLoopbackServer, type LoopbackServer } from "./helpers/fixtures.js";
 import { attemptsOf, listWebhooks } from "../src/state/webhooks.js";
 import { derivedInternalId } from "../src/state/workspaces.js";
 
@@ -20,7 +20,7 @@ beforeAll(async () => {
   files.serve("/img/slow.png", png(600), { delayMs: 2_000 });
   files.serve("/redirect-out", "", { status: 302, headers: { location: "https://example.com/elsewhere.png" } });
   files.serve("/redirect-in", "", { status: 302, headers: { location: "/img/0.png" } });
-  files.serve("/video/a.mp4", Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from("ftypisom"), Buffer.alloc(100)]));
+  files.serve("/video/a.mp4", mp4(0, 112));
 });
 afterAll(async () => {
   await emu?.close();

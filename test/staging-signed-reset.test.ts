@@ -5,7 +5,7 @@ import { Readable } from "node:stream";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readResponse, startTestEmulator, type TestEmulator } from "./helpers/emulator.js";
-import { multipart, png } from "./helpers/fixtures.js";
+import { mp4, multipart, png } from "./helpers/fixtures.js";
 
 let emu: TestEmulator;
 beforeAll(async () => {
@@ -13,7 +13,7 @@ beforeAll(async () => {
 });
 afterAll(async () => emu?.close());
 
-const MP4 = Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from("ftypisom"), Buffer.alloc(4000, 3)]);
+const MP4 = mp4(3, 4024);
 
 async function uploadPng(e: TestEmulator, ws: string, apiKey: string, batchId: string, fileName: string, bytes: Buffer) {
   const m = multipart([{ field: fileName, filename: fileName, contentType: "image/png", data: bytes }]);

@@ -10,7 +10,10 @@ import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startChildEmulator } from "./helpers/child-emulator.js";
 import { readResponse, startTestEmulator, waitFor, type TestEmulator } from "./helpers/emulator.js";
-import { png, tar as tarOf } from "./helpers/fixtures.js";
+import { mp4 as video, png, tar as tarOf } from "./helpers/fixtures.js";
+
+/** A video of `size` + 12 bytes whose bytes depend on `fill`. */
+const mp4 = (fill: number, size = 5000) => video(fill, size + 12);
 
 let emu: TestEmulator;
 beforeAll(async () => {
@@ -18,7 +21,6 @@ beforeAll(async () => {
 });
 afterAll(async () => emu?.close());
 
-const mp4 = (fill: number, size = 5000) => Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from("ftypisom"), Buffer.alloc(size, fill)]);
 type Details = { uploadURL: string; extensionHeaders: Record<string, string>; shardId?: string };
 
 const put = async (url: string, body: Buffer | Readable, headers: Record<string, string>) => readResponse(await request(url, { method: "PUT", body, headers }));

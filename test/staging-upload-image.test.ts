@@ -2,7 +2,7 @@
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, type TestEmulator } from "./helpers/emulator.js";
-import { bigPng, multipart, png } from "./helpers/fixtures.js";
+import { bigPng, mp4, multipart, png } from "./helpers/fixtures.js";
 import { insertBatch } from "../src/state/batches.js";
 
 let emu: TestEmulator;
@@ -91,7 +91,7 @@ describe("upload/image", () => {
     const cases: [string, Buffer, RegExp][] = [
       ["doc.pdf", Buffer.from("%PDF-1.7\n..."), /PDF document/],
       ["notes.png", Buffer.from("just some text pretending to be a png"), /text data/],
-      ["clip.mp4", Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from("ftypisom"), Buffer.alloc(16)]), /MP4 video/],
+      ["clip.mp4", mp4(0), /MP4 video/],
       ["empty.png", Buffer.alloc(0), /empty file/],
     ];
     for (const [name, data, detected] of cases) {

@@ -30,10 +30,11 @@ export function imageFolder(root: string, name: string, count: number, seedBase 
   return dir;
 }
 
-/** A minimal ISO-BMFF (MP4) file: an ftyp box and an mdat box with `seed` in it. */
-export function mp4(seed: number): Buffer {
+/** A minimal ISO-BMFF (MP4) file: an ftyp box and an mdat box with `seed` in it, padded to `size` bytes when given. */
+export function mp4(seed: number, size?: number): Buffer {
   const ftyp = Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from("ftypisom"), Buffer.from([0, 0, 2, 0]), Buffer.from("isomiso2")]);
-  const payload = Buffer.from(`emulator-test-video-${seed}`);
+  const text = Buffer.from(`emulator-test-video-${seed}`);
+  const payload = Buffer.concat([text, Buffer.alloc(Math.max(0, (size ?? 0) - ftyp.length - 8 - text.length), seed & 0xff)]);
   const mdatHead = Buffer.alloc(8);
   mdatHead.writeUInt32BE(8 + payload.length);
   mdatHead.write("mdat", 4, "ascii");
