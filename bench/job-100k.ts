@@ -94,8 +94,8 @@ function startEmulator(dataDir: string): Promise<{ url: string; pid: number; sto
   let out = "";
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`emulator did not start:\n${out}`)), 60_000);
-    child.stderr!.on("data", (d) => (out += d));
-    child.stdout!.on("data", (d) => {
+    child.stderr.on("data", (d) => (out += d));
+    child.stdout.on("data", (d) => {
       out += d;
       const m = /listening on (http:\/\/\S+)/.exec(out);
       if (m) {

@@ -69,15 +69,15 @@ async function spawnReady(cmd: string, args: string[], env: Record<string, strin
   const t0 = performance.now();
   const child = spawn(cmd, args, { cwd: ROOT, env: cleanEnv, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
-  child.stdout!.on("data", (d) => (out = (out + d).slice(-20_000)));
-  child.stderr!.on("data", (d) => (out = (out + d).slice(-20_000)));
+  child.stdout.on("data", (d) => (out = (out + d).slice(-20_000)));
+  child.stderr.on("data", (d) => (out = (out + d).slice(-20_000)));
   const url = `http://127.0.0.1:${port}`;
   let startMs: number;
   try {
     startMs = await waitFor200(url + readyPath, t0, timeoutMs, child);
   } catch (err) {
     child.kill("SIGKILL");
-    throw new Error(`${(err as Error).message}\n${out.slice(-2000)}`);
+    throw new Error(`${(err as Error).message}\n${out.slice(-2000)}`, { cause: err });
   }
   const stop = () =>
     new Promise<void>((resolve) => {
@@ -92,10 +92,10 @@ async function spawnReady(cmd: string, args: string[], env: Record<string, strin
   return { url, pid: child.pid!, startMs, rssMb: () => rssMbOf(child.pid!), stop, output: () => out };
 }
 
-export async function spawnEmulator(dataDir: string, opts: { runner?: "bin" | "tsx"; env?: Record<string, string> } = {}): Promise<Proc> {
+export async function spawnEmulator(dataDir: string, opts: { runner?: "bin" | "tsx"; env?: Record<string, string>; nodeArgs?: string[] } = {}): Promise<Proc> {
   const port = await freePort();
   const env = { PORT: String(port), HOST: "127.0.0.1", DATA_DIR: dataDir, EMULATOR_TIME_SCALE: "max", EMULATOR_QUIET: "1", ...opts.env };
-  const args = opts.runner === "tsx" ? ["--import", "tsx", "src/cli.ts"] : ["bin/roboflow-batch-emulator.js"];
+  const args = [...(opts.nodeArgs ?? []), ...(opts.runner === "tsx" ? ["--import", "tsx", "src/cli.ts"] : ["bin/roboflow-batch-emulator.js"])];
   return spawnReady(process.execPath, args, env, "/health", port, 30_000);
 }
 
