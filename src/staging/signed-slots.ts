@@ -11,6 +11,7 @@ import { receiveBodyToTemp, type IncomingBody } from "../http/body.js";
 import { assertFileName, assertVideoFileName } from "../http/file-names.js";
 import { videoMediaType } from "../http/sniff.js";
 import { getUploadSlot, insertUploadSlot, markUploadSlotUsed, reopenShardUpload, type UploadSlotRow } from "../state/ingests.js";
+import type { TempFile } from "../state/blobs.js";
 import { storeGeneration } from "../state/generation.js";
 import { insertShard } from "../state/shards.js";
 import { scheduleShard, type TarShardPayload } from "./ingest/worker.js";
@@ -134,9 +135,9 @@ export async function receiveSignedPut(emu: Emulator, put: SignedPut): Promise<v
  * and sends the shard back to "uploaded", so it is indexed (again) from the last body only: the
  * worker does not apply a result read from an older body, and re-indexing replaces the shard's files.
  */
-async function commitShardBody(emu: Emulator, slot: UploadSlotRow, got: { tmp: string; size: number; sha256: string }, now: number, claim: () => void): Promise<void> {
+async function commitShardBody(emu: Emulator, slot: UploadSlotRow, got: TempFile, now: number, claim: () => void): Promise<void> {
   const shardId = slot.shard_id!;
-  const previous = await commitWith(emu, got.tmp, "uploads", (blob) => {
+  const previous = await commitWith(emu, got, "uploads", (blob) => {
     claim();
     ensureBatch(emu.db, slot.workspace_id, slot.batch_id, BULK_IMAGES, undefined, now);
     const payload = JSON.stringify({ tarBlob: blob, size: got.size, sha256: got.sha256 } satisfies TarShardPayload);

@@ -41,7 +41,7 @@ export interface UploadedFile {
  * transaction, grouped with the other uploads committing at the same time (one fsync round and one
  * transaction per group, see src/state/group-commit.ts); resolves once durable, undoes the blob if `write` throws.
  */
-export function commitWith<T>(emu: Core, tmp: string, prefix: string, write: (blob: string) => T): Promise<T> {
+export function commitWith<T>(emu: Core, tmp: TempFile, prefix: string, write: (blob: string) => T): Promise<T> {
   return emu.blobs.commitGrouped(emu.db, tmp, prefix, write);
 }
 
@@ -51,7 +51,7 @@ export function commitWith<T>(emu: Core, tmp: string, prefix: string, write: (bl
  * slot is consumed there, so a lost race leaves nothing behind).
  */
 export async function commitUploadedFile(emu: Core, got: TempFile, f: UploadedFile, now: number, claim?: () => void): Promise<void> {
-  const replaced = await commitWith(emu, got.tmp, "files", (blob) => {
+  const replaced = await commitWith(emu, got, "files", (blob) => {
     claim?.();
     ensureBatch(emu.db, f.ws, f.batchId, f.target, f.displayName, now);
     return upsertFile(emu.db, {

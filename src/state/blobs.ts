@@ -21,6 +21,8 @@ export interface TempFile {
   tmp: string;
   size: number;
   sha256: string;
+  /** Already fsynced (data and size) as it was closed: a commit need not sync it again. */
+  synced?: boolean;
 }
 
 export class BlobTooLargeError extends Error {
@@ -28,6 +30,9 @@ export class BlobTooLargeError extends Error {
     super(`body exceeds ${limit} bytes`);
   }
 }
+
+/** fs.WriteStream fsyncs before it closes (`flush`) from Node 20.10 on; on older versions the commit fsyncs instead. */
+const FLUSH_ON_CLOSE = ((v: number[]) => v[0] > 20 || (v[0] === 20 && v[1] >= 10))(process.versions.node.split(".").map(Number));
 
 /** Disk writes in flight at once while committing many files together. */
 const FSYNC_CONCURRENCY = 8;
@@ -98,10 +103,10 @@ export class BlobStore {
    * other commits in flight: one fsync round and one transaction per group (group-commit.ts).
    * Resolves with what `write` returned once durable; when it throws, its rows and blob are undone.
    */
-  commitGrouped<T>(db: Db, tmpFile: string, prefix: string, write: (blob: string) => T): Promise<T> {
+  commitGrouped<T>(db: Db, tmp: TempFile | string, prefix: string, write: (blob: string) => T): Promise<T> {
     this.grouped ??= new GroupCommitter(db, this);
     if (this.grouped.db !== db) throw new Error("one blob store commits with one database");
-    return this.grouped.commit(tmpFile, prefix, write);
+    return typeof tmp === "string" ? this.grouped.commit(tmp, prefix, write) : this.grouped.commit(tmp.tmp, prefix, write, tmp.synced);
   }
 
   /** Group sizes reached by grouped commits so far. */
@@ -114,7 +119,11 @@ export class BlobStore {
     return path.join(this.tmpRoot, `${label}-${crypto.randomUUID()}`);
   }
 
-  /** Streams `source` into a temp file, counting bytes and hashing; throws BlobTooLargeError past `limit`. */
+  /**
+   * Streams `source` into a temp file, counting bytes and hashing; throws BlobTooLargeError past
+   * `limit`. The file is fsynced as it closes (on the thread pool, while other requests go on), so
+   * committing it later costs only the rename and the folder's fsync.
+   */
   async receive(source: Readable | AsyncIterable<Uint8Array>, limit: number): Promise<TempFile> {
     const tmp = this.tempPath("upload");
     const hash = crypto.createHash("sha256");
@@ -128,12 +137,12 @@ export class BlobStore {
       },
     });
     try {
-      await pipeline(source as Readable, counter, fs.createWriteStream(tmp));
+      await pipeline(source as Readable, counter, fs.createWriteStream(tmp, { flush: FLUSH_ON_CLOSE }));
     } catch (err) {
       this.discard(tmp);
       throw err;
     }
-    return { tmp, size, sha256: hash.digest("hex") };
+    return { tmp, size, sha256: hash.digest("hex"), synced: FLUSH_ON_CLOSE };
   }
 
   /** Moves a complete temp file into the blob tree under `rel` (fsync, rename, directory fsync). */

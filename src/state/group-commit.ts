@@ -1,6 +1,6 @@
 // Group commit: concurrent uploads are made durable together. Each request hands over its finished
 // temp file and the row writes that name it; a group's files are fsynced in parallel off the event
-// loop, linked into the blob tree (one fan-out folder per prefix, fsynced once), and every item's
+// loop (most already were, as they were written: BlobStore.receive), linked into the blob tree (one fan-out folder per prefix, fsynced once), and every item's
 // rows run in ONE SQLite transaction (one WAL fsync), each in its own savepoint, so one item's
 // failure (a 409, a lost slot) leaves the others. A request is answered once its group is durable:
 // the same guarantee as committing alone (an acknowledged upload survives kill -9 and power loss,
@@ -33,6 +33,8 @@ export interface GroupCommitStats {
 
 interface Item {
   tmp: string;
+  /** fsynced already (as it was written). */
+  synced: boolean;
   prefix: string;
   write: (blob: string) => unknown;
   resolve: (value: unknown) => void;
@@ -66,9 +68,9 @@ export class GroupCommitter {
    * queued meanwhile; resolves with what `write` returned once all is durable. When `write` throws,
    * its rows are rolled back, its blob removed, and the promise rejects with that error.
    */
-  commit<T>(tmp: string, prefix: string, write: (blob: string) => T): Promise<T> {
+  commit<T>(tmp: string, prefix: string, write: (blob: string) => T, synced = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ tmp, prefix, write, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ tmp, synced, prefix, write, resolve: resolve as (v: unknown) => void, reject });
       if (!this.running) void this.drain();
     });
   }
@@ -105,18 +107,19 @@ export class GroupCommitter {
     this.settle(group);
   }
 
-  /** fsync of every temp file (data and size), a few at a time on the thread pool. */
+  /** fsync of every temp file not synced yet (data and size), a few at a time on the thread pool. */
   private async syncFiles(group: Item[]): Promise<void> {
+    const todo = group.filter((i) => !i.synced);
     let next = 0;
     const lane = async () => {
-      while (next < group.length) {
-        const item = group[next++];
+      while (next < todo.length) {
+        const item = todo[next++];
         await this.blobs.syncTemp(item.tmp).catch((err: unknown) => {
           item.error = err;
         });
       }
     };
-    await Promise.all(Array.from({ length: Math.min(FSYNC_LANES, group.length) }, lane));
+    await Promise.all(Array.from({ length: Math.min(FSYNC_LANES, todo.length) }, lane));
   }
 
   /** Links each file into the tree (one fan-out folder per prefix); returns the folders to fsync. */
