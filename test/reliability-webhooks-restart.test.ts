@@ -18,7 +18,7 @@ import { controlClient } from "../src/testing.js";
 async function hangingReceiver() {
   const receiver = await startLoopbackServer();
   receiver.holdNext();
-  return { url: receiver.url, hits: receiver.requests, close: receiver.close };
+  return { url: receiver.url, hits: receiver.requests, close: () => receiver.close() };
 }
 
 async function control(base: string, method: string, p: string, json?: unknown) {
