@@ -76,7 +76,9 @@ export async function uploadImage(emu: Core, up: ImageUpload): Promise<void> {
   const got = await receiveSingleFile(source, { "content-type": up.body.contentType }, emu.blobs, MAX_IMAGE_BYTES);
   try {
     const fileName = up.fileName;
-    const detected = sniff(emu.blobs.tempHead(got.tmp));
+    // The first bytes were kept as the body streamed in (BlobStore.receive): no second read of the file.
+    const received: TempFile = got;
+    const detected = sniff(received.head ?? emu.blobs.tempHead(got.tmp));
     if (detected.kind !== "image") {
       throw new ApiError(400, "unsupported-file-type", `"${fileName}" is not an image: detected ${detected.label}; accepted formats are ${ACCEPTED_IMAGE_FORMATS}`, undefined, "Upload videos with upload/video; other files cannot be staged as images.");
     }
