@@ -98,6 +98,11 @@ export class BlobStore {
     return dirs;
   }
 
+  /** fsync of any file on the thread pool (the database's write-ahead log after a group commit). */
+  async syncFile(file: string): Promise<void> {
+    await fsyncPath(file);
+  }
+
   /** fsync of a folder on the thread pool; filesystems that refuse it are fine (the file fsyncs cover the data). */
   async syncDir(dir: string): Promise<void> {
     await fsyncPath(dir).catch(() => {});

@@ -1,11 +1,12 @@
 // Group commit: concurrent uploads are made durable together. Each request hands over its finished
 // temp file and the row writes that name it; a group's files are fsynced in parallel off the event
-// loop (most already were, as they were written: BlobStore.receive), linked into the blob tree (one fan-out folder per prefix, fsynced once), and every item's
-// rows run in ONE SQLite transaction (one WAL fsync), each in its own savepoint, so one item's
-// failure (a 409, a lost slot) leaves the others. A request is answered once its group is durable:
-// the same guarantee as committing alone (an acknowledged upload survives kill -9 and power loss,
-// rows only ever name complete, synced files). There is no timer: while one group is being synced,
-// the next one fills.
+// loop (most already were as they were written, see BlobStore.receive), linked into the blob tree
+// (one fan-out folder per prefix, fsynced once), and every item's rows run in ONE SQLite
+// transaction whose log is fsynced once on the thread pool, each item in its own savepoint, so one
+// item's failure (a 409, a lost slot) leaves the others. A request is answered once its group is
+// durable: the same guarantee as committing alone (an acknowledged upload survives kill -9 and power
+// loss; rows only ever name complete, synced files). There is no timer: while one group is being
+// synced, the next one fills.
 import type { BlobStore } from "./blobs.js";
 import type { Db } from "./db.js";
 
@@ -58,10 +59,16 @@ export class GroupCommitter {
   private running = false;
   readonly stats = emptyGroupStats();
 
+  /** The write-ahead log, fsynced after a group's transaction (null: not in WAL mode, e.g. in memory). */
+  private readonly wal: string | null;
+
   constructor(
     readonly db: Db,
     private readonly blobs: BlobStore,
-  ) {}
+  ) {
+    const walMode = String(db.pragma("journal_mode", { simple: true })).toLowerCase() === "wal";
+    this.wal = walMode && !db.raw.memory ? `${db.raw.name}-wal` : null;
+  }
 
   /**
    * Commits `tmp` under `prefix` and runs `write(blob)` (the rows naming it) with the other commits
@@ -100,6 +107,8 @@ export class GroupCommitter {
         for (const d of this.place(live)) this.blobs.syncDirNow(d);
       }
       this.writeRows(live);
+      // The group's rows are durable once the log is: fsynced on the thread pool, before any answer.
+      if (this.wal && live.some((i) => i.error === undefined)) await this.blobs.syncFile(this.wal);
     } catch (err) {
       // The group as a whole failed (e.g. the disk is full at the commit): nothing of it stays.
       for (const i of group) if (i.error === undefined) i.error = err;
@@ -139,8 +148,22 @@ export class GroupCommitter {
     return dirs;
   }
 
-  /** One transaction; each item's rows in a savepoint, so a throwing item rolls back alone. */
+  /**
+   * One transaction; each item's rows in a savepoint, so a throwing item rolls back alone. In WAL
+   * mode it commits without its own fsync (synchronous NORMAL, as advisoryWrite does) and the caller
+   * fsyncs the log off the event loop before answering: the rows may be read before they are durable,
+   * but they only name files that already are, and nobody is told "stored" before the fsync.
+   */
   private writeRows(items: Item[]): void {
+    if (this.wal) this.db.pragma("synchronous = NORMAL");
+    try {
+      this.commitRows(items);
+    } finally {
+      if (this.wal) this.db.pragma("synchronous = FULL");
+    }
+  }
+
+  private commitRows(items: Item[]): void {
     this.db.transaction(() => {
       for (const item of items) {
         if (item.error !== undefined) continue;
