@@ -134,6 +134,8 @@ function multipartParser(contentType: string, parts: PartSummary[]): ReturnType<
       hash.update(d);
     });
     stream.on("end", () => (part.sha256 = hash.digest("hex")));
+    // A part cut off mid-way errors here; the summary just stays without a hash.
+    stream.on("error", () => {});
   });
   bb.on("field", (name: string, value: string, _nameTruncated: boolean, valueTruncated: boolean) => {
     parts.push({ name, fileName: null, contentType: null, size: Buffer.byteLength(value), sha256: null, value: maskSecrets(value) + (valueTruncated ? "…" : "") });

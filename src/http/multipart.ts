@@ -67,6 +67,9 @@ export function receiveSingleFile(source: Readable, headers: IncomingHttpHeaders
 
     bb.on("file", (fieldName, stream, fileName, _enc, mimeType) => {
       file = { stream, fieldName, fileName, contentType: mimeType };
+      // Busboy may still emit "Part terminated early" on the part after its reader finished; the
+      // request's answer already says so (busboy's own 'error' below), so it must not go uncaught.
+      stream.on("error", () => {});
       const receiving = blobs.receive(stream, Number.POSITIVE_INFINITY);
       // A broken part is reported by busboy's own 'error'; this only avoids an unhandled rejection.
       receiving.catch(() => {});

@@ -149,7 +149,13 @@ export class BlobStore {
     let size = 0;
     let pending: Buffer[] = [];
     let pendingBytes = 0;
-    const fh = await fs.promises.open(tmp, "w");
+    // Take the iterator before the first await: it listens for the source's errors from now on, so a
+    // part that ends early while the file opens is an error of this call, not an uncaught one.
+    const chunks = (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+    const fh = await fs.promises.open(tmp, "w").catch(async (err: unknown) => {
+      await chunks.return?.();
+      throw err;
+    });
     const writePending = async () => {
       const out = pending;
       pending = [];
@@ -158,7 +164,7 @@ export class BlobStore {
     };
     try {
       try {
-        for await (const c of source as AsyncIterable<Uint8Array>) {
+        for await (const c of { [Symbol.asyncIterator]: () => chunks }) {
           const chunk = Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
           size += chunk.length;
           if (size > limit) throw new BlobTooLargeError(limit);
