@@ -42,7 +42,16 @@ export function stageImages(dataDir: string, n: number): void {
   const store = openStore(dataDir);
   try {
     const now = Date.now();
-    insertBatch(store.db, { workspace_id: WS, batch_id: BATCH, display_name: BATCH, batch_type: "simple-batch", content_type: "images", origin: "user", created_at: now, expires_at: now + BATCH_RETENTION_MS });
+    insertBatch(store.db, {
+      workspace_id: WS,
+      batch_id: BATCH,
+      display_name: BATCH,
+      batch_type: "simple-batch",
+      content_type: "images",
+      origin: "user",
+      created_at: now,
+      expires_at: now + BATCH_RETENTION_MS,
+    });
     const insert = store.db.prepare(
       `INSERT INTO files (workspace_id, batch_id, part_name, file_name, content_type, nested_content_type, shard_id, blob, size, sha256, media_type, created_at)
        VALUES (?, ?, '', ?, 'image', NULL, NULL, ?, ?, ?, 'image/png', ?)`,
@@ -129,7 +138,11 @@ export async function runJobBench(images: number): Promise<JobBenchResult> {
       processingSpecification: { type: "workflows-processing-specification-v1", workspace: WS, workflowId: "bench-workflow" },
     };
     const start = performance.now();
-    const created = await request(`${base}/${JOB}?api_key=${KEY}`, { method: "POST", body: JSON.stringify(definition), headers: { "content-type": "application/json" } });
+    const created = await request(`${base}/${JOB}?api_key=${KEY}`, {
+      method: "POST",
+      body: JSON.stringify(definition),
+      headers: { "content-type": "application/json" },
+    });
     const createdText = await created.body.text();
     if (created.statusCode !== 200) throw new Error(`job start answered ${created.statusCode}: ${createdText}`);
     const latencies: number[] = [];
@@ -186,7 +199,11 @@ export async function runJobBench(images: number): Promise<JobBenchResult> {
       getMaxMs: latencies[latencies.length - 1],
       archives,
       resultLines,
-      stages: stagesJson.map((s) => ({ name: s.processingStageName, tasks: s.tasksNumber, ms: Date.parse(s.lastEventTimestamp) - Date.parse(s.startTimestamp) })),
+      stages: stagesJson.map((s) => ({
+        name: s.processingStageName,
+        tasks: s.tasksNumber,
+        ms: Date.parse(s.lastEventTimestamp) - Date.parse(s.startTimestamp),
+      })),
     };
   } finally {
     await emu.stop();
@@ -206,5 +223,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     console.error("result line count does not match the number of images");
     process.exit(1);
   }
-  console.log(`${r.images} images: start → success ${s(r.startToSuccessMs)}, start → export downloaded ${s(r.startToDownloadedMs)}, peak RSS ${r.peakRssMb.toFixed(0)} MB`);
+  console.log(
+    `${r.images} images: start → success ${s(r.startToSuccessMs)}, start → export downloaded ${s(r.startToDownloadedMs)}, peak RSS ${r.peakRssMb.toFixed(0)} MB`,
+  );
 }

@@ -24,7 +24,10 @@ const KEY = DEFAULT_API_KEY;
 
 /** A 1×1 PNG as the official client posts it. */
 function multipartPng(): { body: Buffer; contentType: string } {
-  const png = Buffer.from("89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c4944415408d763f8cfc0000003010100c9fe92ef0000000049454e44ae426082", "hex");
+  const png = Buffer.from(
+    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c4944415408d763f8cfc0000003010100c9fe92ef0000000049454e44ae426082",
+    "hex",
+  );
   const head = `--b\r\nContent-Disposition: form-data; name="a.png"; filename="a.png"\r\n\r\n`;
   return { body: Buffer.concat([Buffer.from(head), png, Buffer.from("\r\n--b--\r\n")]), contentType: "multipart/form-data; boundary=b" };
 }
@@ -99,9 +102,18 @@ async function main() {
     if (!target && WHAT === "status") {
       const jobs = `${emu.url}/batch-processing/v1/external/${WS}/jobs/profile-job?api_key=${KEY}`;
       const m = multipartPng();
-      const up = await request(`${emu.url}/data-staging/v1/external/${WS}/batches/profile-batch/upload/image?api_key=${KEY}&fileName=a.png`, { method: "POST", body: m.body, headers: { "content-type": m.contentType } });
+      const up = await request(`${emu.url}/data-staging/v1/external/${WS}/batches/profile-batch/upload/image?api_key=${KEY}&fileName=a.png`, {
+        method: "POST",
+        body: m.body,
+        headers: { "content-type": m.contentType },
+      });
       await up.body.text();
-      const body = { type: "simple-image-processing-v1", jobInput: { type: "staging-batch-input-v1", batchId: "profile-batch" }, computeConfiguration: { type: "compute-configuration-v2", machineType: "cpu", workersPerMachine: 1 }, processingSpecification: { type: "workflows-processing-specification-v1", workspace: WS, workflowId: "wf" } };
+      const body = {
+        type: "simple-image-processing-v1",
+        jobInput: { type: "staging-batch-input-v1", batchId: "profile-batch" },
+        computeConfiguration: { type: "compute-configuration-v2", machineType: "cpu", workersPerMachine: 1 },
+        processingSpecification: { type: "workflows-processing-specification-v1", workspace: WS, workflowId: "wf" },
+      };
       const started = await request(jobs, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
       await started.body.text();
       // Finished first, so the profile holds the GET alone, not the job engine.
@@ -119,7 +131,15 @@ async function main() {
       const m = multipartPng();
       let n = 0;
       const up = (i: number) => `/data-staging/v1/external/${WS}/batches/profile-up/upload/image?api_key=${KEY}&fileName=p${i}.png`;
-      opts = { url: emu.url, method: "POST", body: m.body, headers: { ...headers, "content-type": m.contentType }, connections: CONNS, durationS: 1, pathFor: () => up(n++) };
+      opts = {
+        url: emu.url,
+        method: "POST",
+        body: m.body,
+        headers: { ...headers, "content-type": m.contentType },
+        connections: CONNS,
+        durationS: 1,
+        pathFor: () => up(n++),
+      };
       target = up(0).replace("p0.png", "p{n}.png");
     }
     await load(opts);
@@ -136,7 +156,10 @@ async function main() {
   for (const [k, ms] of s.self) console.log(`  ${pct(ms)}  ${k}`);
   console.log("\ninclusive time:");
   for (const [k, ms] of s.total) console.log(`  ${pct(ms)}  ${k}`);
-  fs.writeFileSync(path.join(profDir, "summary.txt"), [...s.self.map(([k, ms]) => `self ${pct(ms)} ${k}`), ...s.total.map(([k, ms]) => `total ${pct(ms)} ${k}`)].join("\n"));
+  fs.writeFileSync(
+    path.join(profDir, "summary.txt"),
+    [...s.self.map(([k, ms]) => `self ${pct(ms)} ${k}`), ...s.total.map(([k, ms]) => `total ${pct(ms)} ${k}`)].join("\n"),
+  );
   console.log(`\nprofile: ${path.join(profDir, file)} (open in Chrome DevTools → Performance)`);
   fs.rmSync(dataDir, { recursive: true, force: true });
 }

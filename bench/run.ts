@@ -63,7 +63,11 @@ function wants(section: string) {
 
 function build(): void {
   console.log("building dist/ (tsc, then the CLI bundle and its code cache, as npm run build does) so the emulator starts as users run it");
-  const r = spawnSync(process.execPath, [path.join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], { cwd: ROOT, encoding: "utf8", timeout: 300_000 });
+  const r = spawnSync(process.execPath, [path.join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 300_000,
+  });
   if (!fs.existsSync(path.join(ROOT, "dist", "cli.js"))) throw new Error(`build failed:\n${r.stdout}\n${r.stderr}`);
   if (r.status !== 0) notes.push(`tsc reported type errors while building dist/ (the build still emitted): ${r.stdout.split("\n")[0]}`);
   const b = spawnSync(process.execPath, [path.join(ROOT, "scripts", "bundle.mjs")], { cwd: ROOT, encoding: "utf8", timeout: 300_000 });
@@ -103,9 +107,34 @@ async function startup(spec: string) {
   const e = median(emu);
   const b = median(bare);
   const pr = median(prism);
-  push({ section: "startup", metric: `spawn → first /health 200 (node bin/roboflow-batch-emulator.js as npm start runs it, bundled CLI, fresh data folder, median of ${runs})`, emulator: `${f(e, 0)} ms`, baseline: `Prism 5.14.2 ${f(pr, 0)} ms`, ratio: `${f(pr / e)}× faster`, goal: "< 150 ms and ≥ 5×", verdict: e < 150 && pr / e >= 5 ? "met" : "missed" });
-  push({ section: "startup", metric: `floor: a trivial node:http server, same spawn → first 200 (runs alternating with the emulator's)`, emulator: `${f(e, 0)} ms`, baseline: `bare node ${f(b, 0)} ms`, ratio: `${f(e / b, 2)}× the floor`, goal: "≤ 1.5× the floor", verdict: e <= 1.5 * b ? "met" : "missed", note: `the emulator's own share: ${f(e - b, 0)} ms` });
-  push({ section: "startup", metric: "same via `node --import tsx src/cli.ts` (dev mode, transpiles on load)", emulator: `${f(median(tsx), 0)} ms`, baseline: "", ratio: "", goal: "", verdict: "info" });
+  push({
+    section: "startup",
+    metric: `spawn → first /health 200 (node bin/roboflow-batch-emulator.js as npm start runs it, bundled CLI, fresh data folder, median of ${runs})`,
+    emulator: `${f(e, 0)} ms`,
+    baseline: `Prism 5.14.2 ${f(pr, 0)} ms`,
+    ratio: `${f(pr / e)}× faster`,
+    goal: "< 150 ms and ≥ 5×",
+    verdict: e < 150 && pr / e >= 5 ? "met" : "missed",
+  });
+  push({
+    section: "startup",
+    metric: `floor: a trivial node:http server, same spawn → first 200 (runs alternating with the emulator's)`,
+    emulator: `${f(e, 0)} ms`,
+    baseline: `bare node ${f(b, 0)} ms`,
+    ratio: `${f(e / b, 2)}× the floor`,
+    goal: "≤ 1.5× the floor",
+    verdict: e <= 1.5 * b ? "met" : "missed",
+    note: `the emulator's own share: ${f(e - b, 0)} ms`,
+  });
+  push({
+    section: "startup",
+    metric: "same via `node --import tsx src/cli.ts` (dev mode, transpiles on load)",
+    emulator: `${f(median(tsx), 0)} ms`,
+    baseline: "",
+    ratio: "",
+    goal: "",
+    verdict: "info",
+  });
 }
 
 /** Picks the GET the official client polls most: job status when the jobs API exists, else batch metadata. */
@@ -117,7 +146,11 @@ async function statusTarget(emu: Proc, batchId: string): Promise<{ path: string;
     computeConfiguration: { type: "compute-configuration-v2", machineType: "cpu", workersPerMachine: 1 },
     processingSpecification: { type: "workflows-processing-specification-v1", workspace: WS, workflowId: "bench-workflow" },
   };
-  const res = await request(`${jobsUrl(emu.url, jobId)}?api_key=${KEY}`, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
+  const res = await request(`${jobsUrl(emu.url, jobId)}?api_key=${KEY}`, {
+    method: "POST",
+    body: JSON.stringify(body),
+    headers: { "content-type": "application/json" },
+  });
   await res.body.text();
   if (res.statusCode < 300) {
     const deadline = Date.now() + 30_000;
@@ -149,7 +182,15 @@ async function alternate(contenders: LoadOptions[], rounds: number): Promise<Loa
       totals[i].p99.push(res.p99);
     }
   }
-  return totals.map((t) => ({ rps: t.requests / t.seconds, mbps: NaN, p50: NaN, p99: median(t.p99), requests: t.requests, errors: t.errors, non2xx: t.non2xx }));
+  return totals.map((t) => ({
+    rps: t.requests / t.seconds,
+    mbps: NaN,
+    p50: NaN,
+    p99: median(t.p99),
+    requests: t.requests,
+    errors: t.errors,
+    non2xx: t.non2xx,
+  }));
 }
 
 async function statusThroughput(spec: string) {
@@ -166,13 +207,41 @@ async function statusThroughput(spec: string) {
   const prism = await spawnPrism(spec);
   try {
     // The same server's /health is the ceiling of its request path: what a job GET adds is auth, the row and the journal.
-    const [e, b, h, p] = await alternate([emu.url + target.path, bare.url + target.path, emu.url + "/health", prism.url + target.path].map((url) => ({ url, connections: conns, durationS: 1 })), rounds);
+    const [e, b, h, p] = await alternate(
+      [emu.url + target.path, bare.url + target.path, emu.url + "/health", prism.url + target.path].map((url) => ({ url, connections: conns, durationS: 1 })),
+      rounds,
+    );
     const rss = emu.rssMb();
     const bad = e.errors + e.non2xx;
     const fast = e.p99 <= 5;
-    push({ section: "status", metric: `${target.what}, ${conns} connections, ${rounds} × 1 s slices alternating with the baselines, body ${sample.text.length} B`, emulator: `${f(e.rps, 0)} req/s (p99 ${e.p99} ms, RSS ${f(rss, 0)} MB)`, baseline: `bare node:http ${f(b.rps, 0)} req/s (p99 ${b.p99} ms)`, ratio: `${f((100 * e.rps) / b.rps, 0)}% of bare`, goal: "≥ 40% of bare, p99 ≤ 5 ms", verdict: e.rps >= 0.4 * b.rps && fast && bad === 0 ? "met" : "missed", note: bad ? `${bad} errors/non-2xx` : undefined });
-    push({ section: "status", metric: "same GET vs the same emulator's /health (its request path without auth, store or journal)", emulator: `${f(e.rps, 0)} req/s`, baseline: `/health ${f(h.rps, 0)} req/s (p99 ${h.p99} ms)`, ratio: `${f((100 * e.rps) / h.rps, 0)}% of /health`, goal: "≥ 90% of /health", verdict: e.rps >= 0.9 * h.rps && bad === 0 ? "met" : "missed" });
-    push({ section: "status", metric: "same GET on Prism 5.14.2 mocking the emulator's OpenAPI document", emulator: `${f(e.rps, 0)} req/s`, baseline: `Prism ${f(p.rps, 0)} req/s${p.non2xx ? ` (${p.non2xx} non-2xx)` : ""}`, ratio: `${f(e.rps / p.rps)}× Prism`, goal: "≥ 3× Prism", verdict: e.rps >= 3 * p.rps ? "met" : "missed" });
+    push({
+      section: "status",
+      metric: `${target.what}, ${conns} connections, ${rounds} × 1 s slices alternating with the baselines, body ${sample.text.length} B`,
+      emulator: `${f(e.rps, 0)} req/s (p99 ${e.p99} ms, RSS ${f(rss, 0)} MB)`,
+      baseline: `bare node:http ${f(b.rps, 0)} req/s (p99 ${b.p99} ms)`,
+      ratio: `${f((100 * e.rps) / b.rps, 0)}% of bare`,
+      goal: "≥ 40% of bare, p99 ≤ 5 ms",
+      verdict: e.rps >= 0.4 * b.rps && fast && bad === 0 ? "met" : "missed",
+      note: bad ? `${bad} errors/non-2xx` : undefined,
+    });
+    push({
+      section: "status",
+      metric: "same GET vs the same emulator's /health (its request path without auth, store or journal)",
+      emulator: `${f(e.rps, 0)} req/s`,
+      baseline: `/health ${f(h.rps, 0)} req/s (p99 ${h.p99} ms)`,
+      ratio: `${f((100 * e.rps) / h.rps, 0)}% of /health`,
+      goal: "≥ 90% of /health",
+      verdict: e.rps >= 0.9 * h.rps && bad === 0 ? "met" : "missed",
+    });
+    push({
+      section: "status",
+      metric: "same GET on Prism 5.14.2 mocking the emulator's OpenAPI document",
+      emulator: `${f(e.rps, 0)} req/s`,
+      baseline: `Prism ${f(p.rps, 0)} req/s${p.non2xx ? ` (${p.non2xx} non-2xx)` : ""}`,
+      ratio: `${f(e.rps / p.rps)}× Prism`,
+      goal: "≥ 3× Prism",
+      verdict: e.rps >= 3 * p.rps ? "met" : "missed",
+    });
   } finally {
     await Promise.all([emu.stop(), bare.stop(), prism.stop()]);
   }
@@ -181,7 +250,11 @@ async function statusThroughput(spec: string) {
 function multipart(name: string, data: Buffer): { body: Buffer; contentType: string } {
   const boundary = "----benchboundary";
   return {
-    body: Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${name}"\r\n\r\n`), data, Buffer.from(`\r\n--${boundary}--\r\n`)]),
+    body: Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${name}"\r\n\r\n`),
+      data,
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]),
     contentType: `multipart/form-data; boundary=${boundary}`,
   };
 }
@@ -205,11 +278,24 @@ async function uploads() {
   const image = png(7);
   const mp = multipart("bench.png", image);
   const emu = await spawnEmulator(tmpDir("upload"));
-  const probe = await request(`${staging(emu.url, "bench-up")}/upload/image?api_key=${KEY}&fileName=probe.png`, { method: "POST", body: mp.body, headers: { "content-type": mp.contentType } });
+  const probe = await request(`${staging(emu.url, "bench-up")}/upload/image?api_key=${KEY}&fileName=probe.png`, {
+    method: "POST",
+    body: mp.body,
+    headers: { "content-type": mp.contentType },
+  });
   const probeText = await probe.body.text();
   if (probe.statusCode >= 300) {
     await emu.stop();
-    push({ section: "upload", metric: "single-image upload", emulator: "n/a", baseline: "", ratio: "", goal: "≥ 50% of raw PUT", verdict: "n/a", note: `upload/image answered ${probe.statusCode}: ${probeText.slice(0, 120)}` });
+    push({
+      section: "upload",
+      metric: "single-image upload",
+      emulator: "n/a",
+      baseline: "",
+      ratio: "",
+      goal: "≥ 50% of raw PUT",
+      verdict: "n/a",
+      note: `upload/image answered ${probe.statusCode}: ${probeText.slice(0, 120)}`,
+    });
     return;
   }
   let n = 0;
@@ -217,17 +303,23 @@ async function uploads() {
   const bareDir = tmpDir("bare-put");
   const bare = await spawnBare("put", { DIR: bareDir });
   // Alternating 1 s slices: emulator upload, raw PUT, emulator upload, ...
-  const [e, b] = await alternate([
-    { url: emu.url, method: "POST", body: mp.body, headers: { "content-type": mp.contentType }, connections: conns, durationS: 1, pathFor: upPath },
-    { url: bare.url + "/put", method: "PUT", body: image, connections: conns, durationS: 1 },
-  ], dur);
+  const [e, b] = await alternate(
+    [
+      { url: emu.url, method: "POST", body: mp.body, headers: { "content-type": mp.contentType }, connections: conns, durationS: 1, pathFor: upPath },
+      { url: bare.url + "/put", method: "PUT", body: image, connections: conns, durationS: 1 },
+    ],
+    dur,
+  );
   await new Promise((r) => setTimeout(r, 500));
   const count = await get(`${staging(emu.url, "bench-up")}/count?api_key=${KEY}`);
-  const groups = (await get(`${emu.url}/_emulator/overview`)).json?.uploadCommits as { groups: number; items: number; largestGroup: number; sizes: Record<string, number> } | undefined;
+  const groups = (await get(`${emu.url}/_emulator/overview`)).json?.uploadCommits as
+    { groups: number; items: number; largestGroup: number; sizes: Record<string, number> } | undefined;
   // Tar ingest: shards of 256 images of ~64 KiB (≈16 MiB each) through the signed PUT.
   const shards = QUICK ? 2 : 6;
   // Unique member names per shard (a re-used name would replace the earlier image, not add one).
-  const shardTars = Array.from({ length: shards }, (_, s) => tar(Array.from({ length: 256 }, (_, i) => ({ name: `s${s}-${i}.png`, data: bigPng(s * 256 + i, 64 * 1024) }))));
+  const shardTars = Array.from({ length: shards }, (_, s) =>
+    tar(Array.from({ length: 256 }, (_, i) => ({ name: `s${s}-${i}.png`, data: bigPng(s * 256 + i, 64 * 1024) }))),
+  );
   const shardTar = shardTars[0];
   let tarBytes = 0;
   let tarMs = 0;
@@ -276,13 +368,37 @@ async function uploads() {
   // Requests still in flight when autocannon stops complete on the server without being counted as acknowledged.
   const acknowledged = e.requests - e.errors - e.non2xx;
   const stored = count.json?.count ?? 0;
-  const grouped = groups ? `; group commit: ${groups.items} uploads in ${groups.groups} groups (mean ${f(groups.items / groups.groups)}, largest ${groups.largestGroup}; by size ${Object.entries(groups.sizes).map(([k, v]) => `${k}: ${v}`).join(", ")})` : "";
-  push({ section: "upload", metric: `single-image multipart upload (${image.length} B PNG, ${conns} conns, ${dur} × 1 s slices alternating with the raw PUT, which fsyncs each body alone)`, emulator: `${f(e.rps, 0)} req/s (p99 ${e.p99} ms)`, baseline: `raw PUT + fsync ${f(b.rps, 0)} req/s (p99 ${b.p99} ms)`, ratio: `${f((100 * e.rps) / b.rps, 0)}%`, goal: "≥ 100%", verdict: e.rps >= b.rps && e.errors + e.non2xx === 0 ? "met" : "missed", note: `${stored} stored for ${acknowledged} acknowledged in the measured slices (+ warm-up slice, + in flight at stop)${stored < acknowledged ? ` — ${acknowledged - stored} LOST` : ""}; ${e.non2xx} non-2xx; ${e.errors} errors${grouped}` });
+  const grouped = groups
+    ? `; group commit: ${groups.items} uploads in ${groups.groups} groups (mean ${f(groups.items / groups.groups)}, largest ${groups.largestGroup}; by size ${Object.entries(
+        groups.sizes,
+      )
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(", ")})`
+    : "";
+  push({
+    section: "upload",
+    metric: `single-image multipart upload (${image.length} B PNG, ${conns} conns, ${dur} × 1 s slices alternating with the raw PUT, which fsyncs each body alone)`,
+    emulator: `${f(e.rps, 0)} req/s (p99 ${e.p99} ms)`,
+    baseline: `raw PUT + fsync ${f(b.rps, 0)} req/s (p99 ${b.p99} ms)`,
+    ratio: `${f((100 * e.rps) / b.rps, 0)}%`,
+    goal: "≥ 100%",
+    verdict: e.rps >= b.rps && e.errors + e.non2xx === 0 ? "met" : "missed",
+    note: `${stored} stored for ${acknowledged} acknowledged in the measured slices (+ warm-up slice, + in flight at stop)${stored < acknowledged ? ` — ${acknowledged - stored} LOST` : ""}; ${e.non2xx} non-2xx; ${e.errors} errors${grouped}`,
+  });
   if (tarNote) {
     push({ section: "upload", metric: "bulk tar ingest", emulator: "n/a", baseline: "", ratio: "", goal: "≥ 50% of raw PUT", verdict: "n/a", note: tarNote });
   } else {
     const mb = tarBytes / 1024 / 1024;
-    push({ section: "upload", metric: `bulk tar PUT, ${shards} shards × 256 images (${f(shardTar.length / 1024 / 1024)} MiB each)`, emulator: `${f(mb / (tarMs / 1000))} MB/s`, baseline: `raw PUT + fsync ${f(mb / (bareTarMs / 1000))} MB/s`, ratio: `${f((100 * bareTarMs) / tarMs, 0)}%`, goal: "≥ 50%", verdict: bareTarMs / tarMs >= 0.5 ? "met" : "missed", note: `all ${shards * 256} images indexed ${f(indexedMs, 0)} ms after the last PUT` });
+    push({
+      section: "upload",
+      metric: `bulk tar PUT, ${shards} shards × 256 images (${f(shardTar.length / 1024 / 1024)} MiB each)`,
+      emulator: `${f(mb / (tarMs / 1000))} MB/s`,
+      baseline: `raw PUT + fsync ${f(mb / (bareTarMs / 1000))} MB/s`,
+      ratio: `${f((100 * bareTarMs) / tarMs, 0)}%`,
+      goal: "≥ 50%",
+      verdict: bareTarMs / tarMs >= 0.5 ? "met" : "missed",
+      note: `all ${shards * 256} images indexed ${f(indexedMs, 0)} ms after the last PUT`,
+    });
   }
 }
 
@@ -297,13 +413,21 @@ interface PageTimes {
  * Times a first page, a page near the end (keyset token) and an extra call on two emulators at once,
  * one over the small data folder and one over the big one, alternating request by request.
  */
-async function pageTimesSideBySide(dirs: [string, string], ns: [number, number], listUrl: (base: string) => string, extraUrl: ((base: string) => string) | null): Promise<[PageTimes, PageTimes]> {
+async function pageTimesSideBySide(
+  dirs: [string, string],
+  ns: [number, number],
+  listUrl: (base: string) => string,
+  extraUrl: ((base: string) => string) | null,
+): Promise<[PageTimes, PageTimes]> {
   const emus = [await spawnEmulator(dirs[0]), await spawnEmulator(dirs[1])];
   try {
     const times = emus.map(() => ({ first: [] as number[], deep: [] as number[], count: [] as number[] }));
     const urlsOf = (i: number): [keyof PageTimes, string][] => {
       const base = listUrl(emus[i].url);
-      const out: [keyof PageTimes, string][] = [["first", base], ["deep", `${base}&nextPageToken=${encodeToken(Math.max(0, ns[i] - 150) + 1)}`]];
+      const out: [keyof PageTimes, string][] = [
+        ["first", base],
+        ["deep", `${base}&nextPageToken=${encodeToken(Math.max(0, ns[i] - 150) + 1)}`],
+      ];
       if (extraUrl) out.push(["count", extraUrl(emus[i].url)]);
       return out;
     };
@@ -320,7 +444,10 @@ async function pageTimesSideBySide(dirs: [string, string], ns: [number, number],
         }
       }
     }
-    return [0, 1].map((i) => ({ first: median(times[i].first), deep: median(times[i].deep), count: median(times[i].count), rss: emus[i].rssMb() })) as [PageTimes, PageTimes];
+    return [0, 1].map((i) => ({ first: median(times[i].first), deep: median(times[i].deep), count: median(times[i].count), rss: emus[i].rssMb() })) as [
+      PageTimes,
+      PageTimes,
+    ];
   } finally {
     await Promise.all(emus.map((e) => e.stop()));
   }
@@ -354,23 +481,74 @@ async function pages() {
     } finally {
       for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
     }
-    push({ section: "pages", metric: `${kind.what}: first page (100) at 1k vs ${label}`, emulator: `${f(z.first, 2)} ms`, baseline: `${f(a.first, 2)} ms at 1k`, ratio: `${f(z.first / a.first, 2)}`, goal: "≤ 1.5", verdict: z.first / a.first <= 1.5 ? "met" : "missed" });
-    push({ section: "pages", metric: `${kind.what}: deep page (token near the end) at 1k vs ${label}`, emulator: `${f(z.deep, 2)} ms`, baseline: `${f(a.deep, 2)} ms at 1k`, ratio: `${f(z.deep / a.deep, 2)}`, goal: "≤ 1.5", verdict: z.deep / a.deep <= 1.5 ? "met" : "missed" });
-    push({ section: "pages", metric: `${kind.what}: emulator RSS after paging, 1k vs ${label}`, emulator: `${f(z.rss, 0)} MB`, baseline: `${f(a.rss, 0)} MB at 1k`, ratio: `${f(z.rss / a.rss, 2)}`, goal: "≤ 1.5", verdict: z.rss / a.rss <= 1.5 ? "met" : "missed" });
-    if (kind.extra) push({ section: "pages", metric: `count at 1k vs ${label}`, emulator: `${f(z.count, 2)} ms`, baseline: `${f(a.count, 2)} ms at 1k`, ratio: `${f(z.count / a.count, 2)}`, goal: "", verdict: "info" });
+    push({
+      section: "pages",
+      metric: `${kind.what}: first page (100) at 1k vs ${label}`,
+      emulator: `${f(z.first, 2)} ms`,
+      baseline: `${f(a.first, 2)} ms at 1k`,
+      ratio: `${f(z.first / a.first, 2)}`,
+      goal: "≤ 1.5",
+      verdict: z.first / a.first <= 1.5 ? "met" : "missed",
+    });
+    push({
+      section: "pages",
+      metric: `${kind.what}: deep page (token near the end) at 1k vs ${label}`,
+      emulator: `${f(z.deep, 2)} ms`,
+      baseline: `${f(a.deep, 2)} ms at 1k`,
+      ratio: `${f(z.deep / a.deep, 2)}`,
+      goal: "≤ 1.5",
+      verdict: z.deep / a.deep <= 1.5 ? "met" : "missed",
+    });
+    push({
+      section: "pages",
+      metric: `${kind.what}: emulator RSS after paging, 1k vs ${label}`,
+      emulator: `${f(z.rss, 0)} MB`,
+      baseline: `${f(a.rss, 0)} MB at 1k`,
+      ratio: `${f(z.rss / a.rss, 2)}`,
+      goal: "≤ 1.5",
+      verdict: z.rss / a.rss <= 1.5 ? "met" : "missed",
+    });
+    if (kind.extra)
+      push({
+        section: "pages",
+        metric: `count at 1k vs ${label}`,
+        emulator: `${f(z.count, 2)} ms`,
+        baseline: `${f(a.count, 2)} ms at 1k`,
+        ratio: `${f(z.count / a.count, 2)}`,
+        goal: "",
+        verdict: "info",
+      });
   }
 }
 
 async function helper() {
   const testing = path.join(ROOT, "src", "testing.ts");
   if (!fs.existsSync(testing)) {
-    push({ section: "helper", metric: "in-process helper start+stop", emulator: "n/a", baseline: "", ratio: "", goal: "", verdict: "n/a", note: "src/testing.ts not present" });
+    push({
+      section: "helper",
+      metric: "in-process helper start+stop",
+      emulator: "n/a",
+      baseline: "",
+      ratio: "",
+      goal: "",
+      verdict: "n/a",
+      note: "src/testing.ts not present",
+    });
     return;
   }
   const mod: any = await import(testing);
   const start = mod.startEmulatorForTests ?? mod.startTestEmulator ?? mod.start ?? mod.default;
   if (typeof start !== "function") {
-    push({ section: "helper", metric: "in-process helper start+stop", emulator: "n/a", baseline: "", ratio: "", goal: "", verdict: "n/a", note: `no start function exported (exports: ${Object.keys(mod).join(", ")})` });
+    push({
+      section: "helper",
+      metric: "in-process helper start+stop",
+      emulator: "n/a",
+      baseline: "",
+      ratio: "",
+      goal: "",
+      verdict: "n/a",
+      note: `no start function exported (exports: ${Object.keys(mod).join(", ")})`,
+    });
     return;
   }
   const times: number[] = [];
@@ -380,13 +558,30 @@ async function helper() {
     await (h.close ?? h.stop).call(h);
     times.push(performance.now() - t0);
   }
-  push({ section: "helper", metric: `in-process helper start+stop (src/testing.ts, median of ${times.length})`, emulator: `${f(median(times), 1)} ms`, baseline: "", ratio: "", goal: "", verdict: "info" });
+  push({
+    section: "helper",
+    metric: `in-process helper start+stop (src/testing.ts, median of ${times.length})`,
+    emulator: `${f(median(times), 1)} ms`,
+    baseline: "",
+    ratio: "",
+    goal: "",
+    verdict: "info",
+  });
 }
 
 async function job100k() {
   const script = path.join(ROOT, "bench", "job-100k.ts");
   if (!fs.existsSync(script)) {
-    push({ section: "job", metric: "100,000-image job, start → downloadable export", emulator: "n/a", baseline: "", ratio: "", goal: "", verdict: "n/a", note: "bench/job-100k.ts not present yet" });
+    push({
+      section: "job",
+      metric: "100,000-image job, start → downloadable export",
+      emulator: "n/a",
+      baseline: "",
+      ratio: "",
+      goal: "",
+      verdict: "n/a",
+      note: "bench/job-100k.ts not present yet",
+    });
     return;
   }
   const images = Number(process.env.BENCH_JOB_IMAGES ?? (QUICK ? 10_000 : 100_000));
@@ -394,8 +589,13 @@ async function job100k() {
   const r = await runJobBench(images);
   const s = (ms: number) => `${f(ms / 1000, 1)} s`;
   push({
-    section: "job", metric: `${images.toLocaleString("en")}-image job (time scale max): start → success / → every export archive downloaded`,
-    emulator: `${s(r.startToSuccessMs)} / ${s(r.startToDownloadedMs)}`, baseline: "", ratio: "", goal: "", verdict: r.resultLines === images ? "info" : "missed",
+    section: "job",
+    metric: `${images.toLocaleString("en")}-image job (time scale max): start → success / → every export archive downloaded`,
+    emulator: `${s(r.startToSuccessMs)} / ${s(r.startToDownloadedMs)}`,
+    baseline: "",
+    ratio: "",
+    goal: "",
+    verdict: r.resultLines === images ? "info" : "missed",
     note: `${r.archives} archives, ${r.resultLines} result lines; peak RSS ${f(r.peakRssMb, 0)} MB; job GET while running p50 ${f(r.getP50Ms, 1)} ms, max ${f(r.getMaxMs, 0)} ms; staging ${s(r.stageMs)}; stages ${r.stages.map((x: any) => `${x.name} ${x.tasks} tasks ${s(x.ms)}`).join(", ")}`,
   });
 }
@@ -404,13 +604,21 @@ async function job100k() {
 
 function machine(): string {
   const cpus = os.cpus();
-  return `${cpus[0]?.model ?? "unknown CPU"} × ${cpus.length}, ${f(os.totalmem() / 1024 ** 3, 1)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}, load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(" / ")}`;
+  return `${cpus[0]?.model ?? "unknown CPU"} × ${cpus.length}, ${f(os.totalmem() / 1024 ** 3, 1)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}, load average at start ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" / ")}`;
 }
 
 function table(): string {
   const head = "| section | metric | emulator | baseline | ratio | goal | verdict | note |\n| --- | --- | --- | --- | --- | --- | --- | --- |";
   const esc = (s: string | undefined) => (s ?? "").replace(/\|/g, "\\|");
-  return [head, ...rows.map((r) => `| ${r.section} | ${esc(r.metric)} | ${esc(r.emulator)} | ${esc(r.baseline)} | ${esc(r.ratio)} | ${esc(r.goal)} | ${r.verdict} | ${esc(r.note)} |`)].join("\n");
+  return [
+    head,
+    ...rows.map(
+      (r) => `| ${r.section} | ${esc(r.metric)} | ${esc(r.emulator)} | ${esc(r.baseline)} | ${esc(r.ratio)} | ${esc(r.goal)} | ${r.verdict} | ${esc(r.note)} |`,
+    ),
+  ].join("\n");
 }
 
 async function main() {
@@ -443,7 +651,16 @@ async function main() {
     try {
       await fn();
     } catch (err) {
-      push({ section: name, metric: "(section failed)", emulator: "error", baseline: "", ratio: "", goal: "", verdict: "missed", note: String((err as Error).message ?? err).slice(0, 300) });
+      push({
+        section: name,
+        metric: "(section failed)",
+        emulator: "error",
+        baseline: "",
+        ratio: "",
+        goal: "",
+        verdict: "missed",
+        note: String((err as Error).message ?? err).slice(0, 300),
+      });
     }
   }
   fs.rmSync(WORK, { recursive: true, force: true });
@@ -451,7 +668,10 @@ async function main() {
     "# Benchmark results",
     "",
     `Run: ${started.toISOString()} (${QUICK ? "quick mode, BENCH_QUICK=1" : "full mode"}), \`npm run bench\`.`,
-    `Machine: ${machineLine}; load average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(" / ")}. Load generator (autocannon 9.0.0) and server share the machine; loopback only.`,
+    `Machine: ${machineLine}; load average at the end ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" / ")}. Load generator (autocannon 9.0.0) and server share the machine; loopback only.`,
     "",
     table(),
     "",

@@ -33,7 +33,8 @@ export async function clientFlow({ quick, tmpDir }: SectionEnv): Promise<Row> {
   const floor = await startReplayServer(emu.url);
   try {
     const recorded = await runClientFlow(floor.url, o);
-    const reset = () => request(`${emu.url}/_emulator/reset`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } }).then((r) => r.body.text());
+    const reset = () =>
+      request(`${emu.url}/_emulator/reset`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } }).then((r) => r.body.text());
     const e: FlowResult[] = [];
     const r: FlowResult[] = [];
     // Alternating runs, the emulator's from an empty world each time (the reset is not timed).
@@ -46,10 +47,18 @@ export async function clientFlow({ quick, tmpDir }: SectionEnv): Promise<Row> {
     const em = median(e.map((x) => x.ms));
     const fm = median(r.map((x) => x.ms));
     const misses = floor.misses();
-    const steps = (xs: FlowResult[]) => Object.keys(xs[0].steps).map((k) => `${k} ${f(median(xs.map((x) => x.steps[k] ?? 0)), 0)}`).join(", ");
+    const steps = (xs: FlowResult[]) =>
+      Object.keys(xs[0].steps)
+        .map((k) => `${k} ${f(median(xs.map((x) => x.steps[k] ?? 0)), 0)}`)
+        .join(", ");
     return {
-      section: "flow", metric: `official client, whole flow: create-batch-of-images (40 PNGs) → process-images-with-workflow → show-job-details until it ends → export-batch (median of ${rounds}, ${recorded.commands} client processes)`,
-      emulator: `${f(em / 1000, 2)} s`, baseline: `replay from memory ${f(fm / 1000, 2)} s`, ratio: `${f(em / fm, 2)}× the floor`, goal: "≤ 1.2× the floor", verdict: em <= 1.2 * fm && !misses.length ? "met" : "missed",
+      section: "flow",
+      metric: `official client, whole flow: create-batch-of-images (40 PNGs) → process-images-with-workflow → show-job-details until it ends → export-batch (median of ${rounds}, ${recorded.commands} client processes)`,
+      emulator: `${f(em / 1000, 2)} s`,
+      baseline: `replay from memory ${f(fm / 1000, 2)} s`,
+      ratio: `${f(em / fm, 2)}× the floor`,
+      goal: "≤ 1.2× the floor",
+      verdict: em <= 1.2 * fm && !misses.length ? "met" : "missed",
       note: `ms per step, emulator: ${steps(e)}; floor: ${steps(r)}; polls ${e.map((x) => x.polls).join("/")} vs ${r.map((x) => x.polls).join("/")}; ${e[0].exported} files exported${misses.length ? `; ${misses.length} requests unknown to the replay: ${misses[0]}` : ""}`,
     };
   } finally {
@@ -88,7 +97,16 @@ export async function perTest({ quick, tmpDir }: SectionEnv): Promise<Row> {
     }
     const res = await request(`${emu.url}/data-staging/v1/external/${DEFAULT_WORKSPACE}/batches/per-test/count?api_key=${KEY}`);
     const count = (await res.body.json()) as { count?: number };
-    return { section: "pertest", metric: `per-test cost: reset + seed of one batch of 100 images over HTTP (p50 of ${runs}, alternating with the replay)`, emulator: `${f(median(e), 1)} ms (p90 ${f(percentile(e, 0.9), 1)} ms)`, baseline: `the same two requests replayed from memory ${f(median(r), 1)} ms`, ratio: `${f(median(e) / median(r), 1)}× the floor`, goal: "", verdict: count.count === 100 ? "info" : "missed", note: `${count.count} files counted after the last seed` };
+    return {
+      section: "pertest",
+      metric: `per-test cost: reset + seed of one batch of 100 images over HTTP (p50 of ${runs}, alternating with the replay)`,
+      emulator: `${f(median(e), 1)} ms (p90 ${f(percentile(e, 0.9), 1)} ms)`,
+      baseline: `the same two requests replayed from memory ${f(median(r), 1)} ms`,
+      ratio: `${f(median(e) / median(r), 1)}× the floor`,
+      goal: "",
+      verdict: count.count === 100 ? "info" : "missed",
+      note: `${count.count} files counted after the last seed`,
+    };
   } finally {
     await floor.close();
     await emu.stop();

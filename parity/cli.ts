@@ -41,7 +41,8 @@ async function discover(baseUrl: string, apiKey: string) {
 
 async function discoverWorkspace(baseUrl: string, apiKey: string): Promise<string> {
   const res = await discover(baseUrl, apiKey);
-  if (res.status !== 200 || typeof res.json?.workspace !== "string") throw new UsageError(`could not discover the workspace (GET / answered ${res.status}); pass --workspace`);
+  if (res.status !== 200 || typeof res.json?.workspace !== "string")
+    throw new UsageError(`could not discover the workspace (GET / answered ${res.status}); pass --workspace`);
   return res.json.workspace;
 }
 
@@ -69,7 +70,8 @@ async function compareOrRecord(argv: string[]): Promise<number> {
   const apiKey = values["api-key"] ?? process.env.ROBOFLOW_API_KEY;
   if (!baseUrl || !/^https?:\/\//.test(baseUrl)) throw new UsageError("--target URL is required (http:// or https://)");
   if (!apiKey) throw new UsageError("--api-key KEY is required (or ROBOFLOW_API_KEY)");
-  if (values["run-tag"] !== undefined && !/^[a-z][a-z0-9]{3,9}$/.test(values["run-tag"])) throw new UsageError("--run-tag must be 4-10 lowercase letters/digits starting with a letter");
+  if (values["run-tag"] !== undefined && !/^[a-z][a-z0-9]{3,9}$/.test(values["run-tag"]))
+    throw new UsageError("--run-tag must be 4-10 lowercase letters/digits starting with a letter");
   const workspace = values.workspace ?? (await discoverWorkspace(baseUrl, apiKey));
   if (values.workspace) await discover(baseUrl, apiKey);
   const target: Target = { baseUrl, apiKey, workspace };
@@ -90,7 +92,12 @@ async function compareOrRecord(argv: string[]): Promise<number> {
     log,
   });
   if (values.record) {
-    for (const r of result.results) console.log(r.skipped ? `skipped ${r.scenario}: ${r.skipped}` : `recorded ${r.scenario} (${r.run?.steps.length} steps${r.run?.failure ? `, STOPPED: ${r.run.failure}` : ""}) → ${r.file}`);
+    for (const r of result.results)
+      console.log(
+        r.skipped
+          ? `skipped ${r.scenario}: ${r.skipped}`
+          : `recorded ${r.scenario} (${r.run?.steps.length} steps${r.run?.failure ? `, STOPPED: ${r.run.failure}` : ""}) → ${r.file}`,
+      );
     console.log(`source: ${result.source}`);
     return result.results.some((r) => r.run?.failure) ? 1 : 0;
   }
@@ -98,19 +105,36 @@ async function compareOrRecord(argv: string[]): Promise<number> {
   if (all.length) console.log(formatDiffs(all));
   for (const r of result.results) {
     const drift = r.diffs.filter((d) => !d.allowedBy).length;
-    console.log(`${r.skipped ? "-" : drift ? "✗" : "✓"} ${r.scenario}: ${r.skipped ? `skipped (${r.skipped})` : drift ? `${drift} difference(s)` : `matches (${r.run?.steps.length} steps)`}`);
+    console.log(
+      `${r.skipped ? "-" : drift ? "✗" : "✓"} ${r.scenario}: ${r.skipped ? `skipped (${r.skipped})` : drift ? `${drift} difference(s)` : `matches (${r.run?.steps.length} steps)`}`,
+    );
   }
   console.log(result.drift.length ? `DRIFT: ${result.drift.length} difference(s) from ${snapshotDir}` : `no drift against ${snapshotDir}`);
   return result.drift.length ? 1 : 0;
 }
 
 async function proxy(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { "proxy-to": { type: "string" }, port: { type: "string" }, store: { type: "string" }, replay: { type: "boolean", default: false }, quiet: { type: "boolean", default: false } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      "proxy-to": { type: "string" },
+      port: { type: "string" },
+      store: { type: "string" },
+      replay: { type: "boolean", default: false },
+      quiet: { type: "boolean", default: false },
+    },
+  });
   if (!values.store) throw new UsageError("--store DIR is required");
   if (!values.replay && !values["proxy-to"]) throw new UsageError("--proxy-to URL is required (or --replay)");
   const port = values.port === undefined ? 0 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError("--port must be 0-65535");
-  const running = await startProxy({ upstream: values["proxy-to"], port, store: path.resolve(values.store), replay: values.replay, log: values.quiet ? undefined : (l) => console.log(l) });
+  const running = await startProxy({
+    upstream: values["proxy-to"],
+    port,
+    store: path.resolve(values.store),
+    replay: values.replay,
+    log: values.quiet ? undefined : (l) => console.log(l),
+  });
   console.log(`parity proxy ${values.replay ? "replaying" : `recording ${values["proxy-to"]}`} on ${running.url} (store ${path.resolve(values.store)})`);
   await new Promise<void>((resolve) => {
     const stop = () => void running.close().then(resolve);
@@ -136,7 +160,11 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: Error) => {
-    console.error(err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") ? `${err.message}\n\n${USAGE}` : `parity: ${err.stack ?? err.message}`);
+    console.error(
+      err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
+        ? `${err.message}\n\n${USAGE}`
+        : `parity: ${err.stack ?? err.message}`,
+    );
     process.exit(2);
   },
 );

@@ -67,7 +67,8 @@ const label = (s: Shape) => (s === ABSENT ? "absent" : describe(s));
 function diffStep(exp: RecordedStep, act: RecordedStep): Omit<Diff, "scenario" | "step">[] {
   const out: Omit<Diff, "scenario" | "step">[] = [];
   if (exp.response.status !== act.response.status) out.push({ path: "status", expected: String(exp.response.status), actual: String(act.response.status) });
-  if (exp.response.contentType !== act.response.contentType) out.push({ path: "contentType", expected: exp.response.contentType, actual: act.response.contentType });
+  if (exp.response.contentType !== act.response.contentType)
+    out.push({ path: "contentType", expected: exp.response.contentType, actual: act.response.contentType });
   out.push(...diffShapes(exp.response.body, act.response.body, "body"));
   return out;
 }

@@ -6,9 +6,16 @@
 
 /** `"<int>"`-style tokens, literal strings, booleans, null, objects, arrays and unions. */
 export type Shape = string | boolean | null | ShapeObject | ArrayShape | UnionShape;
-export interface ShapeObject { [key: string]: Shape }
-export interface ArrayShape { "<array>": Shape; "<length>": string }
-export interface UnionShape { "<one-of>": Shape[] }
+export interface ShapeObject {
+  [key: string]: Shape;
+}
+export interface ArrayShape {
+  "<array>": Shape;
+  "<length>": string;
+}
+export interface UnionShape {
+  "<one-of>": Shape[];
+}
 
 export const ABSENT = "<absent>";
 
@@ -41,7 +48,8 @@ export function classifyString(s: string, key: string, ctx: NormalizeContext): s
   if (s === "") return "<string:empty>";
   if (TEXT_KEYS.has(key)) return "<string:text>";
   if (/token$/i.test(key)) return "<string:token>";
-  if (ISO_DATETIME.test(s)) return s.includes("T") || s.includes(" ") ? (/(Z|[+-]\d{2}:?\d{2})$/.test(s) ? "<iso-datetime>" : "<iso-datetime:naive>") : "<iso-date>";
+  if (ISO_DATETIME.test(s))
+    return s.includes("T") || s.includes(" ") ? (/(Z|[+-]\d{2}:?\d{2})$/.test(s) ? "<iso-datetime>" : "<iso-datetime:naive>") : "<iso-date>";
   if (/^\d{4}-\d{2}-\d{2}$/.test(s)) return "<iso-date>";
   const url = /^(https?|wss?|gs|s3):\/\//i.exec(s);
   if (url) return `<url:${url[1].toLowerCase()}>`;
@@ -58,11 +66,16 @@ export function classifyString(s: string, key: string, ctx: NormalizeContext): s
 
 /** `a.b[].c` matched against a glob where `*` is one segment and `**` any number. */
 export function pathMatches(path: string, glob: string): boolean {
-  const esc = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*\*/g, "\u0000").replace(/\*/g, "[^.]*").replace(/\u0000/g, ".*");
+  const esc = glob
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*\*/g, "\u0000")
+    .replace(/\*/g, "[^.]*")
+    .replace(/\u0000/g, ".*");
   return new RegExp(`^${esc}$`).test(path);
 }
 
-const underAny = (path: string, globs: string[] | undefined) => !!globs?.some((g) => pathMatches(path, g) || pathMatches(path, `${g}.**`) || pathMatches(path, `${g}[]**`));
+const underAny = (path: string, globs: string[] | undefined) =>
+  !!globs?.some((g) => pathMatches(path, g) || pathMatches(path, `${g}.**`) || pathMatches(path, `${g}[]**`));
 
 function jsonType(v: unknown): string {
   if (v === null) return "<null>";
@@ -90,7 +103,7 @@ export function normalize(value: unknown, ctx: NormalizeContext, path = "body", 
   }
   if (typeof value === "object") {
     const out: ShapeObject = {};
-    for (const k of Object.keys(value as object).sort()) out[k] = normalize((value as Record<string, unknown>)[k], ctx, `${path}.${k}`, k);
+    for (const k of Object.keys(value).sort()) out[k] = normalize((value as Record<string, unknown>)[k], ctx, `${path}.${k}`, k);
     return out;
   }
   return jsonType(value);

@@ -44,7 +44,8 @@ export interface ParityResult {
 
 const NOTE_EMULATOR =
   "Recorded from the emulator itself, NOT from the real service: these snapshots only pin the emulator's current behaviour. Re-record against the real service with a real key (see parity/README.md): npm run parity -- --target https://api.roboflow.com --api-key KEY --workspace WS --workflow-id WORKFLOW --reference-url URL --record";
-const NOTE_SERVICE = "Recorded from the real service; the emulator is compared against it with: npm run parity -- --target http://127.0.0.1:9010 --api-key emulator-api-key --workspace emulator-workspace";
+const NOTE_SERVICE =
+  "Recorded from the real service; the emulator is compared against it with: npm run parity -- --target http://127.0.0.1:9010 --api-key emulator-api-key --workspace emulator-workspace";
 
 /** `emulator <version>` when the target answers the emulator's /health, else `service <host>`. */
 export async function detectSource(target: Target): Promise<string> {
@@ -101,7 +102,15 @@ export async function runParity(o: ParityOptions): Promise<ParityResult> {
       const expected = readSnapshot(o.snapshotDir, scenario.name);
       const diffs = expected
         ? compareScenario(expected, run, o.allowances ?? ALLOWANCES)
-        : [{ scenario: scenario.name, step: "(scenario)", path: "snapshot", expected: `a recorded ${scenario.name}.json in ${o.snapshotDir}`, actual: "none (run with --record first)" }];
+        : [
+            {
+              scenario: scenario.name,
+              step: "(scenario)",
+              path: "snapshot",
+              expected: `a recorded ${scenario.name}.json in ${o.snapshotDir}`,
+              actual: "none (run with --record first)",
+            },
+          ];
       results.push({ scenario: scenario.name, run, diffs });
     }
   } finally {

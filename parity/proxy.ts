@@ -47,7 +47,13 @@ interface StoredResponse {
 
 interface StoredExchange {
   key: string;
-  request: { method: string; path: string; query: Record<string, string>; headers: Record<string, string>; body: { bytes: number; sha256: string; contentType?: string; json?: unknown } };
+  request: {
+    method: string;
+    path: string;
+    query: Record<string, string>;
+    headers: Record<string, string>;
+    body: { bytes: number; sha256: string; contentType?: string; json?: unknown };
+  };
   responses: StoredResponse[];
 }
 
@@ -59,11 +65,15 @@ const sha256 = (b: Buffer | string) => crypto.createHash("sha256").update(b).dig
 
 /** Query sorted, `api_key` replaced by a fingerprint (the stored files never hold the key itself). */
 export function normalizedQuery(q: URLSearchParams): [string, string][] {
-  return [...q.entries()].map(([k, v]): [string, string] => [k, k === "api_key" ? `key-sha256:${sha256(v).slice(0, 12)}` : v]).sort(([a, x], [b, y]) => (a === b ? (x < y ? -1 : 1) : a < b ? -1 : 1));
+  return [...q.entries()]
+    .map(([k, v]): [string, string] => [k, k === "api_key" ? `key-sha256:${sha256(v).slice(0, 12)}` : v])
+    .sort(([a, x], [b, y]) => (a === b ? (x < y ? -1 : 1) : a < b ? -1 : 1));
 }
 
 export function exchangeKey(method: string, pathname: string, q: URLSearchParams, body: Buffer): string {
-  const query = normalizedQuery(q).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join("&");
+  const query = normalizedQuery(q)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+    .join("&");
   return `${method.toUpperCase()} ${pathname}?${query} body-sha256:${body.length ? sha256(body).slice(0, 16) : "-"}`;
 }
 
@@ -87,7 +97,8 @@ function bodySummary(body: Buffer, contentType: string | undefined): StoredExcha
   return out;
 }
 
-const encodeBody = (b: Buffer): StoredResponse["body"] => (Buffer.from(b.toString("utf8"), "utf8").equals(b) ? { encoding: "utf8", data: b.toString("utf8") } : { encoding: "base64", data: b.toString("base64") });
+const encodeBody = (b: Buffer): StoredResponse["body"] =>
+  Buffer.from(b.toString("utf8"), "utf8").equals(b) ? { encoding: "utf8", data: b.toString("utf8") } : { encoding: "base64", data: b.toString("base64") };
 const decodeBody = (b: StoredResponse["body"]) => Buffer.from(b.data, b.encoding);
 
 function loadStore(store: string): Map<string, StoredExchange> {
@@ -118,7 +129,11 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
   let origin = "";
 
   async function forward(req: http.IncomingMessage, url: URL, body: Buffer): Promise<Exchange> {
-    const r = await request(`${upstream}${url.pathname}${url.search}`, { method: (req.method ?? "GET") as "GET", headers: flat(req.headers, HOP), body: body.length ? body : undefined });
+    const r = await request(`${upstream}${url.pathname}${url.search}`, {
+      method: (req.method ?? "GET") as "GET",
+      headers: flat(req.headers, HOP),
+      body: body.length ? body : undefined,
+    });
     let resBody = Buffer.from(await r.body.arrayBuffer());
     const headers = flat(r.headers, HOP);
     if (!headers["content-encoding"] && upstream) {
@@ -132,7 +147,13 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
   function remember(key: string, req: http.IncomingMessage, url: URL, body: Buffer, ex: Exchange) {
     const entry: StoredExchange = stored.get(key) ?? {
       key,
-      request: { method: ex.method, path: url.pathname, query: Object.fromEntries(normalizedQuery(url.searchParams)), headers: flat(req.headers, new Set([...HOP, ...CREDENTIALS])), body: bodySummary(body, req.headers["content-type"]) },
+      request: {
+        method: ex.method,
+        path: url.pathname,
+        query: Object.fromEntries(normalizedQuery(url.searchParams)),
+        headers: flat(req.headers, new Set([...HOP, ...CREDENTIALS])),
+        body: bodySummary(body, req.headers["content-type"]),
+      },
       responses: [],
     };
     entry.responses.push({ status: ex.status, headers: flat(ex.headers, CREDENTIALS), body: encodeBody(ex.body) });

@@ -58,7 +58,14 @@ export interface Scenario {
 export class ScenarioStopped extends Error {}
 
 export function contextOf(opts: RunOptions): NormalizeContext {
-  return { subst: [[opts.runTag, "<run>"], [opts.target.workspace, "<workspace>"], [opts.otherWorkspace, "<other-workspace>"], [opts.workflowId, "<workflow>"]] };
+  return {
+    subst: [
+      [opts.runTag, "<run>"],
+      [opts.target.workspace, "<workspace>"],
+      [opts.otherWorkspace, "<other-workspace>"],
+      [opts.workflowId, "<workflow>"],
+    ],
+  };
 }
 
 function summarizeBody(res: Res, ctx: NormalizeContext, o: StepOptions): Shape {
@@ -93,7 +100,8 @@ function describeRequest(req: Req, target: Target, ctx: NormalizeContext): Recor
   if (Object.keys(query).length) out.query = Object.fromEntries(Object.entries(query).sort(([a], [b]) => a.localeCompare(b)));
   if (req.headers && Object.keys(req.headers).length) out.headers = normalize(req.headers, ctx, "headers") as Record<string, Shape>;
   if (req.json !== undefined) out.body = normalize(req.json, ctx, "request");
-  else if (req.multipart) out.body = `<multipart: field ${JSON.stringify(req.multipart.field)}, ${sniffKind(req.multipart.data, req.multipart.fileName)} file ${JSON.stringify(req.multipart.fileName)}>`;
+  else if (req.multipart)
+    out.body = `<multipart: field ${JSON.stringify(req.multipart.field)}, ${sniffKind(req.multipart.data, req.multipart.fileName)} file ${JSON.stringify(req.multipart.fileName)}>`;
   else if (req.raw !== undefined) out.body = `<bytes: ${sniffKind(Buffer.from(req.raw))}, ${Buffer.byteLength(req.raw)} B>`;
   return out;
 }
@@ -108,9 +116,14 @@ export async function runScenario(scenario: Scenario, opts: RunOptions, source: 
   const record = (name: string, req: Req, res: Res, o: StepOptions) => {
     if (names.has(name)) throw new Error(`scenario ${scenario.name}: step name "${name}" used twice`);
     names.add(name);
-    steps.push({ name, request: describeRequest(req, opts.target, ctx), response: { status: res.status, contentType: res.contentType, body: summarizeBody(res, ctx, o) } });
+    steps.push({
+      name,
+      request: describeRequest(req, opts.target, ctx),
+      response: { status: res.status, contentType: res.contentType, body: summarizeBody(res, ctx, o) },
+    });
     opts.log(`  ${res.status} ${scenario.name} › ${name}`);
-    if (o.expect && !o.expect.includes(res.status)) throw new ScenarioStopped(`"${name}" answered ${res.status} (expected ${o.expect.join(" or ")}): ${res.text.slice(0, 300)}`);
+    if (o.expect && !o.expect.includes(res.status))
+      throw new ScenarioStopped(`"${name}" answered ${res.status} (expected ${o.expect.join(" or ")}): ${res.text.slice(0, 300)}`);
   };
   const sc: ScenarioContext = {
     opts,
@@ -132,7 +145,9 @@ export async function runScenario(scenario: Scenario, opts: RunOptions, source: 
         }
         if (Date.now() + wait > deadline) {
           record(name, req, res, o);
-          throw new ScenarioStopped(`"${name}" did not reach its condition within ${opts.pollTimeoutMs} ms (last answer ${res.status}: ${res.text.slice(0, 300)})`);
+          throw new ScenarioStopped(
+            `"${name}" did not reach its condition within ${opts.pollTimeoutMs} ms (last answer ${res.status}: ${res.text.slice(0, 300)})`,
+          );
         }
         await sleep(wait);
       }

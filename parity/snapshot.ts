@@ -44,7 +44,14 @@ export function readSnapshot(dir: string, scenario: string): ScenarioSnapshot | 
 export function writeSnapshot(dir: string, snap: ScenarioSnapshot): string {
   fs.mkdirSync(dir, { recursive: true });
   const file = snapshotPath(dir, snap.scenario);
-  const ordered: ScenarioSnapshot = { source: snap.source, scenario: snap.scenario, title: snap.title, note: snap.note, ...(snap.failure ? { failure: snap.failure } : {}), steps: snap.steps };
+  const ordered: ScenarioSnapshot = {
+    source: snap.source,
+    scenario: snap.scenario,
+    title: snap.title,
+    note: snap.note,
+    ...(snap.failure ? { failure: snap.failure } : {}),
+    steps: snap.steps,
+  };
   fs.writeFileSync(file, JSON.stringify(ordered, null, 2) + "\n");
   return file;
 }

@@ -10,7 +10,9 @@ import path from "node:path";
 // --retries 0: the default index is unreachable here; without it pip spends ~60 s retrying it before using the local mirror.
 const requirements = path.resolve("..", "shared", "real-client", "requirements.txt");
 if (fs.existsSync(requirements) && !process.env.SKIP_PIP_INSTALL) {
-  const pip = spawnSync("python3", ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--retries", "0", "-r", requirements], { stdio: "inherit" });
+  const pip = spawnSync("python3", ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--retries", "0", "-r", requirements], {
+    stdio: "inherit",
+  });
   if (pip.status !== 0) console.error("warning: could not install the official client's Python dependencies; the conformance suite will fail");
 }
 

@@ -42,7 +42,10 @@ export function buildApp(emu: Emulator): OpenAPIHono<AppEnv> {
   const jsonLimit = bodyLimit({
     maxSize: MAX_JSON_BODY_BYTES,
     onError: () => {
-      throw tooLarge(`JSON body larger than ${MAX_JSON_BODY_BYTES} bytes`, "Split reference ingests into requests of at most 20,000 references, as the official client does.");
+      throw tooLarge(
+        `JSON body larger than ${MAX_JSON_BODY_BYTES} bytes`,
+        "Split reference ingests into requests of at most 20,000 references, as the official client does.",
+      );
     },
   });
   app.use("/batch-processing/v1/external/:workspace/*", jsonLimit);
@@ -66,7 +69,8 @@ export function buildApp(emu: Emulator): OpenAPIHono<AppEnv> {
       return c.json(err.body(), err.status as 400);
     }
     if (err instanceof HTTPException) {
-      if (err.status === 415) return c.json(unsupportedMediaType(c.req.method, c.req.path, bodyTypes(c.req.method, c.req.path), c.req.header("content-type")).body(), 415);
+      if (err.status === 415)
+        return c.json(unsupportedMediaType(c.req.method, c.req.path, bodyTypes(c.req.method, c.req.path), c.req.header("content-type")).body(), 415);
       const status = err.status;
       const msg = err.message || "Bad request";
       const hint = /json/i.test(msg) ? "The body must be valid JSON sent with Content-Type: application/json." : undefined;
@@ -75,13 +79,27 @@ export function buildApp(emu: Emulator): OpenAPIHono<AppEnv> {
     }
     if (isStorageFull(err)) {
       return c.json(
-        new ApiError(507, "insufficient-storage", "The emulator's disk is full: nothing was stored", undefined,
-          "Free space in the emulator's data folder (DATA_DIR); it recovers by itself, no restart needed. Reads keep working meanwhile.").body(),
+        new ApiError(
+          507,
+          "insufficient-storage",
+          "The emulator's disk is full: nothing was stored",
+          undefined,
+          "Free space in the emulator's data folder (DATA_DIR); it recovers by itself, no restart needed. Reads keep working meanwhile.",
+        ).body(),
         507,
       );
     }
     console.error("[emulator] unexpected error on", c.req.method, c.req.path, err);
-    return c.json(new ApiError(500, "internal-error", `Internal emulator error: ${(err)?.message ?? String(err)}`, undefined, "This is a bug in the emulator; please report it with the request that caused it.").body(), 500);
+    return c.json(
+      new ApiError(
+        500,
+        "internal-error",
+        `Internal emulator error: ${err?.message ?? String(err)}`,
+        undefined,
+        "This is a bug in the emulator; please report it with the request that caused it.",
+      ).body(),
+      500,
+    );
   });
 
   return app;

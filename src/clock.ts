@@ -145,9 +145,7 @@ export class Clock {
     const result = safeRun(fn);
     if (!(result instanceof Promise)) return;
     this.running.add(result);
-    result
-      .catch((err) => console.error("[clock] timer failed:", err))
-      .finally(() => this.running.delete(result));
+    result.catch((err) => console.error("[clock] timer failed:", err)).finally(() => this.running.delete(result));
   }
 
   private takeDue(limit: number): Timer | undefined {

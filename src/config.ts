@@ -86,7 +86,11 @@ export function parseFlags(argv: readonly string[]): Record<string, string> {
     }
     const env = FLAG_TO_ENV[rawName];
     if (!env) {
-      throw new ConfigError(`unknown flag --${rawName}; known flags: ${Object.keys(FLAG_TO_ENV).map((f) => `--${f}`).join(", ")}, --quiet`);
+      throw new ConfigError(
+        `unknown flag --${rawName}; known flags: ${Object.keys(FLAG_TO_ENV)
+          .map((f) => `--${f}`)
+          .join(", ")}, --quiet`,
+      );
     }
     const value = inline ?? argv[++i];
     if (value === undefined) throw new ConfigError(`flag --${rawName} needs a value`);

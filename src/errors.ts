@@ -42,8 +42,7 @@ export class ApiError extends Error {
   }
 }
 
-export const badRequest = (message: string, issues?: IssueDetail[], hint?: string) =>
-  new ApiError(400, "invalid-request", message, issues, hint);
+export const badRequest = (message: string, issues?: IssueDetail[], hint?: string) => new ApiError(400, "invalid-request", message, issues, hint);
 export const notFound = (message: string, hint?: string) => new ApiError(404, "not-found", message, undefined, hint);
 export const conflict = (message: string, hint?: string) => new ApiError(409, "conflict", message, undefined, hint);
 export const unauthorized = (message: string, hint?: string) => new ApiError(401, "unauthorized", message, undefined, hint);
@@ -164,7 +163,12 @@ function objectKeysAt(root: Schema, path: readonly PropertyKey[], data: unknown)
 }
 
 function dotted(path: readonly PropertyKey[]): string {
-  return path.length ? path.map((p) => (typeof p === "number" ? `[${p}]` : String(p))).join(".").replace(/\.\[/g, "[") : "(body)";
+  return path.length
+    ? path
+        .map((p) => (typeof p === "number" ? `[${p}]` : String(p)))
+        .join(".")
+        .replace(/\.\[/g, "[")
+    : "(body)";
 }
 
 function describe(value: unknown): unknown {
@@ -237,7 +241,13 @@ export function summarize(issues: IssueDetail[]): string {
   return `Invalid request: ${parts.join("; ")}`;
 }
 
-const INVALID_TYPE = { body: "invalid-body", query: "invalid-query", path: "invalid-path", header: "invalid-header", seed: "invalid-seed" } as const satisfies Record<string, ErrorTypeT>;
+const INVALID_TYPE = {
+  body: "invalid-body",
+  query: "invalid-query",
+  path: "invalid-path",
+  header: "invalid-header",
+  seed: "invalid-seed",
+} as const satisfies Record<string, ErrorTypeT>;
 
 export function validationError(error: ZodError, schema: ZodType, data: unknown, where: keyof typeof INVALID_TYPE = "body"): ApiError {
   const issues = zodIssues(error, schema, data);

@@ -94,12 +94,20 @@ function scriptFor(j: SeedJobT): JobScriptT | undefined {
 
 function giveInternalId(emu: Emulator, ws: string, internalId: string): void {
   const holder = workspaceWithInternalId(emu.db, internalId, ws);
-  if (holder) throw badRequest(`seed workspace "${ws}": internalId "${internalId}" is already the internal id of workspace "${holder}"`, [{ field: "internalId", problem: "already used by another workspace", received: internalId }]);
+  if (holder)
+    throw badRequest(`seed workspace "${ws}": internalId "${internalId}" is already the internal id of workspace "${holder}"`, [
+      { field: "internalId", problem: "already used by another workspace", received: internalId },
+    ]);
   setInternalId(emu.db, ws, internalId);
 }
 
 function requireWorkspace(emu: Emulator, ws: string, where: string): void {
-  if (!workspaceExists(emu.db, ws)) throw badRequest(`seed ${where} name workspace "${ws}", which does not exist`, undefined, `Add {"id": "${ws}", "apiKeys": [...]} to the seed's "workspaces".`);
+  if (!workspaceExists(emu.db, ws))
+    throw badRequest(
+      `seed ${where} name workspace "${ws}", which does not exist`,
+      undefined,
+      `Add {"id": "${ws}", "apiKeys": [...]} to the seed's "workspaces".`,
+    );
 }
 
 const MEDIA_TYPES: Record<string, [mediaType: string, contentType: string]> = {
@@ -130,7 +138,12 @@ export function typesOf(fileName: string): { mediaType: string; contentType: str
   return t ? { mediaType: t[0], contentType: t[1] } : { mediaType: "application/octet-stream", contentType: "other" };
 }
 
-const BATCH_CONTENT: Record<string, "images" | "videos" | "metadata" | "archives"> = { image: "images", video: "videos", metadata: "metadata", archive: "archives" };
+const BATCH_CONTENT: Record<string, "images" | "videos" | "metadata" | "archives"> = {
+  image: "images",
+  video: "videos",
+  metadata: "metadata",
+  archive: "archives",
+};
 
 function planFiles(b: SeedBatchT): ImportedFile[] {
   const out: ImportedFile[] = [];
@@ -142,7 +155,14 @@ function planFiles(b: SeedBatchT): ImportedFile[] {
     else if (f.text !== undefined) bytes = Buffer.from(f.text, "utf8");
     else bytes = makePng(f.image!.width ?? 64, f.image!.height ?? 48, f.image!.color ? parseColor(f.image!.color) : colorOf(`${b.batchId}/${f.name}`));
     const t = typesOf(f.name);
-    out.push({ name: f.name, bytes, partName: f.partName ?? "", contentType: f.contentType ?? t.contentType, mediaType: f.mediaType ?? t.mediaType, shardId: f.shardId ?? null });
+    out.push({
+      name: f.name,
+      bytes,
+      partName: f.partName ?? "",
+      contentType: f.contentType ?? t.contentType,
+      mediaType: f.mediaType ?? t.mediaType,
+      shardId: f.shardId ?? null,
+    });
   }
   if (b.images) {
     const { count, width = 64, height = 48, prefix = "image-", partName = "" } = b.images;
@@ -169,11 +189,19 @@ function seedBatch(emu: Emulator, b: SeedBatchT, now: number): number {
     const p = declared.get(name);
     const partKinds = new Set(files.filter((f) => f.partName === name).map((f) => f.contentType));
     return {
-      name, type: p?.type ?? "simple-part", contentType: p?.contentType ?? (partKinds.size === 1 ? (BATCH_CONTENT[[...partKinds][0]] ?? "mixed") : "mixed"),
-      description: p?.description ?? null, nestedContentType: p?.nestedContentType ?? null,
+      name,
+      type: p?.type ?? "simple-part",
+      contentType: p?.contentType ?? (partKinds.size === 1 ? (BATCH_CONTENT[[...partKinds][0]] ?? "mixed") : "mixed"),
+      description: p?.description ?? null,
+      nestedContentType: p?.nestedContentType ?? null,
     };
   });
-  const batch: BatchImport["batch"] = { display_name: b.displayName ?? b.batchId, batch_type: batchType, content_type: contentType, origin: b.origin ?? "user" };
+  const batch: BatchImport["batch"] = {
+    display_name: b.displayName ?? b.batchId,
+    batch_type: batchType,
+    content_type: contentType,
+    origin: b.origin ?? "user",
+  };
   importBatch(emu, { ws, batchId: b.batchId, batch, parts: importedParts, files }, now);
   return files.length;
 }

@@ -5,7 +5,18 @@ import type { z } from "@hono/zod-openapi";
 import type { EmulatorConfig } from "./config.js";
 import type { Job } from "./contract/jobs.js";
 import type {
-  ClockMode, FaultRuleBodyT, JobScriptT, SeedBodyT, SnapshotT, ClockState, FaultRuleView, JournalEntry, ReceivedDelivery, ResetResult, SeedResult, WebhookDelivery,
+  ClockMode,
+  FaultRuleBodyT,
+  JobScriptT,
+  SeedBodyT,
+  SnapshotT,
+  ClockState,
+  FaultRuleView,
+  JournalEntry,
+  ReceivedDelivery,
+  ResetResult,
+  SeedResult,
+  WebhookDelivery,
 } from "./contract/controls.js";
 import type { ContractReport as ContractReportSchema, RequestMatcherT } from "./contract/controls-verify.js";
 import { startEmulator } from "./server.js";
@@ -129,7 +140,10 @@ export interface ControlClient {
   journalCount(filter?: JournalFilter): Promise<number>;
   clearJournal(workspace?: string): Promise<void>;
   /** Journal entries matching a matcher (body fields, query parameters, headers...). */
-  searchJournal(match?: RequestMatcher, opts?: { limit?: number; order?: "asc" | "desc"; after?: number; since?: string | number }): Promise<{ count: number; truncated: boolean; entries: JournalRecord[] }>;
+  searchJournal(
+    match?: RequestMatcher,
+    opts?: { limit?: number; order?: "asc" | "desc"; after?: number; since?: string | number },
+  ): Promise<{ count: number; truncated: boolean; entries: JournalRecord[] }>;
   /** Resolves with the number of matching requests when the expectation holds; otherwise throws a VerificationError naming the closest requests. */
   verify(match: RequestMatcher, expect?: VerifyExpectation): Promise<number>;
   /** What the run's requests would meet at the real service, API coverage and failed webhooks (survives resets). */
@@ -180,7 +194,13 @@ export function controlClient(baseUrl: string, opts: { adminToken?: string } = {
     return json as T;
   };
   const flag = (v: boolean | undefined) => (v === undefined ? undefined : String(v));
-  const journalQuery = (f: JournalFilter = {}) => ({ ...f, fault: flag(f.fault), bodyAbsent: flag(f.bodyAbsent), queryAbsent: flag(f.queryAbsent), headerAbsent: flag(f.headerAbsent) });
+  const journalQuery = (f: JournalFilter = {}) => ({
+    ...f,
+    fault: flag(f.fault),
+    bodyAbsent: flag(f.bodyAbsent),
+    queryAbsent: flag(f.queryAbsent),
+    headerAbsent: flag(f.headerAbsent),
+  });
   const client: ControlClient = {
     reset: (opts) => call("POST", "/_emulator/reset", typeof opts === "string" ? { workspace: opts } : (opts ?? {})),
     seed: (seed, opts) => call("POST", "/_emulator/seed", opts?.asStartupSeed ? { ...seed, asStartupSeed: true } : seed),
@@ -194,7 +214,8 @@ export function controlClient(baseUrl: string, opts: { adminToken?: string } = {
       try {
         return (await call<{ matched: number }>("POST", "/_emulator/journal/verify", { match, ...expect })).matched;
       } catch (err) {
-        if (err instanceof ControlApiError && err.status === 422) throw new VerificationError(err.status, err.body, (err.body as { message?: string })?.message ?? err.message);
+        if (err instanceof ControlApiError && err.status === 422)
+          throw new VerificationError(err.status, err.body, (err.body as { message?: string })?.message ?? err.message);
         throw err;
       }
     },
@@ -236,7 +257,8 @@ export function controlClient(baseUrl: string, opts: { adminToken?: string } = {
         },
       };
     },
-    startScriptedJob: async (workspace, jobId, body) => void (await call("POST", `/_emulator/jobs/${encodeURIComponent(workspace)}/${encodeURIComponent(jobId)}`, body)),
+    startScriptedJob: async (workspace, jobId, body) =>
+      void (await call("POST", `/_emulator/jobs/${encodeURIComponent(workspace)}/${encodeURIComponent(jobId)}`, body)),
   };
   return client;
 }
@@ -286,10 +308,16 @@ export function contractViolations(report: ContractReport, ignore: readonly stri
   const hooks = ignore.includes("webhook-failed") ? [] : report.webhooks.failed.filter((w) => w.violation);
   const counted = Object.entries(report.summary.findings).filter(([k]) => !ignore.includes(k));
   if (!findings.length && !hooks.length) return null;
-  const lines = [`The run broke the API contract (${findings.length} request(s), ${hooks.length} failed webhook delivery(ies); counts: ${counted.map(([k, n]) => `${k} ${n}`).join(", ")}):`];
-  for (const f of findings.slice(0, 25)) lines.push(`  [${f.kind}] ${f.method} ${f.path} → ${f.status ?? "dropped"}${f.fields.length ? ` (${f.fields.join(", ")})` : ""}: ${f.message.split("\n")[0]}`);
+  const lines = [
+    `The run broke the API contract (${findings.length} request(s), ${hooks.length} failed webhook delivery(ies); counts: ${counted.map(([k, n]) => `${k} ${n}`).join(", ")}):`,
+  ];
+  for (const f of findings.slice(0, 25))
+    lines.push(
+      `  [${f.kind}] ${f.method} ${f.path} → ${f.status ?? "dropped"}${f.fields.length ? ` (${f.fields.join(", ")})` : ""}: ${f.message.split("\n")[0]}`,
+    );
   if (findings.length > 25) lines.push(`  … and ${findings.length - 25} more`);
-  for (const w of hooks.slice(0, 10)) lines.push(`  [webhook-failed] ${w.category} → ${w.url}: ${w.attempts} attempt(s), last ${w.lastStatus ?? w.lastError ?? "no answer"}`);
+  for (const w of hooks.slice(0, 10))
+    lines.push(`  [webhook-failed] ${w.category} → ${w.url}: ${w.attempts} attempt(s), last ${w.lastStatus ?? w.lastError ?? "no answer"}`);
   lines.push("GET /_emulator/contract-report (controls.contractReport()) has every finding; pass { ignore: [kind] } to accept a kind on purpose.");
   return lines.join("\n");
 }
@@ -303,7 +331,10 @@ async function pollJob(baseUrl: string, apiKey: string, controls: ControlClient,
     const body = (await res.json().catch(() => undefined)) as { job?: JobView; message?: string } | undefined;
     if (!res.ok || !body?.job) throw new ControlApiError(res.status, body, `GET ${path} answered ${res.status}: ${body?.message ?? "no job in the answer"}`);
     if (body.job.isTerminal) return body.job;
-    if (Date.now() > deadline) throw new Error(`job ${jobId} did not end within ${timeoutMs} ms (stage ${body.job.currentStage ?? "none"}, last notification ${JSON.stringify(body.job.lastNotification)})`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `job ${jobId} did not end within ${timeoutMs} ms (stage ${body.job.currentStage ?? "none"}, last notification ${JSON.stringify(body.job.lastNotification)})`,
+      );
     const clock = await controls.clock.get();
     if (clock.mode === "manual" && clock.pendingTimers > 0) await controls.clock.next();
     else await new Promise((r) => setTimeout(r, 20));

@@ -35,15 +35,26 @@ export async function runClientFlow(baseUrl: string, o: FlowOptions): Promise<Fl
     const r = await runClient(baseUrl, [...args, "--api-key", o.apiKey], { cwd: run, timeoutMs: 120_000 });
     commands++;
     steps[step] = (steps[step] ?? 0) + r.ms;
-    if (r.code !== 0 || /Traceback|Command failed/.test(r.stdout + r.stderr)) throw new Error(`rf-cloud ${args.slice(0, 2).join(" ")} failed (${r.code}): ${(r.stdout + r.stderr).slice(-1500)}`);
+    if (r.code !== 0 || /Traceback|Command failed/.test(r.stdout + r.stderr))
+      throw new Error(`rf-cloud ${args.slice(0, 2).join(" ")} failed (${r.code}): ${(r.stdout + r.stderr).slice(-1500)}`);
     return r.stdout;
   };
   const t0 = performance.now();
   await client("create-batch", "data-staging", "create-batch-of-images", "--images-dir", images, "--batch-id", o.batchId);
-  await client("start-job", "batch-processing", "process-images-with-workflow", "--batch-id", o.batchId, "--workflow-id", "bench-workflow", "--job-id", o.jobId);
+  await client(
+    "start-job",
+    "batch-processing",
+    "process-images-with-workflow",
+    "--batch-id",
+    o.batchId,
+    "--workflow-id",
+    "bench-workflow",
+    "--job-id",
+    o.jobId,
+  );
   let polls = 0;
   let details = "";
-  for (; polls < POLLS; ) {
+  for (; polls < POLLS;) {
     details = await client("poll", "batch-processing", "show-job-details", "--job-id", o.jobId);
     polls++;
     if (details.includes("🏁")) break;

@@ -62,7 +62,14 @@ export function rssMbOf(pid: number): number {
   }
 }
 
-async function spawnReady(cmd: string, args: string[], env: Record<string, string | undefined>, readyPath: string, port: number, timeoutMs: number): Promise<Proc> {
+async function spawnReady(
+  cmd: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+  readyPath: string,
+  port: number,
+  timeoutMs: number,
+): Promise<Proc> {
   const cleanEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...process.env, ...env })) if (v !== undefined) cleanEnv[k] = v;
   delete cleanEnv.EMULATOR_CHECK_RESPONSES; // the test-only self check costs time; users do not run it

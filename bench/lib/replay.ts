@@ -29,7 +29,11 @@ export interface ReplayServer {
 const SELF = "http://replay.self";
 const DROP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "date", "host"]);
 
-const keyOf = (method: string, url: URL) => `${method} ${url.pathname}?${[...url.searchParams].sort(([a, x], [b, y]) => (a === b ? x.localeCompare(y) : a.localeCompare(b))).map(([k, v]) => `${k}=${v}`).join("&")}`;
+const keyOf = (method: string, url: URL) =>
+  `${method} ${url.pathname}?${[...url.searchParams]
+    .sort(([a, x], [b, y]) => (a === b ? x.localeCompare(y) : a.localeCompare(b)))
+    .map(([k, v]) => `${k}=${v}`)
+    .join("&")}`;
 
 const readAll = (req: http.IncomingMessage) =>
   new Promise<Buffer>((resolve, reject) => {

@@ -10,11 +10,33 @@ const WS = DEFAULT_WORKSPACE;
 export function seededDataDir(dir: string, batchId: string, files: number): string {
   const store = openStore(dir);
   const now = Date.now();
-  insertBatch(store.db, { workspace_id: WS, batch_id: batchId, display_name: batchId, batch_type: "simple-batch", content_type: "images", origin: "user", created_at: now, expires_at: now + BATCH_RETENTION_MS });
+  insertBatch(store.db, {
+    workspace_id: WS,
+    batch_id: batchId,
+    display_name: batchId,
+    batch_type: "simple-batch",
+    content_type: "images",
+    origin: "user",
+    created_at: now,
+    expires_at: now + BATCH_RETENTION_MS,
+  });
   const blob = store.blobs.write("files", png(1));
   store.db.transaction(() => {
     for (let i = 0; i < files; i++) {
-      upsertFile(store.db, { workspace_id: WS, batch_id: batchId, part_name: "", file_name: `img-${String(i).padStart(7, "0")}.png`, content_type: "image", nested_content_type: null, shard_id: null, blob: blob.blob, size: blob.size, sha256: blob.sha256, media_type: "image/png", created_at: now });
+      upsertFile(store.db, {
+        workspace_id: WS,
+        batch_id: batchId,
+        part_name: "",
+        file_name: `img-${String(i).padStart(7, "0")}.png`,
+        content_type: "image",
+        nested_content_type: null,
+        shard_id: null,
+        blob: blob.blob,
+        size: blob.size,
+        sha256: blob.sha256,
+        media_type: "image/png",
+        created_at: now,
+      });
     }
   })();
   store.close();

@@ -4,7 +4,17 @@ import { errors } from "./errors.js";
 import { jobAbortRestart, jobCsv, jobJsonl } from "./jobs.js";
 import { imageReferencesIngest, listingPagination, singleImageUpload, tarShardUpload, videoUpload } from "./staging.js";
 
-export const SCENARIOS: Scenario[] = [singleImageUpload, tarShardUpload, videoUpload, imageReferencesIngest, listingPagination, jobJsonl, jobCsv, jobAbortRestart, errors];
+export const SCENARIOS: Scenario[] = [
+  singleImageUpload,
+  tarShardUpload,
+  videoUpload,
+  imageReferencesIngest,
+  listingPagination,
+  jobJsonl,
+  jobCsv,
+  jobAbortRestart,
+  errors,
+];
 
 export function pickScenarios(names: string[] | undefined): Scenario[] {
   if (!names?.length) return SCENARIOS;

@@ -11,7 +11,12 @@ export function jobDefinition(ctx: ScenarioContext, batchId: string, format: "js
     jobInput: { type: "staging-batch-input-v1", batchId },
     computeConfiguration: { type: "compute-configuration-v2", machineType: "cpu", workersPerMachine: 4 },
     processingTimeoutSeconds: 3600,
-    processingSpecification: { type: "workflows-processing-specification-v1", workspace: ctx.opts.target.workspace, workflowId: ctx.opts.workflowId, aggregationFormat: format },
+    processingSpecification: {
+      type: "workflows-processing-specification-v1",
+      workspace: ctx.opts.target.workspace,
+      workflowId: ctx.opts.workflowId,
+      aggregationFormat: format,
+    },
   };
 }
 
@@ -63,7 +68,15 @@ function jobScenario(format: "jsonl" | "csv"): Scenario {
       await ctx.step("the same job id with another definition", { method: "POST", path: ctx.jobs(job), json: other });
       await ctx.poll("job until terminal", { method: "GET", path: ctx.jobs(job) }, terminal, { expect: [200] });
       // The newest job of the workspace need not be ours: values typed, definition opaque.
-      await ctx.step("list jobs pageSize=1", { method: "GET", path: ctx.jobs(), query: { pageSize: 1 } }, { loose: ["body.jobs[]"], opaque: ["body.jobs[].jobDefinition", "body.jobs[].lastNotification", "body.jobs[].restartParametersOverride"], ignore: ["body.nextPageToken", "body.jobs[].currentStage"] });
+      await ctx.step(
+        "list jobs pageSize=1",
+        { method: "GET", path: ctx.jobs(), query: { pageSize: 1 } },
+        {
+          loose: ["body.jobs[]"],
+          opaque: ["body.jobs[].jobDefinition", "body.jobs[].lastNotification", "body.jobs[].restartParametersOverride"],
+          ignore: ["body.nextPageToken", "body.jobs[].currentStage"],
+        },
+      );
       const stages = await ctx.step("stages", { method: "GET", path: ctx.jobs(job, "/stages") }, { expect: [200] });
       const stageId = stages.json?.stages?.[0]?.processingStageId ?? "processing";
       await ctx.walk("processing tasks pageSize=1", { method: "GET", path: ctx.jobs(job, `/stages/${stageId}/tasks`), query: { pageSize: 1 } });
@@ -81,7 +94,8 @@ export const jobCsv = jobScenario("csv");
 
 export const jobAbortRestart: Scenario = {
   name: "job-abort-restart",
-  title: "Abort a job right after it starts, abort it again, restart with parameters-override-v1, run to the end, restart a succeeded job (client B2, B4, B6, B7, B8)",
+  title:
+    "Abort a job right after it starts, abort it again, restart with parameters-override-v1, run to the end, restart a succeeded job (client B2, B4, B6, B7, B8)",
   async run(ctx) {
     const batch = await inputBatch(ctx, "in-abort");
     const job = ctx.id("abort");

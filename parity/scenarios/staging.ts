@@ -8,14 +8,24 @@ const POST = "POST";
 
 /** Uploads one PNG the way the official client does (part field name = file name = basename). */
 export function uploadImage(ctx: ScenarioContext, name: string, batchId: string, fileName: string, seed: number) {
-  return ctx.step(name, { method: POST, path: ctx.staging(batchId, "/upload/image"), query: { displayName: batchId, fileName }, multipart: { field: fileName, fileName, data: png(seed) } }, { expect: [200] });
+  return ctx.step(
+    name,
+    {
+      method: POST,
+      path: ctx.staging(batchId, "/upload/image"),
+      query: { displayName: batchId, fileName },
+      multipart: { field: fileName, fileName, data: png(seed) },
+    },
+    { expect: [200] },
+  );
 }
 
 /** Waits until the batch counts `n` files. */
 export const countReaches = (ctx: ScenarioContext, name: string, batchId: string, n: number, partName?: string) =>
   ctx.poll(name, { method: GET, path: ctx.staging(batchId, "/count"), query: { partName } }, (r) => r.status === 200 && r.json?.count === n, { expect: [200] });
 
-const allShardsDone = (r: Res, n: number) => r.status === 200 && Array.isArray(r.json?.shards) && r.json.shards.length === n && r.json.shards.every((s: any) => s.statusType !== "info");
+const allShardsDone = (r: Res, n: number) =>
+  r.status === 200 && Array.isArray(r.json?.shards) && r.json.shards.length === n && r.json.shards.every((s: any) => s.statusType !== "info");
 
 /** The signed URL details of a `signedURLDetails` answer, or a stop. */
 function signed(res: Res): { uploadURL: string; extensionHeaders: Record<string, string> } {
@@ -60,7 +70,8 @@ export const singleImageUpload: Scenario = {
 
 export const tarShardUpload: Scenario = {
   name: "tar-shard-upload",
-  title: "Bulk upload: two .tar shards through signed URLs + PUT with extensionHeaders, indexing, shard details with a pageSize=1 walk, bad PUTs (guide: cURL bulk upload, list-ingest-details; client D6, D9, D10)",
+  title:
+    "Bulk upload: two .tar shards through signed URLs + PUT with extensionHeaders, indexing, shard details with a pageSize=1 walk, bad PUTs (guide: cURL bulk upload, list-ingest-details; client D6, D9, D10)",
   async run(ctx) {
     const batch = ctx.id("shards");
     const shards = [
@@ -69,7 +80,13 @@ export const tarShardUpload: Scenario = {
     ];
     let firstSlot: ReturnType<typeof signed> | undefined;
     for (const [i, seeds] of shards.entries()) {
-      const slot = signed(await ctx.step(`request shard upload URL ${i + 1}`, { method: POST, path: ctx.staging(batch, "/bulk-upload/image-files"), query: { displayName: batch } }, { expect: [200] }));
+      const slot = signed(
+        await ctx.step(
+          `request shard upload URL ${i + 1}`,
+          { method: POST, path: ctx.staging(batch, "/bulk-upload/image-files"), query: { displayName: batch } },
+          { expect: [200] },
+        ),
+      );
       firstSlot ??= slot;
       if (i === 0) await ctx.step("batch metadata before any PUT", { method: GET, path: ctx.staging(batch) });
       const body = tar(seeds.map((s) => ({ name: `shard${i + 1}-img-${s}.png`, data: png(100 + s) })));
@@ -80,13 +97,20 @@ export const tarShardUpload: Scenario = {
     await ctx.walk("shards pageSize=1", { method: GET, path: ctx.staging(batch, "/shards"), query: { pageSize: 1 } });
     await ctx.step("batch metadata", { method: GET, path: ctx.staging(batch) });
     await ctx.step("list files", { method: GET, path: ctx.staging(batch, "/list") });
-    const third = signed(await ctx.step("request a third upload URL", { method: POST, path: ctx.staging(batch, "/bulk-upload/image-files") }, { expect: [200] }));
+    const third = signed(
+      await ctx.step("request a third upload URL", { method: POST, path: ctx.staging(batch, "/bulk-upload/image-files") }, { expect: [200] }),
+    );
     const extra = tar([{ name: "extra.png", data: png(200) }]);
     await ctx.step("PUT an empty body", { method: "PUT", path: third.uploadURL, raw: Buffer.alloc(0), headers: third.extensionHeaders });
     await ctx.step("PUT without the extension headers", { method: "PUT", path: third.uploadURL, raw: extra });
     await ctx.step("PUT with a tampered signature", { method: "PUT", path: tampered(third.uploadURL), raw: extra, headers: third.extensionHeaders });
     // Last, so a service that ingests it again cannot change the counts above.
-    await ctx.step("PUT shard 1 again (a used URL)", { method: "PUT", path: firstSlot!.uploadURL, raw: tar([{ name: "again.png", data: png(201) }]), headers: firstSlot!.extensionHeaders });
+    await ctx.step("PUT shard 1 again (a used URL)", {
+      method: "PUT",
+      path: firstSlot!.uploadURL,
+      raw: tar([{ name: "again.png", data: png(201) }]),
+      headers: firstSlot!.extensionHeaders,
+    });
   },
 };
 
@@ -95,7 +119,13 @@ export const videoUpload: Scenario = {
   title: "Video ingestion: signed upload URL, PUT with extensionHeaders, count, batch metadata, list, download (guide: video ingestion; client D8, D10)",
   async run(ctx) {
     const batch = ctx.id("video");
-    const slot = signed(await ctx.step("request video upload URL", { method: POST, path: ctx.staging(batch, "/upload/video"), query: { fileName: "clip.mp4", displayName: batch } }, { expect: [200] }));
+    const slot = signed(
+      await ctx.step(
+        "request video upload URL",
+        { method: POST, path: ctx.staging(batch, "/upload/video"), query: { fileName: "clip.mp4", displayName: batch } },
+        { expect: [200] },
+      ),
+    );
     await ctx.step("PUT video", { method: "PUT", path: slot.uploadURL, raw: mp4(1), headers: slot.extensionHeaders }, { expect: [200, 201, 204] });
     await countReaches(ctx, "count", batch, 1);
     await ctx.step("batch metadata", { method: GET, path: ctx.staging(batch) });
@@ -106,7 +136,8 @@ export const videoUpload: Scenario = {
 
 export const imageReferencesIngest: Scenario = {
   name: "image-references-ingest",
-  title: "Image references ingest ({name,url} list the target downloads), count, shards, the same ingest again (de-duplicated), both sources at once (guide: reference-file ingest; client D11)",
+  title:
+    "Image references ingest ({name,url} list the target downloads), count, shards, the same ingest again (de-duplicated), both sources at once (guide: reference-file ingest; client D11)",
   skip: (o) => (o.references.length ? undefined : "no reference URLs the target can reach (pass --reference-url, or run against a loopback target)"),
   async run(ctx) {
     const batch = ctx.id("refs");
@@ -125,7 +156,8 @@ export const imageReferencesIngest: Scenario = {
 
 export const listingPagination: Scenario = {
   name: "listing-pagination",
-  title: "Listings and pagination: file list walked with pageSize=1 until nextPageToken is null, batch list pages, count (client D1, D3, D5; fidelity 'End of pagination')",
+  title:
+    "Listings and pagination: file list walked with pageSize=1 until nextPageToken is null, batch list pages, count (client D1, D3, D5; fidelity 'End of pagination')",
   async run(ctx) {
     const batch = ctx.id("pages");
     const other = ctx.id("pages-b");
@@ -133,14 +165,22 @@ export const listingPagination: Scenario = {
     await uploadImage(ctx, "upload into a second batch", other, "other.png", 20);
     await countReaches(ctx, "count", batch, 3);
     // Which file comes first is not documented: names are typed, not compared.
-    await ctx.walk("list files pageSize=1", { method: GET, path: ctx.staging(batch, "/list"), query: { pageSize: 1 } }, { loose: ["body.filesMetadata[].fileName"] });
+    await ctx.walk(
+      "list files pageSize=1",
+      { method: GET, path: ctx.staging(batch, "/list"), query: { pageSize: 1 } },
+      { loose: ["body.filesMetadata[].fileName"] },
+    );
     await ctx.step("list files pageSize=2", { method: GET, path: ctx.staging(batch, "/list"), query: { pageSize: 2 } });
     // Other batches of the workspace may be listed first: their values are typed, not compared.
     const loose = { loose: ["body.batches[]"] };
     const first = await ctx.step("list batches pageSize=1", { method: GET, path: ctx.staging(), query: { pageSize: 1 } }, { ...loose, expect: [200] });
     const token = first.json?.nextPageToken;
     if (typeof token !== "string" || !token) throw new ScenarioStopped("the first batches page (pageSize=1, at least two batches) has no nextPageToken");
-    await ctx.step("list batches next page", { method: GET, path: ctx.staging(), query: { pageSize: 1, nextPageToken: token } }, { ...loose, ignore: ["body.nextPageToken"] });
+    await ctx.step(
+      "list batches next page",
+      { method: GET, path: ctx.staging(), query: { pageSize: 1, nextPageToken: token } },
+      { ...loose, ignore: ["body.nextPageToken"] },
+    );
     await ctx.step("list batches default page size", { method: GET, path: ctx.staging() }, { ...loose, ignore: ["body.nextPageToken", "body.batches.length"] });
   },
 };

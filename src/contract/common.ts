@@ -13,15 +13,26 @@ export const BatchIdParam = z
   .string()
   .max(64, { message: `batch id must be at most 64 characters (${ID_RULE})` })
   .regex(/^[a-z0-9_-]+$/, { message: `batch id must use ${ID_RULE}` })
-  .openapi({ param: { name: "batchId", in: "path" }, description: "Batch identifier: lowercase, max 64 chars of letters, digits, hyphens, underscores.", example: "my-batch" });
+  .openapi({
+    param: { name: "batchId", in: "path" },
+    description: "Batch identifier: lowercase, max 64 chars of letters, digits, hyphens, underscores.",
+    example: "my-batch",
+  });
 
 export const JobIdParam = z
   .string()
   .max(20, { message: `job id must be at most 20 characters (${ID_RULE})` })
   .regex(/^[a-z0-9_-]+$/, { message: `job id must use ${ID_RULE}` })
-  .openapi({ param: { name: "jobId", in: "path" }, description: "Job identifier: lowercase, max 20 chars of letters, digits, hyphens, underscores.", example: "my-job" });
+  .openapi({
+    param: { name: "jobId", in: "path" },
+    description: "Job identifier: lowercase, max 20 chars of letters, digits, hyphens, underscores.",
+    example: "my-job",
+  });
 
-export const ApiKeyQuery = z.string().optional().openapi({ param: { name: "api_key", in: "query" }, description: "Your API key (required; missing → 401).", example: "emulator-api-key" });
+export const ApiKeyQuery = z
+  .string()
+  .optional()
+  .openapi({ param: { name: "api_key", in: "query" }, description: "Your API key (required; missing → 401).", example: "emulator-api-key" });
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
 
@@ -38,10 +49,16 @@ export function intQuery(name: string, min: number, max?: number) {
 export const PageSizeQuery = intQuery("pageSize", 1, MAX_PAGE_SIZE)
   .default(DEFAULT_PAGE_SIZE)
   .openapi({ param: { name: "pageSize", in: "query" }, description: `Items per page, 1-${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE}).`, example: 100 });
-export const PageTokenQuery = z.string().optional().openapi({ param: { name: "nextPageToken", in: "query" }, description: "Token from the previous page's nextPageToken." });
+export const PageTokenQuery = z
+  .string()
+  .optional()
+  .openapi({ param: { name: "nextPageToken", in: "query" }, description: "Token from the previous page's nextPageToken." });
 
 export const Timestamp = z.string().openapi({ description: "ISO-8601 timestamp with timezone (UTC, Z).", example: "2026-01-01T00:00:00.000Z" });
-export const NextPageToken = z.string().nullable().openapi({ description: "Token for the next page; null when there are no more pages (never an empty string)." });
+export const NextPageToken = z
+  .string()
+  .nullable()
+  .openapi({ description: "Token for the next page; null when there are no more pages (never an empty string)." });
 
 export const ErrorIssue = z.object({
   field: z.string(),
@@ -115,7 +132,9 @@ export function errorResponses(...codes: number[]) {
     415: "Unsupported content type.",
     507: "The emulator's disk is full; nothing was stored (it recovers once space is freed).",
   };
-  return Object.fromEntries([401, 403, ...codes, 507].map((code) => [code, { description: text[code] ?? "Error", content: { "application/json": { schema: ErrorBody } } }]));
+  return Object.fromEntries(
+    [401, 403, ...codes, 507].map((code) => [code, { description: text[code] ?? "Error", content: { "application/json": { schema: ErrorBody } } }]),
+  );
 }
 
 export function jsonContent<T extends z.ZodType>(schema: T, description: string) {

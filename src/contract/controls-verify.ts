@@ -16,7 +16,10 @@ export const ValueMatch = z
 export type ValueMatchT = z.infer<typeof ValueMatch>;
 
 export const BodyMatch = ValueMatch.extend({
-  path: z.string().openapi({ description: 'JSON path into the request body: "processingSpecification.aggregationFormat", "imageReferences[0].url"; "" or "$" is the whole body. Multipart bodies are {parts: [{name, fileName, contentType, size, sha256, value}]}.' }),
+  path: z.string().openapi({
+    description:
+      'JSON path into the request body: "processingSpecification.aggregationFormat", "imageReferences[0].url"; "" or "$" is the whole body. Multipart bodies are {parts: [{name, fileName, contentType, size, sha256, value}]}.',
+  }),
 }).openapi("BodyMatch");
 export type BodyMatchT = z.infer<typeof BodyMatch>;
 
@@ -28,7 +31,10 @@ export const RequestMatcher = z
     path: z.string().optional().openapi({ description: "Path prefix." }),
     pathPattern: z.string().optional().openapi({ description: "Glob on the path: * within a segment, ** across." }),
     pathRegex: z.string().optional(),
-    operation: z.string().optional().openapi({ description: 'Operation as /openapi.json names it: "POST /batch-processing/v1/external/{workspace}/jobs/{jobId}".' }),
+    operation: z
+      .string()
+      .optional()
+      .openapi({ description: 'Operation as /openapi.json names it: "POST /batch-processing/v1/external/{workspace}/jobs/{jobId}".' }),
     workspace: z.string().optional(),
     status: z.union([z.number().int(), z.string()]).optional().openapi({ description: "A code (429), a class (4xx) or dropped." }),
     query: NamedValues.optional().openapi({ description: "Query parameter name → value (a string is equals) or a ValueMatch." }),
@@ -106,7 +112,16 @@ export const BodySummary = z
     truncated: z.boolean().optional(),
     sha256: z.string().nullable().optional().openapi({ description: "binary: hash of the whole body, computed as it streamed." }),
     parts: z
-      .array(z.object({ name: z.string(), fileName: z.string().nullable(), contentType: z.string().nullable(), size: z.number().int(), sha256: z.string().nullable(), value: z.string().optional() }))
+      .array(
+        z.object({
+          name: z.string(),
+          fileName: z.string().nullable(),
+          contentType: z.string().nullable(),
+          size: z.number().int(),
+          sha256: z.string().nullable(),
+          value: z.string().optional(),
+        }),
+      )
       .optional()
       .openapi({ description: "multipart: one per part; files by size and sha256, never their bytes." }),
   })
@@ -116,7 +131,10 @@ export const BodySummary = z
 
 export const Finding = z
   .object({
-    kind: z.string().openapi({ description: "invalid-request, unknown-field, deprecated-option, unauthorized, other-workspace, expired-url, expired-batch, forbidden, unknown-route, server-error (violations); not-found, conflict, refused, injected-fault, stubbed-response (listed, not violations)." }),
+    kind: z.string().openapi({
+      description:
+        "invalid-request, unknown-field, deprecated-option, unauthorized, other-workspace, expired-url, expired-batch, forbidden, unknown-route, server-error (violations); not-found, conflict, refused, injected-fault, stubbed-response (listed, not violations).",
+    }),
     violation: z.boolean(),
     injected: z.boolean().openapi({ description: "The answer came from a fault rule or stub." }),
     at: z.string(),
@@ -150,7 +168,9 @@ export const FailedWebhook = z
 const OperationRef = z.object({ operation: z.string(), method: z.string(), path: z.string(), summary: z.string().nullable() });
 
 export const ContractReport = Ok.extend({
-  since: z.string().openapi({ description: "Start of the run the report covers (emulator start, or the last DELETE /_emulator/contract-report); resets do not restart it." }),
+  since: z
+    .string()
+    .openapi({ description: "Start of the run the report covers (emulator start, or the last DELETE /_emulator/contract-report); resets do not restart it." }),
   summary: z.object({
     requests: z.number().int(),
     violations: z.number().int().openapi({ description: "Findings and failed webhook deliveries that fail a strict run." }),

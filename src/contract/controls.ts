@@ -21,12 +21,20 @@ const IdString = z.string().regex(/^[a-z0-9_-]{1,64}$/, { message: "must match [
 export const SeedImageSpec = z.strictObject({
   width: z.number().int().min(1).max(4096).optional().openapi({ description: "Pixels (default 64)." }),
   height: z.number().int().min(1).max(4096).optional().openapi({ description: "Pixels (default 48)." }),
-  color: z.string().regex(/^#?[0-9a-fA-F]{6}$/).optional().openapi({ description: "Base colour as RRGGBB (default: derived from the file name)." }),
+  color: z
+    .string()
+    .regex(/^#?[0-9a-fA-F]{6}$/)
+    .optional()
+    .openapi({ description: "Base colour as RRGGBB (default: derived from the file name)." }),
 });
 
 export const SeedFileEntry = z
   .strictObject({
-    name: z.string().min(1).max(256).regex(/^[^/\\]+$/, { message: "must be a file name without slashes" }),
+    name: z
+      .string()
+      .min(1)
+      .max(256)
+      .regex(/^[^/\\]+$/, { message: "must be a file name without slashes" }),
     base64: z.string().optional().openapi({ description: "File bytes, base64." }),
     text: z.string().optional().openapi({ description: "File bytes as UTF-8 text (e.g. a JSONL or CSV part)." }),
     image: SeedImageSpec.optional().openapi({ description: "Generate a PNG image (the name should end in .png)." }),
@@ -42,11 +50,22 @@ export const SeedBatch = z
     workspace: IdString.optional().openapi({ description: "Default: the emulator's default workspace." }),
     batchId: IdString,
     displayName: z.string().optional(),
-    batchType: z.enum(["simple-batch", "sharded-batch", "multipart-batch"]).optional().openapi({ description: "Default: multipart-batch when parts are given, else simple-batch." }),
+    batchType: z
+      .enum(["simple-batch", "sharded-batch", "multipart-batch"])
+      .optional()
+      .openapi({ description: "Default: multipart-batch when parts are given, else simple-batch." }),
     contentType: z.enum(["images", "videos", "metadata", "archives", "mixed"]).optional(),
     origin: z.enum(["user", "job-output"]).optional(),
     parts: z
-      .array(z.strictObject({ name: z.string().min(1), type: z.string().optional(), contentType: z.string().optional(), description: z.string().optional(), nestedContentType: z.string().optional() }))
+      .array(
+        z.strictObject({
+          name: z.string().min(1),
+          type: z.string().optional(),
+          contentType: z.string().optional(),
+          description: z.string().optional(),
+          nestedContentType: z.string().optional(),
+        }),
+      )
       .optional(),
     files: z.array(SeedFileEntry).optional(),
     images: z
@@ -54,7 +73,11 @@ export const SeedBatch = z
         count: z.number().int().min(1).max(10_000),
         width: z.number().int().min(1).max(4096).optional(),
         height: z.number().int().min(1).max(4096).optional(),
-        prefix: z.string().regex(/^[^/\\]*$/).optional().openapi({ description: "File name prefix (default image-)." }),
+        prefix: z
+          .string()
+          .regex(/^[^/\\]*$/)
+          .optional()
+          .openapi({ description: "File name prefix (default image-)." }),
         partName: z.string().optional(),
       })
       .optional()
@@ -64,8 +87,17 @@ export const SeedBatch = z
 
 export const JobScript = z
   .strictObject({
-    stageDurationsMs: z.record(z.string(), z.number().min(0)).optional().openapi({ description: "Emulated duration of each named stage (processing, export...), spread over its steps.", example: { processing: 60000, export: 10000 } }),
-    failTasks: z.record(z.string(), z.array(z.number().int().min(0))).optional().openapi({ description: "Task indexes that fail on their first attempt, per stage name.", example: { processing: [0] } }),
+    stageDurationsMs: z
+      .record(z.string(), z.number().min(0))
+      .optional()
+      .openapi({
+        description: "Emulated duration of each named stage (processing, export...), spread over its steps.",
+        example: { processing: 60000, export: 10000 },
+      }),
+    failTasks: z
+      .record(z.string(), z.array(z.number().int().min(0)))
+      .optional()
+      .openapi({ description: "Task indexes that fail on their first attempt, per stage name.", example: { processing: [0] } }),
     finalState: z.enum(["success", "fail"]).optional().openapi({ description: "fail: the job fails at the end of its last stage." }),
   })
   .openapi("JobScript");
@@ -77,13 +109,20 @@ export const SeedJob = z
     name: z.string().optional(),
     definition: z.record(z.string(), z.unknown()).openapi({ description: "A job definition, as POSTed to the jobs API." }),
     script: JobScript.optional(),
-    state: z.enum(["succeeded", "failed", "running"]).optional().openapi({ description: "Shortcut: succeeded / failed set script.finalState; running makes the processing stage last (practically) forever." }),
+    state: z
+      .enum(["succeeded", "failed", "running"])
+      .optional()
+      .openapi({ description: "Shortcut: succeeded / failed set script.finalState; running makes the processing stage last (practically) forever." }),
   })
   .openapi("SeedJob");
 
 export const DeterministicSpec = z.strictObject({
   seed: z.union([z.number().int(), z.string()]).openapi({ description: "Seed of the id generator (event ids, shard ids, generated job ids)." }),
-  startTime: z.string().datetime({ offset: true }).optional().openapi({ description: "The clock starts at this instant (honoured at start-up, --seed only).", example: "2026-01-01T00:00:00Z" }),
+  startTime: z
+    .string()
+    .datetime({ offset: true })
+    .optional()
+    .openapi({ description: "The clock starts at this instant (honoured at start-up, --seed only).", example: "2026-01-01T00:00:00Z" }),
   clock: ClockMode.optional().openapi({ description: "Clock mode to start in; manual makes every timestamp reproducible." }),
 });
 
@@ -120,7 +159,8 @@ export const SeedRequest = z
   .strictObject({
     ...seedFields,
     asStartupSeed: z.boolean().optional().openapi({
-      description: "Also make this the start-up seed, as if given with --seed: reset {reseed: true} applies it again, and its deterministic block seeds the ids (restarted by every reset) and sets the clock mode (startTime is honoured at start-up only).",
+      description:
+        "Also make this the start-up seed, as if given with --seed: reset {reseed: true} applies it again, and its deterministic block seeds the ids (restarted by every reset) and sets the clock mode (startTime is honoured at start-up only).",
     }),
   })
   .openapi("SeedRequest");
@@ -138,7 +178,10 @@ export const SeedResult = z.object({
 
 export const ResetBody = z.strictObject({
   workspace: IdString.optional().openapi({ description: "Reset only this workspace's data (it and its keys are kept). Omit for everything." }),
-  reseed: z.boolean().optional().openapi({ description: "After a full reset, apply the start-up seed again: the --seed file, the seed startEmulatorForTests({seed}) started with, or the last one posted with asStartupSeed." }),
+  reseed: z.boolean().optional().openapi({
+    description:
+      "After a full reset, apply the start-up seed again: the --seed file, the seed startEmulatorForTests({seed}) started with, or the last one posted with asStartupSeed.",
+  }),
 });
 export type ResetBodyT = z.infer<typeof ResetBody>;
 export const ResetResult = z.object({
@@ -188,8 +231,14 @@ export const JournalQuery = z.object({
   before: intQuery("before", 0).optional().openapi({ description: "Only entries with seq less than this (the next page of a descending read)." }),
   fault: z.enum(["true", "false"]).optional().openapi({ description: "Only entries with (true) or without (false) an injected fault." }),
   includeControl: z.enum(["true", "false"]).optional(),
-  operation: z.string().optional().openapi({ description: 'Operation as /openapi.json names it, e.g. "POST /batch-processing/v1/external/{workspace}/jobs/{jobId}".' }),
-  bodyPath: z.string().optional().openapi({ description: "JSON path into the request body (processingSpecification.aggregationFormat, a.b[0].c); with bodyEquals, bodyContains, bodyRegex or bodyAbsent (none: the field is present)." }),
+  operation: z
+    .string()
+    .optional()
+    .openapi({ description: 'Operation as /openapi.json names it, e.g. "POST /batch-processing/v1/external/{workspace}/jobs/{jobId}".' }),
+  bodyPath: z.string().optional().openapi({
+    description:
+      "JSON path into the request body (processingSpecification.aggregationFormat, a.b[0].c); with bodyEquals, bodyContains, bodyRegex or bodyAbsent (none: the field is present).",
+  }),
   bodyEquals: z.string().optional(),
   bodyContains: z.string().optional(),
   bodyRegex: z.string().optional(),
@@ -204,7 +253,10 @@ export const JournalQuery = z.object({
   headerContains: z.string().optional(),
   headerRegex: z.string().optional(),
   headerAbsent: z.enum(["true", "false"]).optional(),
-  limit: intQuery("limit", 1, 10_000).default(1000).openapi({ description: "Max entries returned (default 1000, max 10000); a page also stops at about 8 MB of entries (then truncated is true). count is always the full total." }),
+  limit: intQuery("limit", 1, 10_000).default(1000).openapi({
+    description:
+      "Max entries returned (default 1000, max 10000); a page also stops at about 8 MB of entries (then truncated is true). count is always the full total.",
+  }),
   order: z.enum(["asc", "desc"]).optional(),
 });
 export type JournalQueryT = z.infer<typeof JournalQuery>;
@@ -232,12 +284,20 @@ export const JournalEntry = z
 export const JournalSettings = z.strictObject({
   includeControls: z.boolean().optional().openapi({ description: "Journal calls to /_emulator too." }),
   limit: z.number().int().min(10).max(1_000_000).optional().openapi({ description: "Rows kept (oldest pruned). Default 10000." }),
-  bodyBytes: z.number().int().min(0).max(1024 * 1024).optional().openapi({ description: "Bytes of each JSON or text body kept (default 16384; 0 keeps no body summaries). Files are kept as sizes and sha256 only." }),
+  bodyBytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(1024 * 1024)
+    .optional()
+    .openapi({ description: "Bytes of each JSON or text body kept (default 16384; 0 keeps no body summaries). Files are kept as sizes and sha256 only." }),
 });
 export type JournalSettingsT = z.infer<typeof JournalSettings>;
 export const JournalPage = ok({
   count: z.number().int(),
-  truncated: z.boolean().openapi({ description: "The page stopped at its size cap (about 8 MB of entries) before limit: read on with after=<last seq> (asc) or before=<last seq> (desc)." }),
+  truncated: z.boolean().openapi({
+    description: "The page stopped at its size cap (about 8 MB of entries) before limit: read on with after=<last seq> (asc) or before=<last seq> (desc).",
+  }),
   entries: z.array(JournalEntry),
 });
 export const JournalCount = ok({ count: z.number().int() });
@@ -248,7 +308,10 @@ export const JournalSettingsView = ok({ includeControls: z.boolean(), limit: z.n
 export const FaultMatch = z
   .strictObject({
     method: z.union([z.string(), z.array(z.string())]).optional(),
-    path: z.string().optional().openapi({ description: "Glob on the request path: * within a segment, ** across.", example: "/batch-processing/v1/external/*/jobs/*" }),
+    path: z
+      .string()
+      .optional()
+      .openapi({ description: "Glob on the request path: * within a segment, ** across.", example: "/batch-processing/v1/external/*/jobs/*" }),
     pathRegex: z.string().optional(),
     workspace: z.string().optional(),
     jobId: z.string().optional(),
@@ -257,8 +320,14 @@ export const FaultMatch = z
     taskIndex: z.union([z.number().int().min(0), z.array(z.number().int().min(0))]).optional(),
     category: z.string().optional().openapi({ description: "Webhook faults: notification category (ingest-status, files-status, job...)." }),
     url: z.string().optional().openapi({ description: "Webhook faults: glob on the receiver URL (use ** to cross slashes)." }),
-    query: z.record(z.string(), z.union([z.string(), ValueMatch])).optional().openapi({ description: "Request faults and stubs: query parameters (a string is equals)." }),
-    headers: z.record(z.string(), z.union([z.string(), ValueMatch])).optional().openapi({ description: "Request faults and stubs: request headers (any case)." }),
+    query: z
+      .record(z.string(), z.union([z.string(), ValueMatch]))
+      .optional()
+      .openapi({ description: "Request faults and stubs: query parameters (a string is equals)." }),
+    headers: z
+      .record(z.string(), z.union([z.string(), ValueMatch]))
+      .optional()
+      .openapi({ description: "Request faults and stubs: request headers (any case)." }),
     body: z.array(BodyMatch).optional().openapi({ description: "Request faults and stubs: JSON body fields by path (JSON bodies only)." }),
   })
   .openapi("FaultMatch");
@@ -280,30 +349,52 @@ export const FaultAction = z
     z.strictObject({ type: z.literal("webhook-drop") }),
     z.strictObject({ type: z.literal("webhook-delay"), ms: LatencyMs }),
     z.strictObject({ type: z.literal("webhook-duplicate") }),
-    z.strictObject({ type: z.literal("webhook-out-of-order"), ms: LatencyMs.optional().openapi({ description: "How long the delivery is held back (default 500)." }) }),
     z.strictObject({
-      type: z.literal("respond"),
-      status: z.number().int().min(200).max(599),
-      headers: z.record(z.string(), z.string()).optional(),
-      body: z.unknown().optional().openapi({ description: "JSON value sent as application/json; a string is sent as is (text/plain unless headers say otherwise)." }),
-      latencyMs: LatencyMs.optional(),
-    }).openapi({ description: "Stub: answer the matched request with this status, headers and body instead of the emulated service." }),
-    z.strictObject({
-      type: z.literal("job-state"),
-      workspace: z.string().optional().openapi({ description: "Default: the emulator's default workspace." }),
-      jobId: z.string(),
-      state: z.enum(["failed", "succeeded", "aborted"]),
-      at: z.union([z.string().datetime({ offset: true }), z.number().int()]).optional().openapi({ description: "Emulator time (ISO or epoch ms) at which the job is put in the state." }),
-      afterMs: z.number().int().min(0).optional().openapi({ description: "Or: this long (emulator time) after the rule is added. Neither: at once (on the next clock tick)." }),
-      message: z.string().optional(),
-    }).openapi({ description: "Stub: put a job into a terminal state at a given emulator time (what the simulator cannot reach on its own)." }),
+      type: z.literal("webhook-out-of-order"),
+      ms: LatencyMs.optional().openapi({ description: "How long the delivery is held back (default 500)." }),
+    }),
+    z
+      .strictObject({
+        type: z.literal("respond"),
+        status: z.number().int().min(200).max(599),
+        headers: z.record(z.string(), z.string()).optional(),
+        body: z
+          .unknown()
+          .optional()
+          .openapi({ description: "JSON value sent as application/json; a string is sent as is (text/plain unless headers say otherwise)." }),
+        latencyMs: LatencyMs.optional(),
+      })
+      .openapi({ description: "Stub: answer the matched request with this status, headers and body instead of the emulated service." }),
+    z
+      .strictObject({
+        type: z.literal("job-state"),
+        workspace: z.string().optional().openapi({ description: "Default: the emulator's default workspace." }),
+        jobId: z.string(),
+        state: z.enum(["failed", "succeeded", "aborted"]),
+        at: z
+          .union([z.string().datetime({ offset: true }), z.number().int()])
+          .optional()
+          .openapi({ description: "Emulator time (ISO or epoch ms) at which the job is put in the state." }),
+        afterMs: z
+          .number()
+          .int()
+          .min(0)
+          .optional()
+          .openapi({ description: "Or: this long (emulator time) after the rule is added. Neither: at once (on the next clock tick)." }),
+        message: z.string().optional(),
+      })
+      .openapi({ description: "Stub: put a job into a terminal state at a given emulator time (what the simulator cannot reach on its own)." }),
   ])
   .openapi("FaultAction");
 export type FaultActionT = z.infer<typeof FaultAction>;
 
 export const FaultRuleBody = z
   .strictObject({
-    id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional().openapi({ description: "Your name for the rule (default: generated)." }),
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+      .optional()
+      .openapi({ description: "Your name for the rule (default: generated)." }),
     match: FaultMatch.optional(),
     action: FaultAction,
     times: z.number().int().min(1).optional().openapi({ description: "Fire only the next N times it matches." }),
@@ -340,7 +431,10 @@ export const ClockBody = z.strictObject({ mode: ClockMode, scale: z.number().pos
 export const AdvanceBody = z
   .strictObject({
     ms: z.number().int().min(0).optional().openapi({ description: "Move the clock forward by this many ms, firing due timers in order." }),
-    to: z.enum(["next", "idle"]).optional().openapi({ description: "next: jump to the next timer; idle: keep jumping until no timer is left and no background work is running (or maxSteps)." }),
+    to: z
+      .enum(["next", "idle"])
+      .optional()
+      .openapi({ description: "next: jump to the next timer; idle: keep jumping until no timer is left and no background work is running (or maxSteps)." }),
     maxSteps: z.number().int().min(1).max(100_000).optional(),
   })
   .openapi("AdvanceClock");
@@ -373,7 +467,12 @@ export const WebhookDelivery = z
     attempts: z.array(WebhookAttempt),
   })
   .openapi("WebhookDelivery");
-export const WebhooksQuery = z.object({ workspace: z.string().optional(), state: z.enum(["pending", "delivered", "failed"]).optional(), category: z.string().optional(), subject: z.string().optional() });
+export const WebhooksQuery = z.object({
+  workspace: z.string().optional(),
+  state: z.enum(["pending", "delivered", "failed"]).optional(),
+  category: z.string().optional(),
+  subject: z.string().optional(),
+});
 export const SendWebhookBody = z
   .strictObject({
     url: z.string().url(),
@@ -388,10 +487,21 @@ export const WebhookList = ok({ deliveries: z.array(WebhookDelivery) });
 export const WebhookIdParam = z.object({ id: z.string() });
 
 export const ReceivedDelivery = z
-  .object({ seq: z.number().int(), at: z.string(), method: z.string(), headers: z.record(z.string(), z.string()), body: z.string(), json: z.unknown().nullable(), status: z.number().int() })
+  .object({
+    seq: z.number().int(),
+    at: z.string(),
+    method: z.string(),
+    headers: z.record(z.string(), z.string()),
+    body: z.string(),
+    json: z.unknown().nullable(),
+    status: z.number().int(),
+  })
   .openapi("ReceivedDelivery");
 export const ReceiverParams = z.object({
-  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: "must match [A-Za-z0-9_.-]{1,64}" }).openapi({ param: { name: "name", in: "path" }, example: "jobs" }),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: "must match [A-Za-z0-9_.-]{1,64}" })
+    .openapi({ param: { name: "name", in: "path" }, example: "jobs" }),
 });
 export const ReceiverPostQuery = z.object({ status: intQuery("status", 200, 599).optional() });
 export const ReceiverGetQuery = z.object({ after: intQuery("after", 0).default(0) });
@@ -408,6 +518,11 @@ export const ScriptedJobBody = z
   })
   .openapi("ScriptedJob");
 export type ScriptedJobBodyT = z.infer<typeof ScriptedJobBody>;
-export const ScriptedJobParams = z.object({ workspace: z.string(), jobId: z.string().regex(/^[a-z0-9_-]{1,20}$/, { message: "job id must match [a-z0-9_-]{1,20}" }) });
-export const ScriptedJobStarted = ok({ jobId: z.string(), created: z.boolean().openapi({ description: "false when the identical job was already started (a replay)." }) });
-
+export const ScriptedJobParams = z.object({
+  workspace: z.string(),
+  jobId: z.string().regex(/^[a-z0-9_-]{1,20}$/, { message: "job id must match [a-z0-9_-]{1,20}" }),
+});
+export const ScriptedJobStarted = ok({
+  jobId: z.string(),
+  created: z.boolean().openapi({ description: "false when the identical job was already started (a replay)." }),
+});

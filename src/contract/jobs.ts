@@ -14,7 +14,10 @@ export const LOG_SEVERITIES = ["info", "warning", "error"] as const;
 const HttpUrl = z
   .string()
   .regex(/^https?:\/\/[^\s]+$/, { message: "must be an absolute http:// or https:// URL" })
-  .openapi({ description: "Webhook URL for the job's terminal notification (POST, `Authorization: Bearer rf_{the workspace's internal id}`).", example: "https://example.com/hooks/roboflow" });
+  .openapi({
+    description: "Webhook URL for the job's terminal notification (POST, `Authorization: Bearer rf_{the workspace's internal id}`).",
+    example: "https://example.com/hooks/roboflow",
+  });
 
 export const ComputeConfiguration = z
   .strictObject({
@@ -52,12 +55,20 @@ export const ImageProcessingSpecification = z
   .strictObject({ ...specFields, imagesMetadataInputsMapping: z.record(z.string(), z.string()).nullish() })
   .openapi("WorkflowsProcessingSpecificationV1");
 export const VideoProcessingSpecification = z
-  .strictObject({ ...specFields, maxVideoFPS: z.number().positive().nullish().openapi({ description: "Frames per second to run the Workflow on (sub-sampling)." }) })
+  .strictObject({
+    ...specFields,
+    maxVideoFPS: z.number().positive().nullish().openapi({ description: "Frames per second to run the Workflow on (sub-sampling)." }),
+  })
   .openapi("WorkflowsProcessingSpecificationV1Videos");
 
 const workflowJobFields = {
   computeConfiguration: ComputeConfiguration,
-  processingTimeoutSeconds: z.number().int().positive().nullish().openapi({ description: "Cumulative machine runtime limit in seconds (default 3600), divided evenly across tasks." }),
+  processingTimeoutSeconds: z
+    .number()
+    .int()
+    .positive()
+    .nullish()
+    .openapi({ description: "Cumulative machine runtime limit in seconds (default 3600), divided evenly across tasks." }),
   maxParallelTasks: z.number().int().min(1).nullish(),
   notificationsURL: HttpUrl.nullish(),
   inferenceBackend: z.enum(INFERENCE_BACKENDS).nullish(),
@@ -69,7 +80,12 @@ export const ImageProcessingJob = z
     jobInput: ImageJobInput,
     processingSpecification: ImageProcessingSpecification,
     ...workflowJobFields,
-    maxImageFailureRate: z.number().min(0).max(1).nullish().openapi({ description: "Fraction (0-1) of a task's images that may fail before the task fails; default: 10 images per task." }),
+    maxImageFailureRate: z
+      .number()
+      .min(0)
+      .max(1)
+      .nullish()
+      .openapi({ description: "Fraction (0-1) of a task's images that may fail before the task fails; default: 10 images per task." }),
   })
   .openapi("WorkflowImageProcessingJobV1");
 
@@ -117,12 +133,20 @@ export const JobPathParams = z.object({ workspace: WorkspaceParam, jobId: JobIdP
 export const StagePathParams = z.object({
   workspace: WorkspaceParam,
   jobId: JobIdParam,
-  stageId: z.string().min(1).max(64).openapi({ param: { name: "stageId", in: "path" }, description: "processingStageId from the stages listing.", example: "processing" }),
+  stageId: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: "stageId", in: "path" }, description: "processingStageId from the stages listing.", example: "processing" }),
 });
 export const ListJobsQuery = z.object({ api_key: ApiKeyQuery, pageSize: PageSizeQuery, nextPageToken: PageTokenQuery });
 export const CreateJobQuery = z.object({
   api_key: ApiKeyQuery,
-  name: z.string().max(256).optional().openapi({ param: { name: "name", in: "query" }, description: "Human-readable job name (defaults to the job id)." }),
+  name: z
+    .string()
+    .max(256)
+    .optional()
+    .openapi({ param: { name: "name", in: "query" }, description: "Human-readable job name (defaults to the job id)." }),
 });
 export const KeyOnlyQuery = z.object({ api_key: ApiKeyQuery });
 export const ListTasksQuery = z.object({ api_key: ApiKeyQuery, pageSize: PageSizeQuery, nextPageToken: PageTokenQuery });
@@ -130,7 +154,10 @@ export const ListLogsQuery = z.object({
   api_key: ApiKeyQuery,
   pageSize: PageSizeQuery,
   nextPageToken: PageTokenQuery,
-  severity: z.enum(LOG_SEVERITIES).optional().openapi({ param: { name: "severity", in: "query" }, description: "Only logs of this severity." }),
+  severity: z
+    .enum(LOG_SEVERITIES)
+    .optional()
+    .openapi({ param: { name: "severity", in: "query" }, description: "Only logs of this severity." }),
 });
 
 // ---- responses ---------------------------------------------------------------------------------

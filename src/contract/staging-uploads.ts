@@ -25,43 +25,49 @@ const DisplayNameQuery = z
   // eslint-disable-next-line no-control-regex
   .regex(/^[^\u0000-\u001f\u007f]*$/, { message: "displayName must not contain control characters" })
   .optional()
-  .openapi({ param: { name: "displayName", in: "query" }, description: "Batch name, used only when this call creates the batch (default: the batch id).", example: "My batch" });
+  .openapi({
+    param: { name: "displayName", in: "query" },
+    description: "Batch name, used only when this call creates the batch (default: the batch id).",
+    example: "My batch",
+  });
 
 export const UploadImageQuery = z.object({
   api_key: ApiKeyQuery,
-  fileName: z
-    .string({ message: "fileName is required: the name the image gets in the batch (the official client sends the file's basename)" })
-    .openapi({
-      param: { name: "fileName", in: "query", required: true },
-      description: "Name of the image in the batch (required, as in the reference; the part's own filename is not used). One path component, no control characters, at most 255 bytes.",
-      example: "image-001.jpg",
-    }),
+  fileName: z.string({ message: "fileName is required: the name the image gets in the batch (the official client sends the file's basename)" }).openapi({
+    param: { name: "fileName", in: "query", required: true },
+    description:
+      "Name of the image in the batch (required, as in the reference; the part's own filename is not used). One path component, no control characters, at most 255 bytes.",
+    example: "image-001.jpg",
+  }),
   displayName: DisplayNameQuery,
 });
 
 export const UploadVideoQuery = z.object({
   api_key: ApiKeyQuery,
-  fileName: z
-    .string({ message: "fileName is required: the name the video gets in the batch" })
-    .openapi({
-      param: { name: "fileName", in: "query", required: true },
-      description: `Name of the video in the batch, e.g. my_video.mp4: a video file name, ending in one of ${VIDEO_FILE_EXTENSIONS.map((e) => `.${e}`).join(", ")} (any case; the official client's video extensions).`,
-      example: "my_video.mp4",
-    }),
+  fileName: z.string({ message: "fileName is required: the name the video gets in the batch" }).openapi({
+    param: { name: "fileName", in: "query", required: true },
+    description: `Name of the video in the batch, e.g. my_video.mp4: a video file name, ending in one of ${VIDEO_FILE_EXTENSIONS.map((e) => `.${e}`).join(", ")} (any case; the official client's video extensions).`,
+    example: "my_video.mp4",
+  }),
   displayName: DisplayNameQuery,
 });
 
 export const BulkUploadQuery = z.object({ api_key: ApiKeyQuery, displayName: DisplayNameQuery });
 
 /** Documentation-only schemas (plain OpenAPI, not zod) for bodies the emulator streams itself: no validator may buffer them. */
-export const MultipartImageBodyDoc: { type: "object"; required: string[]; properties: Record<string, { type: "string"; format: string; description: string }> } = {
+export const MultipartImageBodyDoc: {
+  type: "object";
+  required: string[];
+  properties: Record<string, { type: "string"; format: string; description: string }>;
+} = {
   type: "object",
   required: ["file"],
   properties: {
     file: {
       type: "string",
       format: "binary",
-      description: "The image (JPEG, JPEG 2000, PNG, GIF, BMP/DIB, WEBP or TIFF, at most 20,971,520 bytes). Exactly one file part; its field name can be anything (the official client names it after the file).",
+      description:
+        "The image (JPEG, JPEG 2000, PNG, GIF, BMP/DIB, WEBP or TIFF, at most 20,971,520 bytes). Exactly one file part; its field name can be anything (the official client names it after the file).",
     },
   },
 };
@@ -107,7 +113,7 @@ const NotificationsURL = z
 const NotificationCategories = z
   .array(z.enum(NOTIFICATION_CATEGORIES))
   .max(2)
-  .openapi({ description: "Which notifications to send; default [\"ingest-status\"]." });
+  .openapi({ description: 'Which notifications to send; default ["ingest-status"].' });
 const IngestId = z
   .string()
   .min(1)
@@ -129,8 +135,16 @@ const referenceList = (list: string) =>
     .max(MAX_REFERENCES_PER_REQUEST, { message: `at most ${MAX_REFERENCES_PER_REQUEST} references per request; split bigger lists into several ingests` })
     .optional();
 const referencesFileUrl = (url: string) =>
-  z.url({ protocol: /^https?$/, message: `${url} must be an absolute http(s) URL` }).max(8192).optional().openapi({ description: "URL of a JSONL file of {name, url} lines (instead of an inline list)." });
-const ingestOptions = () => ({ ingestId: IngestId.optional(), notificationsURL: NotificationsURL.optional(), notificationCategories: NotificationCategories.optional() });
+  z
+    .url({ protocol: /^https?$/, message: `${url} must be an absolute http(s) URL` })
+    .max(8192)
+    .optional()
+    .openapi({ description: "URL of a JSONL file of {name, url} lines (instead of an inline list)." });
+const ingestOptions = () => ({
+  ingestId: IngestId.optional(),
+  notificationsURL: NotificationsURL.optional(),
+  notificationCategories: NotificationCategories.optional(),
+});
 
 /** A references ingest names its files one way: the inline list or the JSONL file URL, never both. */
 function exactlyOneSource<L extends string, U extends string>(list: L, url: U) {
@@ -184,7 +198,10 @@ export const RoboqlResponse = z
   .openapi("RoboqlIngestResponse");
 
 export const SignedUploadParams = z.object({
-  generation: z.string().openapi({ param: { name: "generation", in: "path" }, description: "Store generation the URL was issued in (a full reset or a snapshot import starts a new one)." }),
+  generation: z.string().openapi({
+    param: { name: "generation", in: "path" },
+    description: "Store generation the URL was issued in (a full reset or a snapshot import starts a new one).",
+  }),
   workspace: z.string().openapi({ param: { name: "workspace", in: "path" }, description: "Workspace of the upload slot." }),
   batchId: z.string().openapi({ param: { name: "batchId", in: "path" }, description: "Batch of the upload slot." }),
   token: z.string().openapi({ param: { name: "token", in: "path" }, description: "Opaque upload slot token." }),

@@ -20,7 +20,10 @@ export const ListBatchesQuery = z.object({ api_key: ApiKeyQuery, pageSize: PageS
 export const ListBatchesResponse = z.object({ status: z.string(), batches: z.array(Batch), nextPageToken: NextPageToken }).openapi("ListBatchesResponse");
 export const GetBatchResponse = z.object({ status: z.string(), batch: Batch }).openapi("GetBatchResponse");
 
-export const CountQuery = z.object({ api_key: ApiKeyQuery, partName: z.string().optional().openapi({ description: "Count only this part of a multipart batch." }) });
+export const CountQuery = z.object({
+  api_key: ApiKeyQuery,
+  partName: z.string().optional().openapi({ description: "Count only this part of a multipart batch." }),
+});
 export const CountResponse = z.object({ status: z.string(), count: z.number().int() }).openapi("CountResponse");
 
 export const Part = z
@@ -45,7 +48,9 @@ export const FileMetadata = z
   })
   .openapi("FileMetadata");
 export const ListFilesQuery = z.object({ api_key: ApiKeyQuery, pageSize: PageSizeQuery, nextPageToken: PageTokenQuery, partName: z.string().optional() });
-export const ListFilesResponse = z.object({ status: z.string(), filesMetadata: z.array(FileMetadata), nextPageToken: NextPageToken }).openapi("ListFilesResponse");
+export const ListFilesResponse = z
+  .object({ status: z.string(), filesMetadata: z.array(FileMetadata), nextPageToken: NextPageToken })
+  .openapi("ListFilesResponse");
 
 export const Shard = z
   .object({

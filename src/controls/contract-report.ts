@@ -33,7 +33,12 @@ export async function contractReport(emu: Emulator): Promise<ContractReportT> {
     status: "ok",
     since: iso(ledger.startedAt),
     summary,
-    text: reportText(summary, findings, untouched.map((o) => o.operation), failed),
+    text: reportText(
+      summary,
+      findings,
+      untouched.map((o) => o.operation),
+      failed,
+    ),
     findings,
     operations: { exercised, untouched },
     webhooks: { failed },
@@ -49,15 +54,24 @@ export function keepFailedWebhooks(emu: Emulator, workspace?: string): void {
   emu.controls.contract.absorbWebhooks(failedDeliveries(emu.db, workspace));
 }
 
-const ref = (o: { id: string; method: string; path: string; summary: string | null }) => ({ operation: o.id, method: o.method, path: o.path, summary: o.summary });
+const ref = (o: { id: string; method: string; path: string; summary: string | null }) => ({
+  operation: o.id,
+  method: o.method,
+  path: o.path,
+  summary: o.summary,
+});
 
 function reportText(s: ContractReportT["summary"], findings: Finding[], untouched: string[], failed: FailedWebhook[]): string {
-  const lines = [`Contract report: ${s.requests} request(s), ${s.violations} violation(s); ${s.operationsExercised} of ${s.operationsTotal} operations exercised.`];
+  const lines = [
+    `Contract report: ${s.requests} request(s), ${s.violations} violation(s); ${s.operationsExercised} of ${s.operationsTotal} operations exercised.`,
+  ];
   const bad = findings.filter((f) => f.violation);
   if (bad.length) {
     lines.push("Requests the real service would refuse or treat differently:");
     for (const f of bad.slice(0, TEXT_FINDINGS)) {
-      lines.push(`  [${f.kind}] ${f.method} ${f.path} → ${f.status ?? "dropped"}${f.fields.length ? ` (${f.fields.join(", ")})` : ""}: ${f.message.split("\n")[0]}`);
+      lines.push(
+        `  [${f.kind}] ${f.method} ${f.path} → ${f.status ?? "dropped"}${f.fields.length ? ` (${f.fields.join(", ")})` : ""}: ${f.message.split("\n")[0]}`,
+      );
     }
     if (bad.length > TEXT_FINDINGS) lines.push(`  … and ${bad.length - TEXT_FINDINGS} more (GET /_emulator/contract-report lists them)`);
   }
@@ -66,7 +80,8 @@ function reportText(s: ContractReportT["summary"], findings: Finding[], untouche
   const badHooks = failed.filter((w) => w.violation);
   if (badHooks.length) {
     lines.push("Webhook deliveries that failed:");
-    for (const w of badHooks.slice(0, TEXT_FINDINGS)) lines.push(`  ${w.category} ${w.subject ?? ""} → ${w.url}: ${w.attempts} attempt(s), last ${w.lastStatus ?? w.lastError ?? "no answer"}`);
+    for (const w of badHooks.slice(0, TEXT_FINDINGS))
+      lines.push(`  ${w.category} ${w.subject ?? ""} → ${w.url}: ${w.attempts} attempt(s), last ${w.lastStatus ?? w.lastError ?? "no answer"}`);
   }
   if (untouched.length) lines.push(`Never exercised: ${untouched.join("; ")}`);
   return lines.join("\n");

@@ -27,7 +27,16 @@ export type FindingKind =
 
 /** Kinds that fail a strict run: the real service would refuse the request, or treat it differently. */
 export const VIOLATION_KINDS: ReadonlySet<FindingKind> = new Set<FindingKind>([
-  "invalid-request", "unknown-field", "deprecated-option", "unauthorized", "other-workspace", "expired-url", "expired-batch", "forbidden", "unknown-route", "server-error",
+  "invalid-request",
+  "unknown-field",
+  "deprecated-option",
+  "unauthorized",
+  "other-workspace",
+  "expired-url",
+  "expired-batch",
+  "forbidden",
+  "unknown-route",
+  "server-error",
 ]);
 
 export interface Finding {
@@ -123,8 +132,17 @@ export class ContractLedger {
 export function presentFailedWebhook(r: FailedDeliveryRow): FailedWebhook {
   const injected = (r.last_error ?? "").includes("emulator delivery fault");
   return {
-    id: r.id, workspace: r.workspace_id, url: r.url, category: r.category, subject: r.subject, attempts: r.attempts, createdAt: iso(r.created_at),
-    lastStatus: r.last_status, lastError: r.last_error, injected, violation: !injected,
+    id: r.id,
+    workspace: r.workspace_id,
+    url: r.url,
+    category: r.category,
+    subject: r.subject,
+    attempts: r.attempts,
+    createdAt: iso(r.created_at),
+    lastStatus: r.last_status,
+    lastError: r.last_error,
+    injected,
+    violation: !injected,
   };
 }
 
@@ -136,14 +154,27 @@ interface ErrorAnswer {
 /** What the real service would do with this request, as findings (none for an ordinary success). */
 export function classify(o: ObservedRequest): Finding[] {
   const out: Finding[] = [];
-  const base = { at: iso(o.at), method: o.method, path: o.path, operation: o.operation, status: o.status, workspace: o.workspace, ruleId: o.fault?.ruleId ?? null };
+  const base = {
+    at: iso(o.at),
+    method: o.method,
+    path: o.path,
+    operation: o.operation,
+    status: o.status,
+    workspace: o.workspace,
+    ruleId: o.fault?.ruleId ?? null,
+  };
   const add = (kind: FindingKind, message: string, fields: string[] = [], injected = false) =>
     out.push({ ...base, kind, violation: !injected && VIOLATION_KINDS.has(kind), injected, message, fields });
   for (const d of deprecatedOptions(o.requestJson)) add("deprecated-option", d.message, d.fields);
   // An injected answer says nothing about the request: it is listed as such and not judged.
   if (o.fault && o.fault.type !== "latency") {
     const what = o.fault.type === "respond" ? "stubbed-response" : "injected-fault";
-    add(what, `${o.status === null ? "Connection dropped" : `Answered ${o.status}`} by ${what === "stubbed-response" ? "stub" : "fault rule"} "${o.fault.ruleId}" (${o.fault.type})`, [], true);
+    add(
+      what,
+      `${o.status === null ? "Connection dropped" : `Answered ${o.status}`} by ${what === "stubbed-response" ? "stub" : "fault rule"} "${o.fault.ruleId}" (${o.fault.type})`,
+      [],
+      true,
+    );
     return out;
   }
   if (o.status === null || o.status < 400) return out;
@@ -157,7 +188,12 @@ export function classify(o: ObservedRequest): Finding[] {
   else if (type === "batch-expired") add("expired-batch", message);
   else if (type === "route-not-found") add("unknown-route", message);
   else if (unknown.length) add("unknown-field", message, unknown);
-  else if (o.status === 400 || o.status === 413 || o.status === 415 || o.status === 422 || type.startsWith("invalid-") || type === "malformed-json") add("invalid-request", message, (answer.error?.issues ?? []).map((i) => i.field ?? ""));
+  else if (o.status === 400 || o.status === 413 || o.status === 415 || o.status === 422 || type.startsWith("invalid-") || type === "malformed-json")
+    add(
+      "invalid-request",
+      message,
+      (answer.error?.issues ?? []).map((i) => i.field ?? ""),
+    );
   else if (o.status === 404) add("not-found", message);
   else if (o.status === 409) add("conflict", message);
   else add("refused", message);
@@ -172,8 +208,8 @@ interface Deprecation {
 }
 
 const MACHINE_SIZE_HINT =
-  "inference-cli releases before compute-configuration-v2 sent --machine-size as computeConfiguration {type: \"compute-configuration-v1\", machineSize}; " +
-  "current releases print \"Deprecated option `--machine-size` used\" and send compute-configuration-v2 with workersPerMachine (xs 8, s 4, m 2, l 1, xl 1) instead. Send workersPerMachine.";
+  'inference-cli releases before compute-configuration-v2 sent --machine-size as computeConfiguration {type: "compute-configuration-v1", machineSize}; ' +
+  'current releases print "Deprecated option `--machine-size` used" and send compute-configuration-v2 with workersPerMachine (xs 8, s 4, m 2, l 1, xl 1) instead. Send workersPerMachine.';
 
 /** Deprecated options in a job definition or restart override: the old compute configuration and its machineSize. */
 export function deprecatedOptions(body: unknown): Deprecation[] {

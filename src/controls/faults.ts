@@ -8,7 +8,14 @@ import type { FaultActionT, FaultRuleBodyT } from "../contract/controls.js";
 import { badRequest, conflict, notFound } from "../errors.js";
 import type { Db } from "../state/db.js";
 import {
-  deleteAllFaultRules, deleteFaultRule, faultRuleCounters, faultRuleExists, insertFaultRule, listFaultRules, recordEvaluation, type FaultRuleRow,
+  deleteAllFaultRules,
+  deleteFaultRule,
+  faultRuleCounters,
+  faultRuleExists,
+  insertFaultRule,
+  listFaultRules,
+  recordEvaluation,
+  type FaultRuleRow,
 } from "../state/faults.js";
 import type { WebhookRow } from "../state/webhooks.js";
 import type { DeliveryHook } from "../simulator/webhooks.js";
@@ -77,7 +84,8 @@ function compile(id: string, body: FaultRuleBodyT): CompiledRule {
       if (e.simulatorKind && e.simulatorKind !== body.action.type) return false;
       if (methods && !methods.includes((e.method ?? "").toUpperCase())) return false;
       if (pathOk && (e.path === undefined || !pathOk(e.path))) return false;
-      if (!eq(m.workspace, e.workspace) || !eq(m.jobId, e.jobId) || !eq(m.batchId, e.batchId) || !eq(m.stage, e.stage) || !eq(m.category, e.category)) return false;
+      if (!eq(m.workspace, e.workspace) || !eq(m.jobId, e.jobId) || !eq(m.batchId, e.batchId) || !eq(m.stage, e.stage) || !eq(m.category, e.category))
+        return false;
       if (tasks && (e.taskIndex === undefined || !tasks.includes(e.taskIndex))) return false;
       if (urlRe && (e.url === undefined || !urlRe.test(e.url))) return false;
       if (requestParts && (!e.request || !requestParts.test(e.request))) return false;
@@ -98,7 +106,8 @@ export class FaultEngine {
   add(body: FaultRuleBodyT): FaultRuleRow {
     const id = body.id ?? `fault-${this.ids().alnum(8)}`;
     compile(id, body); // validates the patterns before anything is stored
-    if (faultRuleExists(this.db, id)) throw conflict(`A fault rule with id "${id}" already exists`, "Delete it first (DELETE /_emulator/faults/{id}) or pick another id.");
+    if (faultRuleExists(this.db, id))
+      throw conflict(`A fault rule with id "${id}" already exists`, "Delete it first (DELETE /_emulator/faults/{id}) or pick another id.");
     insertFaultRule(this.db, {
       id,
       rule: JSON.stringify(body),
@@ -147,7 +156,12 @@ export class FaultEngine {
   recordOwnFiring(id: string, fired: boolean): void {
     const row = faultRuleCounters(this.db, id);
     if (!row) return;
-    recordEvaluation(this.db, id, { fired, remaining: fired && row.remaining !== null ? row.remaining - 1 : row.remaining, prngState: row.prng_state, at: this.clock.now() });
+    recordEvaluation(this.db, id, {
+      fired,
+      remaining: fired && row.remaining !== null ? row.remaining - 1 : row.remaining,
+      prngState: row.prng_state,
+      at: this.clock.now(),
+    });
   }
 
   /** The rule that fires for this event, if any; counts the evaluation of every rule that matched on the way. */
@@ -176,7 +190,8 @@ export class FaultEngine {
   /** The hooks the jobs simulator consults. */
   simulatorHooks(): SimulatorFaults {
     return {
-      taskShouldFail: (ws, jobId, stage, taskIndex) => this.fire({ domain: "simulator", simulatorKind: "fail-task", workspace: ws, jobId, stage, taskIndex }) !== null,
+      taskShouldFail: (ws, jobId, stage, taskIndex) =>
+        this.fire({ domain: "simulator", simulatorKind: "fail-task", workspace: ws, jobId, stage, taskIndex }) !== null,
       stageShouldFail: (ws, jobId, stage) => this.fire({ domain: "simulator", simulatorKind: "fail-stage", workspace: ws, jobId, stage }) !== null,
     };
   }
@@ -184,7 +199,14 @@ export class FaultEngine {
   /** The WebhookSender's per-attempt hook: drop, delay, duplicate or hold back (out of order). */
   webhookHook(): DeliveryHook {
     return (row: WebhookRow) => {
-      const hit = this.fire({ domain: "webhook", workspace: row.workspace_id, category: row.category, url: row.url, jobId: row.subject ?? undefined, batchId: row.subject ?? undefined });
+      const hit = this.fire({
+        domain: "webhook",
+        workspace: row.workspace_id,
+        category: row.category,
+        url: row.url,
+        jobId: row.subject ?? undefined,
+        batchId: row.subject ?? undefined,
+      });
       if (!hit) return "deliver";
       switch (hit.action.type) {
         case "webhook-drop":

@@ -47,16 +47,19 @@ function disarm(emu: Emulator, id: string): void {
 function arm(emu: Emulator, id: string, a: JobStateAction): void {
   const now = emu.clock.now();
   const at = a.at === undefined ? now + (a.afterMs ?? 0) : typeof a.at === "number" ? a.at : Date.parse(a.at);
-  const timer = emu.clock.setTimeout(() => {
-    emu.controls.jobStubTimers.delete(id);
-    let fired = false;
-    try {
-      fired = applyJobState(emu, id, a);
-    } catch (err) {
-      console.error(`[controls] job-state stub "${id}" could not be applied:`, err);
-    }
-    emu.controls.faults.recordOwnFiring(id, fired);
-  }, Math.max(0, at - now));
+  const timer = emu.clock.setTimeout(
+    () => {
+      emu.controls.jobStubTimers.delete(id);
+      let fired = false;
+      try {
+        fired = applyJobState(emu, id, a);
+      } catch (err) {
+        console.error(`[controls] job-state stub "${id}" could not be applied:`, err);
+      }
+      emu.controls.faults.recordOwnFiring(id, fired);
+    },
+    Math.max(0, at - now),
+  );
   emu.controls.jobStubTimers.set(id, timer);
 }
 
@@ -73,7 +76,11 @@ function applyJobState(emu: Emulator, ruleId: string, a: JobStateAction): boolea
   const ctx = contextOf(job);
   if (a.state === "failed") {
     // A fresh PartialResults: the engine's own partial files are dropped by cancel below.
-    failJob({ emu, partials: new PartialResults(emu.blobs), scratch: Buffer.alloc(0) }, ctx, job.current_stage, { type: "job-failed", reason: "stubbed", message });
+    failJob({ emu, partials: new PartialResults(emu.blobs), scratch: Buffer.alloc(0) }, ctx, job.current_stage, {
+      type: "job-failed",
+      reason: "stubbed",
+      message,
+    });
   } else {
     succeedJob(emu, ctx);
   }

@@ -30,7 +30,8 @@ export type BodySummary =
 
 const mediaOf = (contentType: string | null) => (contentType ?? "").split(";")[0].trim().toLowerCase();
 const isJsonMedia = (m: string) => m === "application/json" || m.endsWith("+json");
-const isTextMedia = (m: string) => m.startsWith("text/") || ["application/x-www-form-urlencoded", "application/x-ndjson", "application/jsonl", "application/xml"].includes(m);
+const isTextMedia = (m: string) =>
+  m.startsWith("text/") || ["application/x-www-form-urlencoded", "application/x-ndjson", "application/jsonl", "application/xml"].includes(m);
 
 /** api_key values inside captured text (reference URLs, JSON fields) are masked like the query string. */
 export function maskSecrets(text: string): string {
@@ -110,10 +111,24 @@ export class BodyTap {
     const media = mediaOf(this.contentType);
     if (this.parts) return { kind: "multipart", contentType: this.contentType, size: this.size, parts: this.parts, complete };
     const texty = isJsonMedia(media) || isTextMedia(media);
-    if (!texty) return { kind: "binary", contentType: this.contentType, size: this.size, sha256: this.ended && this.hash ? this.hash.copy().digest("hex") : null, complete };
+    if (!texty)
+      return {
+        kind: "binary",
+        contentType: this.contentType,
+        size: this.size,
+        sha256: this.ended && this.hash ? this.hash.copy().digest("hex") : null,
+        complete,
+      };
     const all = Buffer.concat(this.head);
     const kept = all.subarray(0, this.keep);
-    return { kind: isJsonMedia(media) ? "json" : "text", contentType: this.contentType, size: this.size, text: maskSecrets(kept.toString("utf8")), truncated: this.size > kept.length, complete };
+    return {
+      kind: isJsonMedia(media) ? "json" : "text",
+      contentType: this.contentType,
+      size: this.size,
+      text: maskSecrets(kept.toString("utf8")),
+      truncated: this.size > kept.length,
+      complete,
+    };
   }
 }
 
@@ -138,7 +153,14 @@ function multipartParser(contentType: string, parts: PartSummary[]): ReturnType<
     stream.on("error", () => {});
   });
   bb.on("field", (name: string, value: string, _nameTruncated: boolean, valueTruncated: boolean) => {
-    parts.push({ name, fileName: null, contentType: null, size: Buffer.byteLength(value), sha256: null, value: maskSecrets(value) + (valueTruncated ? "…" : "") });
+    parts.push({
+      name,
+      fileName: null,
+      contentType: null,
+      size: Buffer.byteLength(value),
+      sha256: null,
+      value: maskSecrets(value) + (valueTruncated ? "…" : ""),
+    });
   });
   bb.on("error", () => {});
   return bb;

@@ -39,7 +39,10 @@ function sinceMs(since: string | number | undefined): number | undefined {
 }
 
 /** A matcher body as a journal filter: the parts SQL can do go to SQL, every part is tested on the rows. */
-function matcherFilter(m: RequestMatcherT | undefined, paging: { since?: string | number; after?: number; before?: number; includeControl?: boolean }): { filter: JournalFilter; compiled: CompiledMatcher } {
+function matcherFilter(
+  m: RequestMatcherT | undefined,
+  paging: { since?: string | number; after?: number; before?: number; includeControl?: boolean },
+): { filter: JournalFilter; compiled: CompiledMatcher } {
   const compiled = compileMatcher(m ?? {});
   const singleMethod = typeof m?.method === "string" ? m.method : undefined;
   return {
@@ -160,13 +163,34 @@ export function verifyJournal(journal: Journal, b: VerifyBodyT) {
   const { filter, compiled } = matcherFilter(b.match, b);
   const page = journal.query(filter, 50, "asc");
   const matched = page.total;
-  const description = `${describeExpectation(expected)} request(s) matching: ${compiled.explain(emptyView).map((p) => p.part).join(", ") || "(anything)"}`;
+  const description = `${describeExpectation(expected)} request(s) matching: ${
+    compiled
+      .explain(emptyView)
+      .map((p) => p.part)
+      .join(", ") || "(anything)"
+  }`;
   if (holds(matched, expected)) return { matched, expected, description };
   const closest = nearMisses(journal, b, compiled, b.closest ?? 3);
-  const lines = closest.map((n) => `  #${n.seq} ${n.method} ${n.path} → ${n.status ?? "dropped"} (${n.satisfied}/${n.of}): ${n.failed.map((f) => `${f.part}, but got ${JSON.stringify(f.actual)}`).join("; ")}`);
-  const message = `Verification failed: expected ${description}; found ${matched}.` + (lines.length ? `\nClosest requests:\n${lines.join("\n")}` : matched ? "" : " The journal holds no request close to it.");
-  const err = new ApiError(422, "verification-failed", message, undefined, "GET /_emulator/journal lists every request with its body; loosen the matcher or fix the code under test.");
-  return { failure: { ...err.body(), verification: { matched, expected, description, closest, matchingSeqs: matched > 0 && !holds(matched, expected) ? page.rows.map((r) => r.seq) : [] } } };
+  const lines = closest.map(
+    (n) =>
+      `  #${n.seq} ${n.method} ${n.path} → ${n.status ?? "dropped"} (${n.satisfied}/${n.of}): ${n.failed.map((f) => `${f.part}, but got ${JSON.stringify(f.actual)}`).join("; ")}`,
+  );
+  const message =
+    `Verification failed: expected ${description}; found ${matched}.` +
+    (lines.length ? `\nClosest requests:\n${lines.join("\n")}` : matched ? "" : " The journal holds no request close to it.");
+  const err = new ApiError(
+    422,
+    "verification-failed",
+    message,
+    undefined,
+    "GET /_emulator/journal lists every request with its body; loosen the matcher or fix the code under test.",
+  );
+  return {
+    failure: {
+      ...err.body(),
+      verification: { matched, expected, description, closest, matchingSeqs: matched > 0 && !holds(matched, expected) ? page.rows.map((r) => r.seq) : [] },
+    },
+  };
 }
 
 const isPresent = (actual: unknown) => actual !== null && actual !== undefined && !(typeof actual === "string" && /^\(.*\)$/.test(actual));
@@ -184,7 +208,14 @@ function nearMisses(journal: Journal, b: VerifyBodyT, compiled: CompiledMatcher,
     .sort((a, c) => c.satisfied - a.satisfied || c.near - a.near || c.r.seq - a.r.seq)
     .slice(0, n);
   return scored.map(({ r, parts, satisfied }) => ({
-    seq: r.seq, at: iso(r.at), method: r.method, path: r.path, operation: r.operation ?? null, status: r.status, satisfied, of: parts.length,
+    seq: r.seq,
+    at: iso(r.at),
+    method: r.method,
+    path: r.path,
+    operation: r.operation ?? null,
+    status: r.status,
+    satisfied,
+    of: parts.length,
     failed: parts.filter((p) => !p.ok).map((p) => ({ part: p.part, actual: p.actual })),
   }));
 }

@@ -42,12 +42,15 @@ const regexOf = (source: string, field: string): RegExp => {
   try {
     return new RegExp(source);
   } catch (err) {
-    throw badRequest(`${field} is not a valid regular expression: ${(err as Error).message}`, [{ field, problem: "invalid regular expression", received: source }]);
+    throw badRequest(`${field} is not a valid regular expression: ${(err as Error).message}`, [
+      { field, problem: "invalid regular expression", received: source },
+    ]);
   }
 };
 
 /** A scalar as text (objects as JSON): what a string expectation is compared with. */
-const textOf = (v: unknown): string => (typeof v === "string" ? v : v === null || typeof v !== "object" ? `${v as number | boolean | bigint | undefined}` : JSON.stringify(v));
+const textOf = (v: unknown): string =>
+  typeof v === "string" ? v : v === null || typeof v !== "object" ? `${v as number | boolean | bigint | undefined}` : JSON.stringify(v);
 
 /** Loose equality: a string expectation (as query strings carry) equals a number or boolean with the same text. */
 function equalsLoose(actual: unknown, expected: unknown): boolean {
@@ -81,9 +84,14 @@ export function valueTest(v: ValueMatchT, field: string): (actual: unknown) => b
     if (v.equals !== undefined && !equalsLoose(actual, v.equals)) return false;
     if (v.contains !== undefined) {
       const want = v.contains;
-      const ok = typeof actual === "string" ? actual.includes(textOf(want))
-        : Array.isArray(actual) ? actual.some((x: unknown) => equalsLoose(x, want))
-        : actual !== null && typeof actual === "object" ? textOf(want) in actual : false;
+      const ok =
+        typeof actual === "string"
+          ? actual.includes(textOf(want))
+          : Array.isArray(actual)
+            ? actual.some((x: unknown) => equalsLoose(x, want))
+            : actual !== null && typeof actual === "object"
+              ? textOf(want) in actual
+              : false;
       if (!ok) return false;
     }
     if (re && !re.test(typeof actual === "string" ? actual : JSON.stringify(actual))) return false;
@@ -95,7 +103,10 @@ export function valueTest(v: ValueMatchT, field: string): (actual: unknown) => b
 export function jsonPathSegments(path: string): string[] {
   const p = path.trim().replace(/^\$\.?/, "");
   if (!p) return [];
-  return p.replace(/\[(\d+)\]/g, ".$1").split(".").filter((s) => s.length > 0);
+  return p
+    .replace(/\[(\d+)\]/g, ".$1")
+    .split(".")
+    .filter((s) => s.length > 0);
 }
 
 export function valueAt(root: unknown, segments: string[]): unknown {
@@ -125,26 +136,43 @@ export function compileMatcher(m: RequestMatcherT): CompiledMatcher {
     const re = regexOf(m.pathRegex, "pathRegex");
     parts.push({ name: `path matches /${m.pathRegex}/`, check: (r) => ({ ok: re.test(r.path), actual: r.path }) });
   }
-  if (m.operation !== undefined) parts.push({ name: `operation is ${m.operation}`, check: (r) => ({ ok: r.operation === m.operation, actual: r.operation ?? null }) });
-  if (m.workspace !== undefined) parts.push({ name: `workspace is ${m.workspace}`, check: (r) => ({ ok: r.workspace === m.workspace, actual: r.workspace ?? null }) });
+  if (m.operation !== undefined)
+    parts.push({ name: `operation is ${m.operation}`, check: (r) => ({ ok: r.operation === m.operation, actual: r.operation ?? null }) });
+  if (m.workspace !== undefined)
+    parts.push({ name: `workspace is ${m.workspace}`, check: (r) => ({ ok: r.workspace === m.workspace, actual: r.workspace ?? null }) });
   if (m.status !== undefined) {
     const want = String(m.status);
     const cls = /^([1-5])xx$/i.exec(want);
     parts.push({
       name: `status is ${want}`,
-      check: (r) => ({ ok: want === "dropped" ? r.status === null : cls ? r.status != null && Math.floor(r.status / 100) === Number(cls[1]) : String(r.status) === want, actual: r.status ?? null }),
+      check: (r) => ({
+        ok: want === "dropped" ? r.status === null : cls ? r.status != null && Math.floor(r.status / 100) === Number(cls[1]) : String(r.status) === want,
+        actual: r.status ?? null,
+      }),
     });
   }
   for (const [name, raw] of Object.entries(m.query ?? {})) {
     const v = asValueMatch(raw);
     const test = valueTest(v, `query.${name}`);
-    parts.push({ name: `query ${name} ${describeValueMatch(v)}`, check: (r) => { const actual = r.query.get(name) ?? undefined; return { ok: test(actual), actual: actual ?? null }; } });
+    parts.push({
+      name: `query ${name} ${describeValueMatch(v)}`,
+      check: (r) => {
+        const actual = r.query.get(name) ?? undefined;
+        return { ok: test(actual), actual: actual ?? null };
+      },
+    });
   }
   for (const [rawName, raw] of Object.entries(m.headers ?? {})) {
     const name = rawName.toLowerCase();
     const v = asValueMatch(raw);
     const test = valueTest(v, `headers.${rawName}`);
-    parts.push({ name: `header ${name} ${describeValueMatch(v)}`, check: (r) => { const actual = r.header(name); return { ok: test(actual), actual: actual ?? null }; } });
+    parts.push({
+      name: `header ${name} ${describeValueMatch(v)}`,
+      check: (r) => {
+        const actual = r.header(name);
+        return { ok: test(actual), actual: actual ?? null };
+      },
+    });
   }
   (m.body ?? []).forEach((b: BodyMatchT, i: number) => {
     const segments = jsonPathSegments(b.path);

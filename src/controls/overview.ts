@@ -42,7 +42,9 @@ export function overview(emu: Emulator) {
       createdAt: iso(b.created_at),
       files,
       parts: partNames.map((p) => ({ partName: p, files: fileCounts.get(`${key}\0${p}`) ?? 0 })),
-      shards: shards.filter((s) => s.w === b.workspace_id && s.b === b.batch_id).map((s) => ({ statusName: s.s, statusType: s.t, shards: s.n, objects: s.objects })),
+      shards: shards
+        .filter((s) => s.w === b.workspace_id && s.b === b.batch_id)
+        .map((s) => ({ statusName: s.s, statusType: s.t, shards: s.n, objects: s.objects })),
     });
     byWs.set(b.workspace_id, list);
   }

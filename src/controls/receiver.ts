@@ -16,7 +16,14 @@ export interface IncomingDelivery {
 
 /** Stores a delivery; returns its seq, or throws the error answer asked for with ?status= (3xx-5xx). */
 export function receiveDelivery(emu: Emulator, d: IncomingDelivery): number {
-  const seq = insertReceived(emu.db, { name: d.name, at: emu.clock.now(), method: d.method, headers: JSON.stringify(d.headers), body: d.body, status: d.status });
+  const seq = insertReceived(emu.db, {
+    name: d.name,
+    at: emu.clock.now(),
+    method: d.method,
+    headers: JSON.stringify(d.headers),
+    body: d.body,
+    status: d.status,
+  });
   if (d.status >= 300) throw new ApiError(d.status, "receiver-status", `The receiver answered ${d.status} as asked (?status=${d.status})`);
   return seq;
 }

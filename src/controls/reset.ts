@@ -60,7 +60,10 @@ export function resetAll(emu: Emulator): ResetOutcome {
       const n = deleteRows(emu.db, t);
       if (n) deletedRows[t.name] = n;
     }
-    resetSequences(emu.db, tables.map((t) => t.name));
+    resetSequences(
+      emu.db,
+      tables.map((t) => t.name),
+    );
     newStoreGeneration(emu.db); // row numbers restart: signed URLs issued before must name nothing now
     ensureWorkspace(emu.db, emu.config.workspace, emu.config.apiKey, emu.clock.now());
   })();

@@ -12,7 +12,13 @@ export interface ScriptedJobOptions {
   script?: JobScriptT;
 }
 
-export function startScriptedJob(emu: Emulator, ws: string, jobId: string, definition: Record<string, unknown>, opts: ScriptedJobOptions): { created: boolean } {
+export function startScriptedJob(
+  emu: Emulator,
+  ws: string,
+  jobId: string,
+  definition: Record<string, unknown>,
+  opts: ScriptedJobOptions,
+): { created: boolean } {
   const r = startJob(emu, ws, jobId, definition, { name: opts.name, script: opts.script });
   return { created: r.created };
 }

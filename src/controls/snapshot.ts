@@ -33,7 +33,10 @@ export interface ImportOutcome {
 export async function importSnapshot(emu: Emulator, snap: SnapshotT): Promise<ImportOutcome> {
   const started = performance.now();
   if (snap.schemaVersion !== MIGRATIONS.length) {
-    throw conflict(`Snapshot schema version ${snap.schemaVersion} differs from this emulator's (${MIGRATIONS.length})`, "Export the snapshot again from an emulator of this version.");
+    throw conflict(
+      `Snapshot schema version ${snap.schemaVersion} differs from this emulator's (${MIGRATIONS.length})`,
+      "Export the snapshot again from an emulator of this version.",
+    );
   }
   const tables = worldTables(emu.db);
   const known = new Set(tables.map((t) => t.name));

@@ -20,17 +20,21 @@ export function clockView(emu: Emulator) {
 }
 
 export function setClockMode(emu: Emulator, mode: ClockMode, scale?: number) {
-  if (mode === "scaled" && scale === undefined) throw badRequest("mode scaled needs a scale (e.g. {\"mode\": \"scaled\", \"scale\": 60})");
+  if (mode === "scaled" && scale === undefined) throw badRequest('mode scaled needs a scale (e.g. {"mode": "scaled", "scale": 60})');
   if (scale !== undefined && mode !== "scaled") throw badRequest(`scale only applies to mode scaled, not ${mode}`);
   emu.clock.setMode(mode, scale);
   return clockView(emu);
 }
 
-export async function advanceClock(emu: Emulator, req: AdvanceBodyT): Promise<{ fired: number; steps: number; idle: boolean; clock: ReturnType<typeof clockView> }> {
+export async function advanceClock(
+  emu: Emulator,
+  req: AdvanceBodyT,
+): Promise<{ fired: number; steps: number; idle: boolean; clock: ReturnType<typeof clockView> }> {
   if (emu.clock.state().mode !== "manual") {
     throw new ApiError(409, "clock-not-manual", "The clock advances by hand only in manual mode", undefined, 'POST /_emulator/clock {"mode": "manual"} first.');
   }
-  if ((req.ms === undefined) === (req.to === undefined)) throw badRequest('Give exactly one of "ms" or "to"', [{ field: "(body)", problem: "exactly one of ms or to is required", received: req }]);
+  if ((req.ms === undefined) === (req.to === undefined))
+    throw badRequest('Give exactly one of "ms" or "to"', [{ field: "(body)", problem: "exactly one of ms or to is required", received: req }]);
   const settle = settler(emu, Date.now() + SETTLE_DEADLINE_MS);
   let fired = 0;
   let steps = 0;
@@ -81,8 +85,13 @@ function settler(emu: Emulator, deadline: number): () => Promise<void> {
     while (unsettled()) {
       if (Date.now() > deadline) {
         const busy = busyWorkers(emu);
-        throw new ApiError(409, "conflict", `Background work did not settle within ${SETTLE_DEADLINE_MS / 1000} s of real time (busy: ${busy.length ? busy.join(", ") : "timer callbacks"})`, undefined,
-          "Something is waiting on the outside world (a slow webhook receiver, a reference download, an injected delay). GET /_emulator/overview shows what is running; advance again once it is done.");
+        throw new ApiError(
+          409,
+          "conflict",
+          `Background work did not settle within ${SETTLE_DEADLINE_MS / 1000} s of real time (busy: ${busy.length ? busy.join(", ") : "timer callbacks"})`,
+          undefined,
+          "Something is waiting on the outside world (a slow webhook receiver, a reference download, an injected delay). GET /_emulator/overview shows what is running; advance again once it is done.",
+        );
       }
       await pause();
     }

@@ -18,14 +18,25 @@ export function listDeliveriesWithAttempts(db: Db, f: WebhookFilter) {
 export function sendTestWebhook(emu: Emulator, b: SendWebhookBodyT): string {
   const ws = b.workspace ?? emu.config.workspace;
   if (!workspaceExists(emu.db, ws)) throw notFound(`Workspace "${ws}" does not exist`);
-  if (pointsAtControlApi(b.url, emu)) throw badRequest(`Invalid url: ${CONTROL_API_LOOP}`, [{ field: "url", problem: "points at the emulator's own control API", received: b.url }]);
-  return emu.webhooks.enqueue({ workspaceId: ws, url: b.url, category: b.category ?? "test", subject: b.subject, payload: b.payload ?? { type: "emulator-test-notification-v1" } });
+  if (pointsAtControlApi(b.url, emu))
+    throw badRequest(`Invalid url: ${CONTROL_API_LOOP}`, [{ field: "url", problem: "points at the emulator's own control API", received: b.url }]);
+  return emu.webhooks.enqueue({
+    workspaceId: ws,
+    url: b.url,
+    category: b.category ?? "test",
+    subject: b.subject,
+    payload: b.payload ?? { type: "emulator-test-notification-v1" },
+  });
 }
 
 export function redeliverWebhook(emu: Emulator, id: string): void {
   const r = emu.webhooks.redeliver(id);
   if (r === "missing") throw notFound(`No webhook delivery "${id}"`, "GET /_emulator/webhooks lists them.");
-  if (r === "exhausted") throw conflict(`Webhook delivery "${id}" was already sent ${MAX_DELIVERY_ATTEMPTS + MAX_REDELIVERIES} times; it is not sent again`, "Send a new test notification instead (POST /_emulator/webhooks).");
+  if (r === "exhausted")
+    throw conflict(
+      `Webhook delivery "${id}" was already sent ${MAX_DELIVERY_ATTEMPTS + MAX_REDELIVERIES} times; it is not sent again`,
+      "Send a new test notification instead (POST /_emulator/webhooks).",
+    );
 }
 
 function presentDelivery(r: WebhookRow, attempts: AttemptRow[]) {

@@ -33,6 +33,9 @@ export function dashboardAsset(name: string, initial?: unknown): { body: string;
 
 /** JSON inside a non-executed script element: every "<" escaped, so no value (a "</script>" in a payload) can end the element. */
 export function embeddedJson(value: unknown): string {
-  const json = JSON.stringify(value).replace(/</g, "\\u003c").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+  const json = JSON.stringify(value)
+    .replace(/</g, "\\u003c")
+    .replace(/\u2028/g, "\\u2028")
+    .replace(/\u2029/g, "\\u2029");
   return `<script id="initial-state" type="application/json">${json}</script>`;
 }

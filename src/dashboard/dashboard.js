@@ -155,7 +155,9 @@ async function loadFiles(ws, batchId, count) {
 function loadOutputs(ov) {
   for (const e of ov.jobs) {
     if (!e.job.isTerminal) continue;
-    for (const st of e.stages) for (const b of st.outputBatches || []) if (!state.files.has(`${e.workspace}/${b}`) || state.files.get(`${e.workspace}/${b}`).error) void loadFiles(e.workspace, b, null);
+    for (const st of e.stages)
+      for (const b of st.outputBatches || [])
+        if (!state.files.has(`${e.workspace}/${b}`) || state.files.get(`${e.workspace}/${b}`).error) void loadFiles(e.workspace, b, null);
   }
 }
 
@@ -269,13 +271,29 @@ function wire() {
     if (!confirm("Delete every batch, job, webhook and journal entry?")) return;
     state.files.clear();
     chooseLogs(null, null);
-    void act(null, () => call("/_emulator/reset", { method: "POST", body: {} }), (r) => `Reset: ${r && r.deleted ? JSON.stringify(r.deleted) : "done"}`, "Reset failed");
+    void act(
+      null,
+      () => call("/_emulator/reset", { method: "POST", body: {} }),
+      (r) => `Reset: ${r && r.deleted ? JSON.stringify(r.deleted) : "done"}`,
+      "Reset failed",
+    );
   });
   $("clock-mode").onchange = (e) => {
     const mode = e.target.value;
-    void act(null, () => call("/_emulator/clock", { method: "POST", body: mode === "scaled" ? { mode, scale: 60 } : { mode } }), () => `Clock: ${mode}`, "Clock not changed");
+    void act(
+      null,
+      () => call("/_emulator/clock", { method: "POST", body: mode === "scaled" ? { mode, scale: 60 } : { mode } }),
+      () => `Clock: ${mode}`,
+      "Clock not changed",
+    );
   };
-  const advance = (body, label) => () => void act(null, () => call("/_emulator/clock/advance", { method: "POST", body }), (r) => `${label}: ${r.fired ?? 0} timer(s) fired`, "Clock not advanced");
+  const advance = (body, label) => () =>
+    void act(
+      null,
+      () => call("/_emulator/clock/advance", { method: "POST", body }),
+      (r) => `${label}: ${r.fired ?? 0} timer(s) fired`,
+      "Clock not advanced",
+    );
   on("advance-1s", advance({ ms: 1000 }, "+1 s"));
   on("advance-60s", advance({ ms: 60000 }, "+60 s"));
   on("advance-next", advance({ to: "next" }, "Next timer"));
@@ -307,9 +325,18 @@ function wire() {
     state.logs.page = null;
     void refresh();
   };
-  on("logs-first", logsPage((l) => (l.tokens = [""])));
-  on("logs-prev", logsPage((l) => l.tokens.length > 1 && l.tokens.pop()));
-  on("logs-next", logsPage((l) => l.page && l.page.nextPageToken && l.tokens.push(l.page.nextPageToken)));
+  on(
+    "logs-first",
+    logsPage((l) => (l.tokens = [""])),
+  );
+  on(
+    "logs-prev",
+    logsPage((l) => l.tokens.length > 1 && l.tokens.pop()),
+  );
+  on(
+    "logs-next",
+    logsPage((l) => l.page && l.page.nextPageToken && l.tokens.push(l.page.nextPageToken)),
+  );
   $("logs-severity").onchange = logsPage((l) => ((l.severity = $("logs-severity").value), (l.tokens = [""])));
   $("logs-size").onchange = logsPage((l) => ((l.pageSize = Number($("logs-size").value)), (l.tokens = [""])));
   $("logs-job").onchange = (e) => {
@@ -318,7 +345,12 @@ function wire() {
   };
   on("contract-clear", () => {
     if (!confirm("Forget the run so far and start a new contract report?")) return;
-    void act(null, () => call("/_emulator/contract-report", { method: "DELETE" }), () => "A new contract report started", "The report was not cleared");
+    void act(
+      null,
+      () => call("/_emulator/contract-report", { method: "DELETE" }),
+      () => "A new contract report started",
+      "The report was not cleared",
+    );
   });
   window.addEventListener("hashchange", showView);
 }

@@ -33,7 +33,12 @@ export function breakable(text) {
     .flatMap((part, i) => (i ? [h("wbr"), part] : [part]));
 }
 export const empty = (text) => h("p", { class: "muted" }, text);
-export const time = (iso) => (iso ? String(iso).replace("T", " ").replace(/\.\d+Z$/, "Z") : "");
+export const time = (iso) =>
+  iso
+    ? String(iso)
+        .replace("T", " ")
+        .replace(/\.\d+Z$/, "Z")
+    : "";
 export const code = (text) => h("code", null, text);
 
 export function pill(text, kind) {
@@ -63,7 +68,24 @@ export function bar(fraction, kind, label) {
 
 /** A table: `head` is a list of column titles, `rows` a list of <tr> elements. */
 export function table(id, head, rows, cls) {
-  return h("div", { class: "scroll" }, h("table", { id, class: cls }, h("thead", null, h("tr", null, head.map((t) => h("th", null, t)))), h("tbody", null, rows)));
+  return h(
+    "div",
+    { class: "scroll" },
+    h(
+      "table",
+      { id, class: cls },
+      h(
+        "thead",
+        null,
+        h(
+          "tr",
+          null,
+          head.map((t) => h("th", null, t)),
+        ),
+      ),
+      h("tbody", null, rows),
+    ),
+  );
 }
 
 /** A value as readable text: strings as they are, everything else as indented JSON. */

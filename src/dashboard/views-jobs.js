@@ -119,7 +119,12 @@ export function renderJobs(entries, ui) {
         h("div", { class: "muted" }, entry.workspace),
         h("div", { class: "muted" }, (job.jobDefinition && job.jobDefinition.type) || ""),
       ),
-      h("td", { class: "job-state" }, jobPill(entry), job.lastNotification ? h("div", { class: "muted notification" }, notificationText(job.lastNotification)) : null),
+      h(
+        "td",
+        { class: "job-state" },
+        jobPill(entry),
+        job.lastNotification ? h("div", { class: "muted notification" }, notificationText(job.lastNotification)) : null,
+      ),
       h("td", { class: "stages" }, stageRows(entry)),
       h("td", { class: "outputs" }, outputs(entry, ui)),
       h("td", { class: "mono" }, time(job.lastUpdate)),
@@ -144,9 +149,17 @@ export function renderBatches(ov, ui) {
       h("td", { class: "nowrap" }, b.contentType),
       h("td", { class: "nowrap" }, b.origin),
       h("td", { class: "files" }, String(b.files)),
-      h("td", { class: "file-list" }, b.files ? details(ui.open, `b:${key}`, "show", fileLinks(files), () => ui.on.loadFiles(b.ws, b.batchId, b.files)) : muted("—")),
+      h(
+        "td",
+        { class: "file-list" },
+        b.files ? details(ui.open, `b:${key}`, "show", fileLinks(files), () => ui.on.loadFiles(b.ws, b.batchId, b.files)) : muted("—"),
+      ),
       h("td", { class: "nowrap" }, b.parts.length ? b.parts.map((p) => h("div", null, `${p.partName} (${p.files})`)) : muted("—")),
-      h("td", null, b.shards.length ? b.shards.map((s) => h("div", null, pill(s.statusName, statusKind(s.statusType)), ` ×${s.shards} (${s.objects} obj)`)) : muted("—")),
+      h(
+        "td",
+        null,
+        b.shards.length ? b.shards.map((s) => h("div", null, pill(s.statusName, statusKind(s.statusType)), ` ×${s.shards} (${s.objects} obj)`)) : muted("—"),
+      ),
       h("td", { class: "mono" }, time(b.createdAt)),
     );
   });
@@ -165,7 +178,9 @@ export function renderLogJobs(entries, chosen) {
 
 export function renderLogs(logs) {
   $("logs-title").textContent = logs.job ? `· ${logs.job.jobId} (${logs.job.ws})` : "";
-  $("logs-page").textContent = logs.job ? `page ${logs.tokens.length}${logs.page && !logs.page.nextPageToken ? " (last)" : ""} · ${logs.pageSize} per page` : "";
+  $("logs-page").textContent = logs.job
+    ? `page ${logs.tokens.length}${logs.page && !logs.page.nextPageToken ? " (last)" : ""} · ${logs.pageSize} per page`
+    : "";
   $("logs-prev").disabled = logs.tokens.length <= 1;
   $("logs-first").disabled = logs.tokens.length <= 1;
   $("logs-next").disabled = !(logs.page && logs.page.nextPageToken);

@@ -10,7 +10,14 @@ function attemptLine(a, ui, id) {
   return h(
     "div",
     { class: "attempt", dataset: { attempt: a.attempt } },
-    h("div", { class: "attempt-head" }, h("span", { class: "mono" }, `#${a.attempt} `), a.status === null ? pill("no answer", "bad") : httpPill(a.status), h("span", { class: "mono" }, ` ${a.latencyMs} ms `), muted(time(a.at))),
+    h(
+      "div",
+      { class: "attempt-head" },
+      h("span", { class: "mono" }, `#${a.attempt} `),
+      a.status === null ? pill("no answer", "bad") : httpPill(a.status),
+      h("span", { class: "mono" }, ` ${a.latencyMs} ms `),
+      muted(time(a.at)),
+    ),
     a.error ? h("div", { class: "attempt-error" }, a.error) : null,
     sent ? details(ui.open, `a:${id}:${a.attempt}`, muted("body sent"), pre(sent)) : null,
   );
@@ -28,13 +35,22 @@ function deliveryCard(d, ui) {
       d.subject ? h("span", { class: "subject" }, d.subject) : null,
       muted(`${d.workspace} · created ${time(d.createdAt)}`),
       d.state === "pending" && d.nextAttemptAt ? muted(`· next attempt ${time(d.nextAttemptAt)}`) : null,
-      h("button", { class: "redeliver", disabled: ui.pending.has(`w:${d.id}`), title: "send this notification once more", onclick: () => ui.on.redeliver(d) }, "redeliver"),
+      h(
+        "button",
+        { class: "redeliver", disabled: ui.pending.has(`w:${d.id}`), title: "send this notification once more", onclick: () => ui.on.redeliver(d) },
+        "redeliver",
+      ),
     ),
     h("div", { class: "mono url" }, "POST ", breakable(d.url), " ", muted(`· ${d.id}`)),
     h(
       "div",
       { class: "delivery-body" },
-      h("div", { class: "attempts" }, h("h4", null, `attempts (${d.attempts.length})`), d.attempts.length ? d.attempts.map((a) => attemptLine(a, ui, d.id)) : muted("none yet")),
+      h(
+        "div",
+        { class: "attempts" },
+        h("h4", null, `attempts (${d.attempts.length})`),
+        d.attempts.length ? d.attempts.map((a) => attemptLine(a, ui, d.id)) : muted("none yet"),
+      ),
       h("div", { class: "payload" }, h("h4", null, "payload"), pre(pretty(d.payload))),
     ),
   );
@@ -44,7 +60,14 @@ export function renderWebhooks(deliveries, ui) {
   const failed = deliveries.filter((d) => d.state === "failed").length;
   $("webhooks-summary").textContent = deliveries.length ? `(${deliveries.length} shown${failed ? `, ${failed} failed` : ""}, newest first)` : "";
   if (!deliveries.length) return show("webhooks", empty("No webhook deliveries yet."));
-  show("webhooks", h("div", { id: "webhooks-list" }, [...deliveries].reverse().map((d) => deliveryCard(d, ui))));
+  show(
+    "webhooks",
+    h(
+      "div",
+      { id: "webhooks-list" },
+      [...deliveries].reverse().map((d) => deliveryCard(d, ui)),
+    ),
+  );
 }
 
 const bodyLabel = (b) => (b ? `${b.kind} ${b.size} B` : "none");
@@ -112,7 +135,10 @@ function findingRow(f) {
   );
 }
 
-const statuses = (s) => Object.entries(s).map(([code, n]) => `${code}×${n}`).join(" ");
+const statuses = (s) =>
+  Object.entries(s)
+    .map(([code, n]) => `${code}×${n}`)
+    .join(" ");
 
 export function renderContract(r) {
   $("contract-since").textContent = `since ${time(r.since)}`;
@@ -132,7 +158,9 @@ export function renderContract(r) {
     "contract",
     stats,
     h("h3", null, `Violations (${violations.length})`),
-    violations.length ? table("violations-table", findingsHead, violations.map(findingRow)) : empty("None: the real service would have answered every request alike."),
+    violations.length
+      ? table("violations-table", findingsHead, violations.map(findingRow))
+      : empty("None: the real service would have answered every request alike."),
     others.length ? [h("h3", null, `Other findings (${others.length})`), table("findings-table", findingsHead, others.map(findingRow))] : null,
     h("h3", null, `Failed webhooks (${r.webhooks.failed.length})`),
     r.webhooks.failed.length
@@ -147,7 +175,13 @@ export function renderContract(r) {
               h("td", null, w.category, w.subject ? h("div", { class: "muted" }, w.subject) : null),
               h("td", { class: "mono wrap" }, breakable(w.url)),
               h("td", null, String(w.attempts)),
-              h("td", null, w.lastStatus === null ? muted("no answer") : httpPill(w.lastStatus), w.lastError ? h("div", { class: "wrap" }, w.lastError) : null, w.injected ? muted(" injected") : null),
+              h(
+                "td",
+                null,
+                w.lastStatus === null ? muted("no answer") : httpPill(w.lastStatus),
+                w.lastError ? h("div", { class: "wrap" }, w.lastError) : null,
+                w.injected ? muted(" injected") : null,
+              ),
             ),
           ),
         )
@@ -160,7 +194,15 @@ export function renderContract(r) {
         table(
           "exercised-table",
           ["operation", "calls", "statuses"],
-          r.operations.exercised.map((o) => h("tr", { dataset: { operation: o.operation } }, h("td", { class: "wrap" }, code(breakable(o.operation))), h("td", null, String(o.count)), h("td", { class: "mono" }, statuses(o.statuses)))),
+          r.operations.exercised.map((o) =>
+            h(
+              "tr",
+              { dataset: { operation: o.operation } },
+              h("td", { class: "wrap" }, code(breakable(o.operation))),
+              h("td", null, String(o.count)),
+              h("td", { class: "mono" }, statuses(o.statuses)),
+            ),
+          ),
         ),
       ),
       h(
@@ -170,7 +212,9 @@ export function renderContract(r) {
         table(
           "untouched-table",
           ["operation", "summary"],
-          r.operations.untouched.map((o) => h("tr", { dataset: { operation: o.operation } }, h("td", { class: "wrap" }, code(breakable(o.operation))), h("td", null, o.summary ?? ""))),
+          r.operations.untouched.map((o) =>
+            h("tr", { dataset: { operation: o.operation } }, h("td", { class: "wrap" }, code(breakable(o.operation))), h("td", null, o.summary ?? "")),
+          ),
         ),
       ),
     ]),

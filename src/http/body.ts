@@ -56,10 +56,17 @@ export async function receiveBodyToTemp(body: IncomingBody, blobs: BlobStore, li
     return await blobs.receive(source, limit);
   } catch (err) {
     if (err instanceof BlobTooLargeError) {
-      throw tooLarge(`${what} exceeds the limit of ${formatBytes(limit)}; nothing was stored`, "Split the data or request a new upload URL for a smaller file.");
+      throw tooLarge(
+        `${what} exceeds the limit of ${formatBytes(limit)}; nothing was stored`,
+        "Split the data or request a new upload URL for a smaller file.",
+      );
     }
     if (err instanceof ApiError || isStorageFull(err)) throw err;
     // The client went away or the stream broke: nothing is kept; the answer will likely never be read.
-    throw new ApiError(400, "upload-interrupted", `The upload was interrupted before the body was complete (${(err as Error)?.message ?? String(err)}); nothing was stored`);
+    throw new ApiError(
+      400,
+      "upload-interrupted",
+      `The upload was interrupted before the body was complete (${(err as Error)?.message ?? String(err)}); nothing was stored`,
+    );
   }
 }

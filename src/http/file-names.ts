@@ -24,11 +24,29 @@ export function baseName(p: string): string {
 /** 400 naming the rule `name` breaks; `source` says where the name came from ("fileName", "part filename"). */
 export function assertFileName(name: string, source: string): void {
   const problem = fileNameProblem(name);
-  if (problem) throw badRequest(`Invalid ${source} ${JSON.stringify(name.slice(0, 300))}: ${problem}`, [{ field: "fileName", problem, received: name.slice(0, 300) }]);
+  if (problem)
+    throw badRequest(`Invalid ${source} ${JSON.stringify(name.slice(0, 300))}: ${problem}`, [{ field: "fileName", problem, received: name.slice(0, 300) }]);
 }
 
 /** What upload/video takes as a name: the video extensions the official client selects (VIDEOS_EXTENSIONS in inference_cli/lib/utils.py), any case. */
-export const VIDEO_FILE_EXTENSIONS = ["mp4", "m4a", "m4p", "m4b", "m4r", "m4v", "avi", "mov", "mkv", "flv", "wmv", "mpeg", "mpg", "3gp", "webm", "ogg"] as const;
+export const VIDEO_FILE_EXTENSIONS = [
+  "mp4",
+  "m4a",
+  "m4p",
+  "m4b",
+  "m4r",
+  "m4v",
+  "avi",
+  "mov",
+  "mkv",
+  "flv",
+  "wmv",
+  "mpeg",
+  "mpg",
+  "3gp",
+  "webm",
+  "ogg",
+] as const;
 
 /** 400 unless `name` ends in a video extension (upload/video's fileName names "the video file"). */
 export function assertVideoFileName(name: string): void {

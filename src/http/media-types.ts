@@ -12,7 +12,10 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 
 /** Matches an OpenAPI path template ("/a/{id}/b") against a concrete path. */
 function templateMatches(template: string, pathname: string): boolean {
-  const pattern = template.split(/\{[^}]+\}/).map((s) => s.replace(/[.*+?^$()|[\]\\]/g, "\\$&")).join("[^/]+");
+  const pattern = template
+    .split(/\{[^}]+\}/)
+    .map((s) => s.replace(/[.*+?^$()|[\]\\]/g, "\\$&"))
+    .join("[^/]+");
   return new RegExp(`^${pattern}$`).test(pathname);
 }
 
@@ -39,6 +42,11 @@ export function unsupportedMediaType(method: string, pathname: string, expected:
   const json = expected.length === 0 || expected.some((t) => /json/i.test(t));
   const want = json ? "application/json" : expected[0];
   const what = json ? "a JSON body" : `a ${expected.join(" or ")} body`;
-  return new ApiError(415, "unsupported-media-type", `${method} ${pathname} takes ${what}: send Content-Type: ${want} (${received})`, undefined,
-    json ? "e.g. curl -H 'Content-Type: application/json' -d '{...}'; the body schema is in /openapi.json." : "The body schema is in /openapi.json.");
+  return new ApiError(
+    415,
+    "unsupported-media-type",
+    `${method} ${pathname} takes ${what}: send Content-Type: ${want} (${received})`,
+    undefined,
+    json ? "e.g. curl -H 'Content-Type: application/json' -d '{...}'; the body schema is in /openapi.json." : "The body schema is in /openapi.json.",
+  );
 }

@@ -31,7 +31,15 @@ export function isMultipart(contentType: string | undefined): boolean {
 export function receiveSingleFile(source: Readable, headers: IncomingHttpHeaders, blobs: BlobStore, maxFileSize: number): Promise<ReceivedFile> {
   const contentType = headers["content-type"];
   if (!isMultipart(contentType)) {
-    return Promise.reject(new ApiError(415, "unsupported-media-type", `Expected a multipart/form-data body with one file part, ${contentType ? `got Content-Type "${contentType}"` : "but the request had no Content-Type"}`, undefined, CURL_HINT));
+    return Promise.reject(
+      new ApiError(
+        415,
+        "unsupported-media-type",
+        `Expected a multipart/form-data body with one file part, ${contentType ? `got Content-Type "${contentType}"` : "but the request had no Content-Type"}`,
+        undefined,
+        CURL_HINT,
+      ),
+    );
   }
   let bb: ReturnType<typeof Busboy>;
   try {
@@ -79,31 +87,51 @@ export function receiveSingleFile(source: Readable, headers: IncomingHttpHeaders
     bb.on("filesLimit", () => {
       extraFiles = true;
     });
-    bb.on("error", (err) => void fail(badRequest(`Malformed multipart/form-data body: ${(err as Error)?.message ?? String(err)}; nothing was stored`, undefined, CURL_HINT)));
-    bb.on("finish", () => void (async () => {
-      if (settled) return;
-      if (!file || !written) {
-        const fields = fieldNames.length ? ` (got only text fields: ${fieldNames.slice(0, 5).map((f) => JSON.stringify(f)).join(", ")}; a part needs a filename to be a file)` : "";
-        return void fail(badRequest(`The multipart body has no file part${fields}`, undefined, CURL_HINT));
-      }
-      if (extraFiles) return void fail(badRequest("The multipart body has more than one file part; upload one image per request", undefined, CURL_HINT));
-      let done: TempFile;
-      try {
-        done = await written;
-      } catch (err) {
-        // A full disk is the server's problem (507), not a malformed request.
-        if (isStorageFull(err)) return void fail(err as Error);
-        return void fail(badRequest(`The file part could not be read: ${(err as Error)?.message ?? String(err)}`));
-      }
-      if (file.stream.truncated) {
-        blobs.discard(done.tmp);
-        return void fail(tooLarge(`The image is larger than the limit of ${formatBytes(maxFileSize)}; nothing was stored`, "Resize or recompress the image; the staging service refuses single images over 20 MiB."));
-      }
-      settled = true;
-      resolve({ ...done, fieldName: file.fieldName, partFileName: file.fileName, partContentType: file.contentType });
-    })());
+    bb.on(
+      "error",
+      (err) => void fail(badRequest(`Malformed multipart/form-data body: ${(err as Error)?.message ?? String(err)}; nothing was stored`, undefined, CURL_HINT)),
+    );
+    bb.on(
+      "finish",
+      () =>
+        void (async () => {
+          if (settled) return;
+          if (!file || !written) {
+            const fields = fieldNames.length
+              ? ` (got only text fields: ${fieldNames
+                  .slice(0, 5)
+                  .map((f) => JSON.stringify(f))
+                  .join(", ")}; a part needs a filename to be a file)`
+              : "";
+            return void fail(badRequest(`The multipart body has no file part${fields}`, undefined, CURL_HINT));
+          }
+          if (extraFiles) return void fail(badRequest("The multipart body has more than one file part; upload one image per request", undefined, CURL_HINT));
+          let done: TempFile;
+          try {
+            done = await written;
+          } catch (err) {
+            // A full disk is the server's problem (507), not a malformed request.
+            if (isStorageFull(err)) return void fail(err as Error);
+            return void fail(badRequest(`The file part could not be read: ${(err as Error)?.message ?? String(err)}`));
+          }
+          if (file.stream.truncated) {
+            blobs.discard(done.tmp);
+            return void fail(
+              tooLarge(
+                `The image is larger than the limit of ${formatBytes(maxFileSize)}; nothing was stored`,
+                "Resize or recompress the image; the staging service refuses single images over 20 MiB.",
+              ),
+            );
+          }
+          settled = true;
+          resolve({ ...done, fieldName: file.fieldName, partFileName: file.fileName, partContentType: file.contentType });
+        })(),
+    );
     source.on("error", (err) => void fail(new ApiError(400, "upload-interrupted", `The upload was interrupted: ${err.message}; nothing was stored`)));
-    source.on("aborted", () => void fail(new ApiError(400, "upload-interrupted", "The client closed the connection before the body was complete; nothing was stored")));
+    source.on(
+      "aborted",
+      () => void fail(new ApiError(400, "upload-interrupted", "The client closed the connection before the body was complete; nothing was stored")),
+    );
     source.pipe(bb);
   });
 }

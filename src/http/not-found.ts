@@ -14,7 +14,12 @@ export function routeNotFound(method: string, requestUrl: string): ApiError {
   const path = url.pathname;
   if (!EMPTY_LEADING_SEGMENT.test(path)) return new ApiError(404, "route-not-found", `No route for ${method} ${path}`, undefined, ROUTES_HINT);
   const meant = path.replace(EMPTY_LEADING_SEGMENT, "/");
-  return new ApiError(404, "route-not-found", `No route for ${method} ${path}: the path starts with an empty segment; API_BASE_URL must not end with '/'`, undefined,
+  return new ApiError(
+    404,
+    "route-not-found",
+    `No route for ${method} ${path}: the path starts with an empty segment; API_BASE_URL must not end with '/'`,
+    undefined,
     `Clients append paths that start with '/' to API_BASE_URL, so a base URL ending in '/' requests '${path}' instead of '${meant}'. ` +
-      `Set API_BASE_URL=${url.origin} (no trailing slash) and start the client again: the official client reads it once, at import.`);
+      `Set API_BASE_URL=${url.origin} (no trailing slash) and start the client again: the official client reads it once, at import.`,
+  );
 }

@@ -47,7 +47,8 @@ export function pointsAtEmulator(url: string, emu: SelfView): boolean {
   const target = parse(url);
   if (!target || (target.protocol !== "http:" && target.protocol !== "https:")) return false;
   const origins = [emu.baseUrl(), emu.config.publicUrl].flatMap((u) => (u ? [parse(u)] : [])).filter((u): u is URL => !!u);
-  if (origins.some((own) => own.protocol === target.protocol && own.hostname.toLowerCase() === target.hostname.toLowerCase() && portOf(own) === portOf(target))) return true;
+  if (origins.some((own) => own.protocol === target.protocol && own.hostname.toLowerCase() === target.hostname.toLowerCase() && portOf(own) === portOf(target)))
+    return true;
   if (!boundPorts(emu).has(portOf(target))) return false;
   if (isLocalName(target.hostname)) return true;
   const host = target.hostname.toLowerCase();

@@ -50,7 +50,8 @@ function sniffImage(b: Buffer): Sniffed | null {
   if (startsWith(b, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return { label: "PNG image", mediaType: "image/png", kind: "image" };
   if (ascii(b, 0, 6) === "GIF87a" || ascii(b, 0, 6) === "GIF89a") return { label: "GIF image", mediaType: "image/gif", kind: "image" };
   if (ascii(b, 0, 4) === "RIFF" && ascii(b, 8, 12) === "WEBP") return { label: "WEBP image", mediaType: "image/webp", kind: "image" };
-  if (startsWith(b, [0x49, 0x49, 0x2a, 0x00]) || startsWith(b, [0x4d, 0x4d, 0x00, 0x2a])) return { label: "TIFF image", mediaType: "image/tiff", kind: "image" };
+  if (startsWith(b, [0x49, 0x49, 0x2a, 0x00]) || startsWith(b, [0x4d, 0x4d, 0x00, 0x2a]))
+    return { label: "TIFF image", mediaType: "image/tiff", kind: "image" };
   // "BM" alone is too weak (plenty of text starts with it): also require a known DIB header size.
   if (ascii(b, 0, 2) === "BM" && b.length >= 18 && DIB_HEADER_SIZES.includes(b.readUInt32LE(14))) {
     return { label: "BMP image", mediaType: "image/bmp", kind: "image" };
@@ -68,10 +69,13 @@ function sniffVideo(b: Buffer): Sniffed | null {
     return { label: `MP4 video (brand ${brand.trim() || "?"})`, mediaType: "video/mp4", kind: "video" };
   }
   if (startsWith(b, [0x1a, 0x45, 0xdf, 0xa3])) {
-    return b.includes(Buffer.from("webm")) ? { label: "WebM video", mediaType: "video/webm", kind: "video" } : { label: "Matroska video", mediaType: "video/x-matroska", kind: "video" };
+    return b.includes(Buffer.from("webm"))
+      ? { label: "WebM video", mediaType: "video/webm", kind: "video" }
+      : { label: "Matroska video", mediaType: "video/x-matroska", kind: "video" };
   }
   if (ascii(b, 0, 4) === "RIFF" && ascii(b, 8, 11) === "AVI") return { label: "AVI video", mediaType: "video/x-msvideo", kind: "video" };
-  if (startsWith(b, [0x00, 0x00, 0x01, 0xba]) || startsWith(b, [0x00, 0x00, 0x01, 0xb3])) return { label: "MPEG video", mediaType: "video/mpeg", kind: "video" };
+  if (startsWith(b, [0x00, 0x00, 0x01, 0xba]) || startsWith(b, [0x00, 0x00, 0x01, 0xb3]))
+    return { label: "MPEG video", mediaType: "video/mpeg", kind: "video" };
   if (b.length >= 189 && b[0] === 0x47 && b[188] === 0x47) return { label: "MPEG-TS video", mediaType: "video/mp2t", kind: "video" };
   return null;
 }
@@ -107,8 +111,17 @@ export function sniff(head: Buffer): Sniffed {
 export const ACCEPTED_IMAGE_FORMATS = "JPEG, JPEG 2000, PNG, GIF, BMP/DIB, WEBP or TIFF";
 
 const VIDEO_TYPES_BY_EXTENSION: Record<string, string> = {
-  mp4: "video/mp4", m4v: "video/mp4", mov: "video/quicktime", avi: "video/x-msvideo", mkv: "video/x-matroska",
-  webm: "video/webm", mpeg: "video/mpeg", mpg: "video/mpeg", ts: "video/mp2t", wmv: "video/x-ms-wmv", flv: "video/x-flv",
+  mp4: "video/mp4",
+  m4v: "video/mp4",
+  mov: "video/quicktime",
+  avi: "video/x-msvideo",
+  mkv: "video/x-matroska",
+  webm: "video/webm",
+  mpeg: "video/mpeg",
+  mpg: "video/mpeg",
+  ts: "video/mp2t",
+  wmv: "video/x-ms-wmv",
+  flv: "video/x-flv",
 };
 
 /** MIME type for a staged video: from its bytes when recognisable, else from its extension. */

@@ -24,13 +24,17 @@ const withSlash = (u: URL) => (u.pathname.endsWith("/") ? u : new URL(`${u.pathn
 /** Parses "from=to[,from=to...]"; `fail` builds the error thrown for a bad entry (the config's own error type). */
 export function parseUrlMap(raw: string | undefined, fail: (message: string) => Error): UrlMapping[] {
   if (!raw?.trim()) return [];
-  return raw.split(/[,\n]/).map((s) => s.trim()).filter(Boolean).map((entry) => parseMapping(entry, fail));
+  return raw
+    .split(/[,\n]/)
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => parseMapping(entry, fail));
 }
 
 function parseMapping(entry: string, fail: (message: string) => Error): UrlMapping {
   const eq = entry.indexOf("=");
   const bad = (why: string) => fail(`--url-map "${entry}": ${why}; a mapping looks like ${EXAMPLE}`);
-  if (eq < 0) throw bad("no \"=\" between the URL prefix and its target");
+  if (eq < 0) throw bad('no "=" between the URL prefix and its target');
   const fromRaw = entry.slice(0, eq).trim();
   const toRaw = entry.slice(eq + 1).trim();
   if (!URL.canParse(fromRaw)) throw bad(`"${fromRaw}" is not a URL`);
@@ -91,7 +95,9 @@ export function resolveUrl(raw: string, map: readonly UrlMapping[], isDirect: (u
     if (to.protocol === "file:") {
       const root = path.resolve(fileURLToPath(to));
       const f = fileUnder(root, rest);
-      return "reason" in f ? { kind: "refused", reason: `${raw.slice(0, 300)} is mapped to ${m.to}, but ${f.reason}` } : { kind: "file", root, file: f.file, mappedFrom: m.from };
+      return "reason" in f
+        ? { kind: "refused", reason: `${raw.slice(0, 300)} is mapped to ${m.to}, but ${f.reason}` }
+        : { kind: "file", root, file: f.file, mappedFrom: m.from };
     }
     return { kind: "http", url: new URL(`${to.pathname}${rest}${u.search}`, to), mappedFrom: m.from };
   }

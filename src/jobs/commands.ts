@@ -7,8 +7,30 @@ import { JobDefinition, type JobDefinitionJson, type RestartOverrideJson } from 
 import { badRequest, conflict, notFound, validationError } from "../errors.js";
 import { CONTROL_API_LOOP, pointsAtControlApi } from "../http/self-url.js";
 import { countFiles, deleteBatchRows, getBatch, listParts } from "../state/batches.js";
-import { deleteJob, getJob, getStage, insertJob, jobKeys, listStages, rewindTasks, updateJob, updateStage, updateTasksWhere, type JobRow } from "../state/jobs.js";
-import { DELAYS, canonicalJson, outputBatchId, plannedStages, specOf, stepDelay, withoutNulls, type JobScript, type WorkflowSpec } from "../simulator/job-plan.js";
+import {
+  deleteJob,
+  getJob,
+  getStage,
+  insertJob,
+  jobKeys,
+  listStages,
+  rewindTasks,
+  updateJob,
+  updateStage,
+  updateTasksWhere,
+  type JobRow,
+} from "../state/jobs.js";
+import {
+  DELAYS,
+  canonicalJson,
+  outputBatchId,
+  plannedStages,
+  specOf,
+  stepDelay,
+  withoutNulls,
+  type JobScript,
+  type WorkflowSpec,
+} from "../simulator/job-plan.js";
 import { notifyJob, writeJobLog } from "../simulator/job-steps.js";
 import { requireJob } from "./queries.js";
 import { assertInputNotExpired, assertJobBatchesLive } from "../staging/expiry.js";
@@ -38,7 +60,9 @@ export function startJob(emu: Emulator, ws: string, jobId: string, definition: u
   if (!parsed.success) throw validationError(parsed.error, JobDefinition, definition);
   const def = withoutNulls(parsed.data);
   if (typeof def.notificationsURL === "string" && pointsAtControlApi(def.notificationsURL, emu)) {
-    throw badRequest(`Invalid notificationsURL: ${CONTROL_API_LOOP}`, [{ field: "notificationsURL", problem: "points at the emulator's own control API", received: def.notificationsURL }]);
+    throw badRequest(`Invalid notificationsURL: ${CONTROL_API_LOOP}`, [
+      { field: "notificationsURL", problem: "points at the emulator's own control API", received: def.notificationsURL },
+    ]);
   }
   const name = opts.name ?? jobId;
   const script = opts.script ? JSON.stringify(opts.script) : null;
@@ -93,7 +117,12 @@ export function checkInput(emu: Emulator, ws: string, jobId: string, { kind, def
   const spec = def.processingSpecification;
   if (spec.workspace !== ws) {
     throw badRequest(`processingSpecification.workspace is "${spec.workspace}" but the job is created in workspace "${ws}"`, [
-      { field: "processingSpecification.workspace", problem: "must be the workspace in the URL (the one the api_key belongs to)", received: spec.workspace, allowed: [ws] },
+      {
+        field: "processingSpecification.workspace",
+        problem: "must be the workspace in the URL (the one the api_key belongs to)",
+        received: spec.workspace,
+        allowed: [ws],
+      },
     ]);
   }
   const { batchId, partName } = def.jobInput;
@@ -102,20 +131,26 @@ export function checkInput(emu: Emulator, ws: string, jobId: string, { kind, def
   assertInputNotExpired(emu, ws, batchId);
   const batch = getBatch(emu.db, ws, batchId);
   if (!batch) {
-    throw notFound(`Input batch "${batchId}" not found in workspace "${ws}"`, "Stage the input first (POST .../data-staging/v1/external/{workspace}/batches/{batchId}/upload/image) and check GET .../count before starting the job.");
+    throw notFound(
+      `Input batch "${batchId}" not found in workspace "${ws}"`,
+      "Stage the input first (POST .../data-staging/v1/external/{workspace}/batches/{batchId}/upload/image) and check GET .../count before starting the job.",
+    );
   }
   const otherType = kind === "image" ? "simple-video-processing-v1" : "simple-image-processing-v1";
   if (batch.batch_type === "multipart-batch") {
     const parts = listParts(emu.db, ws, batchId);
     const names = parts.map((p) => p.part_name);
     if (!partName) {
-      throw badRequest(`Input batch "${batchId}" is a multipart batch: set jobInput.partName to the part to process (${names.map((n) => `"${n}"`).join(", ") || "it has no parts"})`, [
-        { field: "jobInput.partName", problem: "required for multipart batches", received: "(missing)", allowed: names },
-      ]);
+      throw badRequest(
+        `Input batch "${batchId}" is a multipart batch: set jobInput.partName to the part to process (${names.map((n) => `"${n}"`).join(", ") || "it has no parts"})`,
+        [{ field: "jobInput.partName", problem: "required for multipart batches", received: "(missing)", allowed: names }],
+      );
     }
     const part = parts.find((p) => p.part_name === partName);
     if (!part) {
-      throw badRequest(`Input batch "${batchId}" has no part "${partName}"`, [{ field: "jobInput.partName", problem: "unknown part", received: partName, allowed: names }]);
+      throw badRequest(`Input batch "${batchId}" has no part "${partName}"`, [
+        { field: "jobInput.partName", problem: "unknown part", received: partName, allowed: names },
+      ]);
     }
     if (part.content_type !== want) {
       throw badRequest(`Part "${partName}" of input batch "${batchId}" holds ${part.content_type}; ${def.type} jobs need ${want}`, [
@@ -123,7 +158,9 @@ export function checkInput(emu: Emulator, ws: string, jobId: string, { kind, def
       ]);
     }
     if (imagesMetadataPart && !names.includes(imagesMetadataPart)) {
-      throw badRequest(`Input batch "${batchId}" has no part "${imagesMetadataPart}"`, [{ field: "jobInput.imagesMetadataPart", problem: "unknown part", received: imagesMetadataPart, allowed: names }]);
+      throw badRequest(`Input batch "${batchId}" has no part "${imagesMetadataPart}"`, [
+        { field: "jobInput.imagesMetadataPart", problem: "unknown part", received: imagesMetadataPart, allowed: names },
+      ]);
     }
   } else {
     if (partName) {
@@ -137,15 +174,20 @@ export function checkInput(emu: Emulator, ws: string, jobId: string, { kind, def
       ]);
     }
     if (batch.content_type !== want) {
-      throw badRequest(`Input batch "${batchId}" holds ${batch.content_type}; ${def.type} jobs need a batch of ${want}`, [
-        { field: "jobInput.batchId", problem: `batch holds ${batch.content_type}, not ${want}`, received: batchId },
-      ], `Use a ${otherType} job for a batch of ${batch.content_type}, or stage ${want} in another batch.`);
+      throw badRequest(
+        `Input batch "${batchId}" holds ${batch.content_type}; ${def.type} jobs need a batch of ${want}`,
+        [{ field: "jobInput.batchId", problem: `batch holds ${batch.content_type}, not ${want}`, received: batchId }],
+        `Use a ${otherType} job for a batch of ${batch.content_type}, or stage ${want} in another batch.`,
+      );
     }
   }
   const count = countFiles(emu.db, ws, batchId, batch.batch_type === "multipart-batch" ? (partName ?? undefined) : "");
   if (count === 0) {
-    throw badRequest(`Input batch "${batchId}" has no ${want} to process yet`, [{ field: "jobInput.batchId", problem: "batch is empty", received: batchId }],
-      "Bulk ingests are indexed in the background: wait until GET .../batches/{batchId}/count is above 0.");
+    throw badRequest(
+      `Input batch "${batchId}" has no ${want} to process yet`,
+      [{ field: "jobInput.batchId", problem: "batch is empty", received: batchId }],
+      "Bulk ingests are indexed in the background: wait until GET .../batches/{batchId}/count is above 0.",
+    );
   }
   for (const stage of ["processing", "export"]) {
     const out = outputBatchId(jobId, stage);
@@ -161,14 +203,29 @@ export function abortJob(emu: Emulator, ws: string, jobId: string): { message: s
   const job = requireJob(emu, ws, jobId);
   if (job.is_terminal) throw conflict(`Job "${jobId}" already finished (${job.state}); there is nothing to abort`);
   const now = emu.clock.now();
-  const notification = { type: "job-aborted", message: `Job aborted on request${job.current_stage ? ` during stage ${job.current_stage}` : " before it started"}; results produced so far are kept` };
+  const notification = {
+    type: "job-aborted",
+    message: `Job aborted on request${job.current_stage ? ` during stage ${job.current_stage}` : " before it started"}; results produced so far are kept`,
+  };
   emu.db.transaction(() => {
-    updateTasksWhere(emu.db, ws, jobId, ["running"], { state: "aborted", status_type: "error", event_at: now, notification: JSON.stringify({ type: "task-aborted", message: "Stopped because the job was aborted" }) });
+    updateTasksWhere(emu.db, ws, jobId, ["running"], {
+      state: "aborted",
+      status_type: "error",
+      event_at: now,
+      notification: JSON.stringify({ type: "task-aborted", message: "Stopped because the job was aborted" }),
+    });
     if (job.current_stage) {
       const stage = getStage(emu.db, ws, jobId, job.current_stage);
-      if (stage?.state === "running") updateStage(emu.db, ws, jobId, stage.stage_id, { state: "aborted", status_type: "error", notification: JSON.stringify(notification) }, now);
+      if (stage?.state === "running")
+        updateStage(emu.db, ws, jobId, stage.stage_id, { state: "aborted", status_type: "error", notification: JSON.stringify(notification) }, now);
     }
-    updateJob(emu.db, ws, jobId, { state: "aborted", is_terminal: 1, error: 1, generation: job.generation + 1, last_notification: JSON.stringify(notification) }, now);
+    updateJob(
+      emu.db,
+      ws,
+      jobId,
+      { state: "aborted", is_terminal: 1, error: 1, generation: job.generation + 1, last_notification: JSON.stringify(notification) },
+      now,
+    );
     writeJobLog(emu, ws, jobId, "warning", "batch-processing-api", "job-aborted", notification, job.current_stage);
     notifyJob(emu, ws, jobId, (JSON.parse(job.definition) as JobDefinitionJson).notificationsURL, "fail");
   })();
@@ -182,16 +239,26 @@ export function abortJob(emu: Emulator, ws: string, jobId: string): { message: s
  */
 export function restartJob(emu: Emulator, ws: string, jobId: string, override?: RestartOverrideJson): { message: string } {
   const job = requireJob(emu, ws, jobId);
-  if (!job.is_terminal) throw conflict(`Job "${jobId}" is still running (${job.current_stage ?? "queued"}); only a failed or aborted job can be restarted`, "Abort it first, or wait for it to finish.");
-  if (job.state === "succeeded") throw conflict(`Job "${jobId}" already succeeded; there is nothing to restart`, "Start a new job (with a new job id) to process the data again.");
+  if (!job.is_terminal)
+    throw conflict(
+      `Job "${jobId}" is still running (${job.current_stage ?? "queued"}); only a failed or aborted job can be restarted`,
+      "Abort it first, or wait for it to finish.",
+    );
+  if (job.state === "succeeded")
+    throw conflict(`Job "${jobId}" already succeeded; there is nothing to restart`, "Start a new job (with a new job id) to process the data again.");
   assertJobBatchesLive(emu, ws, job);
   if (job.job_type !== "simple-image-processing-v1" && override?.maxImageFailureRate != null) {
-    throw badRequest("maxImageFailureRate applies to image processing jobs only", [{ field: "maxImageFailureRate", problem: "not allowed for this job type", received: override.maxImageFailureRate }]);
+    throw badRequest("maxImageFailureRate applies to image processing jobs only", [
+      { field: "maxImageFailureRate", problem: "not allowed for this job type", received: override.maxImageFailureRate },
+    ]);
   }
   const now = emu.clock.now();
   const overrides = JSON.parse(job.overrides) as unknown[];
   if (override) overrides.push(withoutNulls(override));
-  const notification = { type: "job-restarted", message: `Job restarted${job.current_stage ? ` from stage ${job.current_stage}` : ""}; finished tasks are kept` };
+  const notification = {
+    type: "job-restarted",
+    message: `Job restarted${job.current_stage ? ` from stage ${job.current_stage}` : ""}; finished tasks are kept`,
+  };
   emu.db.transaction(() => {
     updateTasksWhere(emu.db, ws, jobId, ["running", "failed", "aborted"], {
       state: "pending",
@@ -202,16 +269,34 @@ export function restartJob(emu: Emulator, ws: string, jobId: string, override?: 
     });
     rewindTasks(emu.db, ws, jobId, ["pending"]);
     for (const stage of listStages(emu.db, ws, jobId)) {
-      if (stage.state !== "succeeded") updateStage(emu.db, ws, jobId, stage.stage_id, { state: "running", status_type: "info", notification: JSON.stringify({ type: "stage-resumed", message: `Stage ${stage.stage_name} resumed after a restart` }) }, now);
+      if (stage.state !== "succeeded")
+        updateStage(
+          emu.db,
+          ws,
+          jobId,
+          stage.stage_id,
+          {
+            state: "running",
+            status_type: "info",
+            notification: JSON.stringify({ type: "stage-resumed", message: `Stage ${stage.stage_name} resumed after a restart` }),
+          },
+          now,
+        );
     }
-    updateJob(emu.db, ws, jobId, {
-      state: job.current_stage ? "running" : "queued",
-      is_terminal: 0,
-      error: 0,
-      generation: job.generation + 1,
-      overrides: JSON.stringify(overrides),
-      last_notification: JSON.stringify(notification),
-    }, now);
+    updateJob(
+      emu.db,
+      ws,
+      jobId,
+      {
+        state: job.current_stage ? "running" : "queued",
+        is_terminal: 0,
+        error: 0,
+        generation: job.generation + 1,
+        overrides: JSON.stringify(overrides),
+        last_notification: JSON.stringify(notification),
+      },
+      now,
+    );
     writeJobLog(emu, ws, jobId, "info", "batch-processing-api", "job-restarted", { override: override ? withoutNulls(override) : null }, job.current_stage);
   })();
   emu.jobs.schedule(ws, jobId, DELAYS.queuedMs);

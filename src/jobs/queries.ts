@@ -39,7 +39,10 @@ export function tasksPage(emu: Core, ws: string, jobId: string, stageId: string,
   requireJob(emu, ws, jobId);
   if (!getStage(emu.db, ws, jobId, stageId)) {
     const known = listStages(emu.db, ws, jobId).map((s) => `"${s.stage_id}"`);
-    throw notFound(`Stage "${stageId}" not found in job "${jobId}"`, known.length ? `Stages of this job: ${known.join(", ")}.` : "The job has not started a stage yet.");
+    throw notFound(
+      `Stage "${stageId}" not found in job "${jobId}"`,
+      known.length ? `Stages of this job: ${known.join(", ")}.` : "The job has not started a stage yet.",
+    );
   }
   const page = listTasks(emu.db, ws, jobId, stageId, decodeToken(pageToken), pageSize);
   return { items: page.items.map(presentTask), nextPageToken: page.nextPageToken };

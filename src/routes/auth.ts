@@ -4,9 +4,16 @@ import type { AppEnv, Emulator } from "../context.js";
 import { forbidden, unauthorized } from "../errors.js";
 import { cachedKeyLookup, workspaceOfKey } from "../state/workspaces.js";
 
-export function keyWorkspace(emu: Emulator, apiKey: string | undefined, lookup: (apiKey: string) => string | undefined = (k) => workspaceOfKey(emu.db, k)): string {
+export function keyWorkspace(
+  emu: Emulator,
+  apiKey: string | undefined,
+  lookup: (apiKey: string) => string | undefined = (k) => workspaceOfKey(emu.db, k),
+): string {
   if (!apiKey) {
-    throw unauthorized("Unauthorized: the api_key query parameter is missing", "Send your API key as ?api_key=... on every call (the emulator printed its key on start).");
+    throw unauthorized(
+      "Unauthorized: the api_key query parameter is missing",
+      "Send your API key as ?api_key=... on every call (the emulator printed its key on start).",
+    );
   }
   const ws = lookup(apiKey);
   if (!ws) throw unauthorized("Unauthorized: the api_key is not valid", "Use a key printed by the emulator on start, or one from its seed file.");

@@ -51,7 +51,16 @@ function journalAndFaults(emu: Emulator): MiddlewareHandler<AppEnv> {
     const requestTap = journaled && hasBody(c) ? new BodyTap(c.req.header("content-type") ?? null, keep) : null;
     const untap = requestTap && nodeEnv?.incoming ? tapIncoming(nodeEnv.incoming, requestTap) : null;
     // The control plane itself is never faulted: a test must always be able to clear a rule.
-    const fault = control || internal || plane.faults.none() ? null : plane.faults.fire({ domain: "request", method: c.req.method, path, ...ctx, request: await requestView(c, url, ctx.workspace, plane.faults.wantsBody()) });
+    const fault =
+      control || internal || plane.faults.none()
+        ? null
+        : plane.faults.fire({
+            domain: "request",
+            method: c.req.method,
+            path,
+            ...ctx,
+            request: await requestView(c, url, ctx.workspace, plane.faults.wantsBody()),
+          });
     let finished = false;
     // Time to the answer's head, as before bodies were journaled (a download's transfer time is not the emulator's latency).
     let latencyMs: number | null = null;
@@ -64,13 +73,31 @@ function journalAndFaults(emu: Emulator): MiddlewareHandler<AppEnv> {
       const workspace = c.get("workspace") ?? ctx.workspace ?? null;
       const faultRef = fault ? { ruleId: fault.ruleId, type: fault.action.type } : null;
       plane.journal.record({
-        at, method: c.req.method, path, query: maskQuery(url.search), headers: maskHeaders(c.req.raw.headers), status,
-        latencyMs: latencyMs ?? elapsed(started), workspace, fault: faultRef, control,
-        operation, requestBody: requestTap?.summary() ?? null, responseHeaders: res ? maskHeaders(res.headers) : null, responseBody: responseTap?.summary() ?? null,
+        at,
+        method: c.req.method,
+        path,
+        query: maskQuery(url.search),
+        headers: maskHeaders(c.req.raw.headers),
+        status,
+        latencyMs: latencyMs ?? elapsed(started),
+        workspace,
+        fault: faultRef,
+        control,
+        operation,
+        requestBody: requestTap?.summary() ?? null,
+        responseHeaders: res ? maskHeaders(res.headers) : null,
+        responseBody: responseTap?.summary() ?? null,
       });
       if (!control) {
         plane.contract.observe({
-          at, method: c.req.method, path, operation, status, workspace, fault: faultRef, requestJson: requestTap?.json(),
+          at,
+          method: c.req.method,
+          path,
+          operation,
+          status,
+          workspace,
+          fault: faultRef,
+          requestJson: requestTap?.json(),
           responseJson: status !== null && status >= 400 ? responseTap?.json() : undefined,
         });
       }
@@ -121,7 +148,11 @@ async function requestView(c: Context<AppEnv>, url: URL, workspace: string | und
     const media = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
     if (!hasBody(c)) body = { why: "no body" };
     else if (media !== "application/json" && !media.endsWith("+json")) body = { why: `not JSON (${media || "no content type"})` };
-    else body = await c.req.json().then((value: unknown) => ({ value }), () => ({ why: "malformed JSON" }));
+    else
+      body = await c.req.json().then(
+        (value: unknown) => ({ value }),
+        () => ({ why: "malformed JSON" }),
+      );
   }
   return { method: c.req.method, path: url.pathname, workspace, query: url.searchParams, header: (n) => c.req.header(n), body: () => body };
 }
@@ -136,8 +167,13 @@ async function applyRequestFault(c: Context<AppEnv>, fault: FiredFault): Promise
     const headers: Record<string, string> = { [FAULT_HEADER]: fault.ruleId };
     const retryAfter = a.retryAfter ?? (a.status === 429 || a.status === 503 ? 1 : undefined);
     if (retryAfter !== undefined) headers["Retry-After"] = String(retryAfter);
-    const body = new ApiError(a.status, "injected-fault", a.message ?? defaultFaultMessage(a.status), undefined,
-      `Injected by the emulator's fault rule "${fault.ruleId}" (GET /_emulator/faults lists the rules, DELETE clears them).`).body();
+    const body = new ApiError(
+      a.status,
+      "injected-fault",
+      a.message ?? defaultFaultMessage(a.status),
+      undefined,
+      `Injected by the emulator's fault rule "${fault.ruleId}" (GET /_emulator/faults lists the rules, DELETE clears them).`,
+    ).body();
     return { status: a.status, response: c.json(body, a.status as 500, headers) };
   }
   if (a.type === "respond") {
@@ -175,8 +211,13 @@ function adminToken(emu: Emulator): MiddlewareHandler<AppEnv> {
     if (token && c.req.path.startsWith(CONTROL_PREFIX) && !isOpenControlPath(c.req.method, c.req.path)) {
       const m = /^Bearer\s+(.+)$/i.exec(c.req.header("authorization") ?? "");
       if (!m || !safeEqual(m[1].trim(), token)) {
-        throw new ApiError(401, "admin-token-required", m ? "Unauthorized: the admin token is not valid" : "Unauthorized: the control API needs the admin token",
-          undefined, "This emulator was started with --admin-token (EMULATOR_ADMIN_TOKEN): send `Authorization: Bearer <token>` on every /_emulator call.");
+        throw new ApiError(
+          401,
+          "admin-token-required",
+          m ? "Unauthorized: the admin token is not valid" : "Unauthorized: the control API needs the admin token",
+          undefined,
+          "This emulator was started with --admin-token (EMULATOR_ADMIN_TOKEN): send `Authorization: Bearer <token>` on every /_emulator call.",
+        );
       }
     }
     await next();

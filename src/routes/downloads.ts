@@ -15,7 +15,13 @@ const downloadRoute = createRoute({
   request: { params: z.object({ generation: z.string(), workspace: z.string(), batchId: z.string(), seq: z.string(), fileName: z.string() }) },
   responses: {
     // Served with the file's own media type (image/png, video/mp4, application/jsonl, ...).
-    200: { description: "File bytes.", content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) }, "*/*": { schema: z.string().openapi({ format: "binary" }) } } },
+    200: {
+      description: "File bytes.",
+      content: {
+        "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) },
+        "*/*": { schema: z.string().openapi({ format: "binary" }) },
+      },
+    },
     206: { description: "Requested range." },
     403: { description: "Missing, invalid or expired signature." },
     404: { description: "The file no longer exists, or the URL was issued before a reset." },
@@ -26,7 +32,13 @@ const downloadRoute = createRoute({
 export function downloadRoutes(emu: Emulator) {
   const app = new OpenAPIHono<AppEnv>();
   app.openapi(downloadRoute, (c) => {
-    const answer = serveDownload(emu, { url: new URL(c.req.url), method: c.req.method, generation: c.req.param("generation"), seq: c.req.param("seq"), range: c.req.header("range") });
+    const answer = serveDownload(emu, {
+      url: new URL(c.req.url),
+      method: c.req.method,
+      generation: c.req.param("generation"),
+      seq: c.req.param("seq"),
+      range: c.req.header("range"),
+    });
     return new Response(answer.body, { status: answer.status, headers: answer.headers });
   });
   return app;

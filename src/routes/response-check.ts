@@ -78,7 +78,12 @@ function isZod(schema: unknown): schema is ZodType {
  * Checks one response against a route's published responses. `readJson` is only called when a JSON
  * schema applies, so binary and streamed bodies are never buffered.
  */
-export async function checkResponse(route: CheckedRoute, status: number, contentType: string | null, readJson: (() => Promise<unknown>) | null): Promise<ContractIssue[]> {
+export async function checkResponse(
+  route: CheckedRoute,
+  status: number,
+  contentType: string | null,
+  readJson: (() => Promise<unknown>) | null,
+): Promise<ContractIssue[]> {
   const spec = route.responses[String(status)] ?? route.responses[`${String(status)[0]}XX`] ?? route.responses.default;
   if (!spec) {
     return [{ path: "(status)", problem: `status ${status} is not among the documented responses (${Object.keys(route.responses).join(", ")})` }];
@@ -89,7 +94,9 @@ export async function checkResponse(route: CheckedRoute, status: number, content
   if (declared.length === 0) return [];
   const media = mediaTypeOf(contentType);
   if (!declared.includes(media) && !declared.includes("*/*")) {
-    return [{ path: "(content-type)", problem: `content type "${media || "(none)"}" is not documented for status ${status} (documented: ${declared.join(", ")})` }];
+    return [
+      { path: "(content-type)", problem: `content type "${media || "(none)"}" is not documented for status ${status} (documented: ${declared.join(", ")})` },
+    ];
   }
   const schema = content[media]?.schema;
   if (media !== "application/json" || !isZod(schema) || !readJson) return [];
@@ -137,8 +144,12 @@ export function responseCheck(app: OpenAPIHono<AppEnv>): MiddlewareHandler<AppEn
     const route = findRoute(routes, c.req.method, url.pathname);
     // Unknown routes get the documented 404 body from notFound; nothing to compare against.
     if (!route) return;
-    const issues = await checkResponse(route, res.status, res.headers.get("content-type"),
-      c.req.method === "HEAD" ? null : async (): Promise<unknown> => JSON.parse(await res.clone().text()) as unknown);
+    const issues = await checkResponse(
+      route,
+      res.status,
+      res.headers.get("content-type"),
+      c.req.method === "HEAD" ? null : async (): Promise<unknown> => JSON.parse(await res.clone().text()) as unknown,
+    );
     if (issues.length === 0) return;
     const body = violationBody(c.req.method, route, url.pathname, res.status, issues);
     console.error(`[emulator] ${body.message}`);

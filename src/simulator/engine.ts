@@ -9,11 +9,38 @@
 // anything, and never holds up the steps of the job that takes its id.
 import { isStorageFull } from "../state/storage-full.js";
 import type { Core, Worker } from "../context.js";
-import { activeJobs, countTasks, getJob, getStage, insertStage, insertTask, rewindTasks, updateJob, updateStage, updateTasksWhere, type StageRow } from "../state/jobs.js";
+import {
+  activeJobs,
+  countTasks,
+  getJob,
+  getStage,
+  insertStage,
+  insertTask,
+  rewindTasks,
+  updateJob,
+  updateStage,
+  updateTasksWhere,
+  type StageRow,
+} from "../state/jobs.js";
 import { HEAD_BYTES } from "./job-media.js";
 import { DELAYS, stepDelay } from "./job-plan.js";
 import {
-  contextOf, failJob, failStage, isCurrent, jobKeyOf, JobRun, json, logJob, STAGE_DONE, succeedJob, taskIdOf, writeIfCurrent, type JobContext, type StageKind, type StepEnv, type StepResult,
+  contextOf,
+  failJob,
+  failStage,
+  isCurrent,
+  jobKeyOf,
+  JobRun,
+  json,
+  logJob,
+  STAGE_DONE,
+  succeedJob,
+  taskIdOf,
+  writeIfCurrent,
+  type JobContext,
+  type StageKind,
+  type StepEnv,
+  type StepResult,
 } from "./job-steps.js";
 import { PartialResults } from "./job-partials.js";
 import { ensureOutputBatch } from "./outputs.js";
@@ -81,7 +108,10 @@ export class JobEngine implements Worker {
     const key = jobKeyOf(ws, jobId);
     const old = this.timers.get(key);
     if (old !== undefined) this.emu.clock.clearTimeout(old);
-    this.timers.set(key, this.emu.clock.setTimeout(() => void this.run(key, ws, jobId), delayMs));
+    this.timers.set(
+      key,
+      this.emu.clock.setTimeout(() => void this.run(key, ws, jobId), delayMs),
+    );
   }
 
   /** Drops the job's planned step and its partial files, and revokes its run (abort, reset, a stub ending it). */
@@ -209,17 +239,35 @@ export class JobEngine implements Worker {
           event_at: now,
         }),
       );
-      updateJob(db, ctx.ws, ctx.jobId, {
-        state: "running",
-        current_stage: stageName,
-        last_notification: json({ type: "stage-started", stage: stageName, message: `Stage ${stageName} started with ${plan.length} task(s)` }),
-      }, now);
-      logJob(this.emu, ctx, "info", "job-orchestrator", "stage-started", { stage: stageName, tasksNumber: plan.length, outputBatches: outputs.map((o) => o.batchId) }, stageName);
+      updateJob(
+        db,
+        ctx.ws,
+        ctx.jobId,
+        {
+          state: "running",
+          current_stage: stageName,
+          last_notification: json({ type: "stage-started", stage: stageName, message: `Stage ${stageName} started with ${plan.length} task(s)` }),
+        },
+        now,
+      );
+      logJob(
+        this.emu,
+        ctx,
+        "info",
+        "job-orchestrator",
+        "stage-started",
+        { stage: stageName, tasksNumber: plan.length, outputBatches: outputs.map((o) => o.batchId) },
+        stageName,
+      );
     });
     if (!begun) return null;
     if (injected) {
       const stage = getStage(db, ctx.ws, ctx.jobId, stageName)!;
-      return failStage(this.env, ctx, stage, { type: "stage-failed", reason: "injected-fault", message: `Stage ${stageName} failed (fault injected by the emulator's fault rules)` });
+      return failStage(this.env, ctx, stage, {
+        type: "stage-failed",
+        reason: "injected-fault",
+        message: `Stage ${stageName} failed (fault injected by the emulator's fault rules)`,
+      });
     }
     return stepDelay(ctx.script, stageName, kind.expectedSteps(ctx, plan.length), DELAYS.stageStartMs);
   }
@@ -238,17 +286,29 @@ export class JobEngine implements Worker {
     }
     const now = clock.now();
     writeIfCurrent(this.emu, ctx, () => {
-      updateStage(db, ctx.ws, ctx.jobId, stage.stage_id, {
-        state: "succeeded",
-        status_type: "success",
-        notification: json({ type: "stage-completed", message: `Stage ${stage.stage_name} completed: ${counts.succeeded} task(s) succeeded` }),
-      }, now);
-      if (stage.state !== "succeeded") logJob(this.emu, ctx, "info", "job-orchestrator", "stage-completed", { stage: stage.stage_name, tasksNumber: stage.tasks_number }, stage.stage_id);
+      updateStage(
+        db,
+        ctx.ws,
+        ctx.jobId,
+        stage.stage_id,
+        {
+          state: "succeeded",
+          status_type: "success",
+          notification: json({ type: "stage-completed", message: `Stage ${stage.stage_name} completed: ${counts.succeeded} task(s) succeeded` }),
+        },
+        now,
+      );
+      if (stage.state !== "succeeded")
+        logJob(this.emu, ctx, "info", "job-orchestrator", "stage-completed", { stage: stage.stage_name, tasksNumber: stage.tasks_number }, stage.stage_id);
     });
     const next = ctx.stages[ctx.stages.indexOf(stage.stage_name) + 1];
     if (next) return this.beginStage(ctx, next);
     if (ctx.script?.finalState === "fail") {
-      return failJob(this.env, ctx, stage.stage_name, { type: "job-failed", reason: "scripted-failure", message: "The job failed at its end (scripted by the emulator)" });
+      return failJob(this.env, ctx, stage.stage_name, {
+        type: "job-failed",
+        reason: "scripted-failure",
+        message: "The job failed at its end (scripted by the emulator)",
+      });
     }
     return succeedJob(this.emu, ctx);
   }
@@ -257,7 +317,11 @@ export class JobEngine implements Worker {
   private failOnInternalError(ctx: JobContext, err: unknown): null {
     try {
       const stageName = getJob(this.emu.db, ctx.ws, ctx.jobId)?.current_stage ?? null;
-      return failJob(this.env, ctx, stageName, { type: "job-failed", reason: "internal-error", message: `The emulator's job simulator failed: ${(err as Error)?.message ?? String(err)}` });
+      return failJob(this.env, ctx, stageName, {
+        type: "job-failed",
+        reason: "internal-error",
+        message: `The emulator's job simulator failed: ${(err as Error)?.message ?? String(err)}`,
+      });
     } catch (inner) {
       console.error(`[jobs] could not record the failure of job ${ctx.jobId}:`, inner);
       return null;

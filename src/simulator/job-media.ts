@@ -10,7 +10,11 @@ import { isHeaderlessDib } from "../http/sniff.js";
 export const HEAD_BYTES = 64 * 1024;
 const TAIL_BYTES = 32;
 
-export type MediaFailure = { ok: false; reason: "empty-file" | "unreadable-file" | "unsupported-format" | "corrupted-image" | "corrupted-video"; message: string };
+export type MediaFailure = {
+  ok: false;
+  reason: "empty-file" | "unreadable-file" | "unsupported-format" | "corrupted-image" | "corrupted-video";
+  message: string;
+};
 export type ImageInfo = { ok: true; format: string; width: number; height: number };
 export type VideoInfo = { ok: true; format: string; durationSeconds: number };
 
@@ -154,9 +158,20 @@ export function inspectImage(b: FileBytes): ImageInfo | MediaFailure {
   if ((h[0] === 0x49 && h[1] === 0x49 && h[2] === 0x2a && h[3] === 0) || (h[0] === 0x4d && h[1] === 0x4d && h[2] === 0 && h[3] === 0x2a)) return inspectTiff(b);
   if (h.length >= 12 && h.readUInt32BE(0) === 0x0c && ascii(h, 4, 8) === "jP  ") return inspectJp2(b);
   // A raw JPEG 2000 codestream (SOC, SIZ: size minus offset) and a DIB without its "BM" header (.jp2 / .dib files staging accepts).
-  if (h.length >= 24 && h.readUInt32BE(0) === 0xff4fff51) return { ok: true, format: "jp2", width: h.readUInt32BE(8) - h.readUInt32BE(16), height: h.readUInt32BE(12) - h.readUInt32BE(20) };
-  if (isHeaderlessDib(h)) return { ok: true, format: "bmp", width: h.readUInt32LE(0) === 12 ? h.readUInt16LE(4) : h.readInt32LE(4), height: Math.abs(h.readUInt32LE(0) === 12 ? h.readUInt16LE(6) : h.readInt32LE(8)) };
-  return { ok: false, reason: "unsupported-format", message: `not a supported image (${describeBytes(h)}); supported: JPEG, PNG, BMP, GIF, WEBP, TIFF, JPEG 2000` };
+  if (h.length >= 24 && h.readUInt32BE(0) === 0xff4fff51)
+    return { ok: true, format: "jp2", width: h.readUInt32BE(8) - h.readUInt32BE(16), height: h.readUInt32BE(12) - h.readUInt32BE(20) };
+  if (isHeaderlessDib(h))
+    return {
+      ok: true,
+      format: "bmp",
+      width: h.readUInt32LE(0) === 12 ? h.readUInt16LE(4) : h.readInt32LE(4),
+      height: Math.abs(h.readUInt32LE(0) === 12 ? h.readUInt16LE(6) : h.readInt32LE(8)),
+    };
+  return {
+    ok: false,
+    reason: "unsupported-format",
+    message: `not a supported image (${describeBytes(h)}); supported: JPEG, PNG, BMP, GIF, WEBP, TIFF, JPEG 2000`,
+  };
 }
 
 /** Decides whether the bytes look like a video container and estimates its duration. */
@@ -179,7 +194,11 @@ export function inspectVideo(b: FileBytes): VideoInfo | MediaFailure {
   if (ascii(h, 0, 4) === "RIFF" && ascii(h, 8, 11) === "AVI") return { ok: true, format: "avi", durationSeconds: estimated };
   if (ascii(h, 0, 3) === "FLV") return { ok: true, format: "flv", durationSeconds: estimated };
   if (h.length >= 4 && h.readUInt32BE(0) === 0x3026b275) return { ok: true, format: "wmv", durationSeconds: estimated };
-  return { ok: false, reason: "unsupported-format", message: `not a supported video (${describeBytes(h)}); supported: MP4, MOV, M4V, MKV, WEBM, AVI, FLV, WMV` };
+  return {
+    ok: false,
+    reason: "unsupported-format",
+    message: `not a supported video (${describeBytes(h)}); supported: MP4, MOV, M4V, MKV, WEBM, AVI, FLV, WMV`,
+  };
 }
 
 function describeBytes(h: Buffer): string {
@@ -215,7 +234,11 @@ export function predictionsFor(sha256: string, width: number, height: number, fr
     const w = Math.max(1, width * (0.05 + rnd() * 0.3));
     const h = Math.max(1, height * (0.05 + rnd() * 0.3));
     const classId = Math.floor(rnd() * CLASSES.length);
-    const idHex = Array.from({ length: 4 }, () => Math.floor(rnd() * 0x100000000).toString(16).padStart(8, "0")).join("");
+    const idHex = Array.from({ length: 4 }, () =>
+      Math.floor(rnd() * 0x100000000)
+        .toString(16)
+        .padStart(8, "0"),
+    ).join("");
     out.push({
       x: round(w / 2 + rnd() * (width - w), 1),
       y: round(h / 2 + rnd() * (height - h), 1),

@@ -34,10 +34,7 @@ export const DELAYS = {
 } as const;
 
 /** A job definition narrowed once by its type: `kind` tells which definition `def` is. */
-export type JobSpec =
-  | { kind: "image"; def: ImageJobDefinition }
-  | { kind: "video"; def: VideoJobDefinition }
-  | { kind: "trt"; def: TrtJobDefinition };
+export type JobSpec = { kind: "image"; def: ImageJobDefinition } | { kind: "video"; def: VideoJobDefinition } | { kind: "trt"; def: TrtJobDefinition };
 export type WorkflowSpec = Extract<JobSpec, { kind: "image" | "video" }>;
 export type JobKind = JobSpec["kind"];
 
@@ -154,7 +151,11 @@ export function archiveFileName(taskIndex: number): string {
 export function withoutNulls<T>(value: T): T {
   if (Array.isArray(value)) return value.map(withoutNulls) as T;
   if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => [k, withoutNulls(v)])) as T;
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== null && v !== undefined)
+        .map(([k, v]) => [k, withoutNulls(v)]),
+    ) as T;
   }
   return value;
 }
@@ -163,7 +164,10 @@ export function withoutNulls<T>(value: T): T {
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
   if (value !== null && typeof value === "object") {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(",")}}`;
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
+      .join(",")}}`;
   }
   return JSON.stringify(value);
 }

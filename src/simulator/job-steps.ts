@@ -8,7 +8,19 @@ import type { Core } from "../context.js";
 import type { JobDefinitionJson } from "../contract/jobs.js";
 import { advisoryWrite } from "../state/db.js";
 import {
-  getJob, getStage, insertLog, listStages, tasksInState, updateJob, updateStage, updateTask, updateTasksWhere, type JobRow, type Severity, type StageRow, type TaskRow,
+  getJob,
+  getStage,
+  insertLog,
+  listStages,
+  tasksInState,
+  updateJob,
+  updateStage,
+  updateTask,
+  updateTasksWhere,
+  type JobRow,
+  type Severity,
+  type StageRow,
+  type TaskRow,
 } from "../state/jobs.js";
 import { effectiveParams, specOf, type EffectiveParams, type JobScript, type JobSpec, type WorkflowSpec } from "./job-plan.js";
 import type { PartialResults } from "./job-partials.js";
@@ -106,7 +118,17 @@ export const taskIdOf = (stage: string, index: number) => `${stage}-${String(ind
 
 // ---- logs and webhooks -------------------------------------------------------------------------
 
-export function writeJobLog(emu: Core, ws: string, jobId: string, severity: Severity, module: string, logType: string, payload: object, stageId: string | null, taskId: string | null = null): void {
+export function writeJobLog(
+  emu: Core,
+  ws: string,
+  jobId: string,
+  severity: Severity,
+  module: string,
+  logType: string,
+  payload: object,
+  stageId: string | null,
+  taskId: string | null = null,
+): void {
   insertLog(emu.db, {
     workspace_id: ws,
     job_id: jobId,
@@ -125,7 +147,16 @@ export function notifyJob(emu: Core, ws: string, jobId: string, url: string | un
   emu.webhooks.enqueue({ workspaceId: ws, url, category: "job", subject: jobId, payload: { type: JOB_NOTIFICATION_TYPE, job_id: jobId, job_state: jobState } });
 }
 
-export function logJob(emu: Core, ctx: JobContext, severity: Severity, module: string, logType: string, payload: object, stageId: string | null, taskId: string | null = null): void {
+export function logJob(
+  emu: Core,
+  ctx: JobContext,
+  severity: Severity,
+  module: string,
+  logType: string,
+  payload: object,
+  stageId: string | null,
+  taskId: string | null = null,
+): void {
   writeJobLog(emu, ctx.ws, ctx.jobId, severity, module, logType, payload, stageId, taskId);
 }
 
@@ -228,7 +259,14 @@ export function shouldFailTask(env: StepEnv, ctx: JobContext, stageName: string,
   const injected = emu.faults.taskShouldFail(ctx.ws, ctx.jobId, stageName, task.task_index);
   if (!scripted && !injected) return false;
   const stage = getStage(emu.db, ctx.ws, ctx.jobId, stageName)!;
-  failTask(env, ctx, stage, task, scripted ? "scripted-failure" : "injected-fault", `Task ${task.task_id} failed (${scripted ? "scripted" : "fault injected"} by the emulator)`);
+  failTask(
+    env,
+    ctx,
+    stage,
+    task,
+    scripted ? "scripted-failure" : "injected-fault",
+    `Task ${task.task_id} failed (${scripted ? "scripted" : "fault injected"} by the emulator)`,
+  );
   return true;
 }
 
@@ -284,7 +322,8 @@ export function failJob({ emu, partials }: StepEnv, ctx: JobContext, stageName: 
     });
     if (stageName) {
       const stage = getStage(db, ctx.ws, ctx.jobId, stageName);
-      if (stage?.state === "running") updateStage(db, ctx.ws, ctx.jobId, stageName, { state: "failed", status_type: "error", notification: json(notification) }, now);
+      if (stage?.state === "running")
+        updateStage(db, ctx.ws, ctx.jobId, stageName, { state: "failed", status_type: "error", notification: json(notification) }, now);
     }
     updateJob(db, ctx.ws, ctx.jobId, { state: "failed", error: 1, is_terminal: 1, last_notification: json(notification) }, now);
     logJob(emu, ctx, "error", "job-orchestrator", "job-failed", notification, stageName);

@@ -32,7 +32,18 @@ export interface FrameResult {
 }
 
 export const IMAGE_CSV_COLUMNS = ["image_name", "image_sha256", "workflow_id", "width", "height", "predictions_count", "predictions", "error"] as const;
-export const VIDEO_CSV_COLUMNS = ["video_name", "video_sha256", "workflow_id", "frame_number", "frame_timestamp", "width", "height", "predictions_count", "predictions", "error"] as const;
+export const VIDEO_CSV_COLUMNS = [
+  "video_name",
+  "video_sha256",
+  "workflow_id",
+  "frame_number",
+  "frame_timestamp",
+  "width",
+  "height",
+  "predictions_count",
+  "predictions",
+  "error",
+] as const;
 
 /** JSONL record: the shape of a Workflow's detection output (`{image: {width, height}, predictions: [...]}`). */
 export function jsonlLine(r: ImageResult | FrameResult): string {
@@ -56,7 +67,11 @@ export function csvHeader(kind: "image" | "video"): string {
 /** CSV row (RFC 4180): nested predictions are one JSON-encoded cell. */
 export function csvLine(r: ImageResult | FrameResult, kind: "image" | "video"): string {
   const cols = kind === "image" ? IMAGE_CSV_COLUMNS : VIDEO_CSV_COLUMNS;
-  const row: Record<string, unknown> = { ...r, predictions_count: r.error ? undefined : (r.predictions ?? []).length, error: r.error ? `${r.error.type}: ${r.error.message}` : undefined };
+  const row: Record<string, unknown> = {
+    ...r,
+    predictions_count: r.error ? undefined : (r.predictions ?? []).length,
+    error: r.error ? `${r.error.type}: ${r.error.message}` : undefined,
+  };
   if (r.error) row.predictions = undefined;
   return `${cols.map((c) => csvCell(row[c])).join(",")}\r\n`;
 }
@@ -143,7 +158,15 @@ export interface OutputPart {
 }
 
 /** Creates (once) the multipart output batch of a stage and its parts. Run inside the stage-start transaction. */
-export function ensureOutputBatch(db: Db, ws: string, batchId: string, displayName: string, contentType: BatchContentType, parts: OutputPart[], now: number): void {
+export function ensureOutputBatch(
+  db: Db,
+  ws: string,
+  batchId: string,
+  displayName: string,
+  contentType: BatchContentType,
+  parts: OutputPart[],
+  now: number,
+): void {
   if (!getBatch(db, ws, batchId)) {
     insertBatch(db, {
       workspace_id: ws,
@@ -188,7 +211,19 @@ export const ARCHIVES_PART: OutputPart = {
 /** Adds (or replaces, by name) an output file row: re-running a task never duplicates its output. */
 export function recordOutputFile(
   db: Db,
-  f: { ws: string; batchId: string; partName: string; fileName: string; contentType: string; nestedContentType: string | null; blob: string; size: number; sha256: string; mediaType: string; now: number },
+  f: {
+    ws: string;
+    batchId: string;
+    partName: string;
+    fileName: string;
+    contentType: string;
+    nestedContentType: string | null;
+    blob: string;
+    size: number;
+    sha256: string;
+    mediaType: string;
+    now: number;
+  },
 ): string | undefined {
   return upsertFile(db, {
     workspace_id: f.ws,

@@ -4,7 +4,19 @@ import crypto from "node:crypto";
 import type { StageRow } from "../state/jobs.js";
 import { updateStage, updateTask } from "../state/jobs.js";
 import { DELAYS, compilationDevices, stepDelay } from "./job-plan.js";
-import { json, logJob, nextTaskOf, shouldFailTask, startTask, STAGE_DONE, type JobContext, type StageKind, type StepEnv, type StepResult, type TaskPlan } from "./job-steps.js";
+import {
+  json,
+  logJob,
+  nextTaskOf,
+  shouldFailTask,
+  startTask,
+  STAGE_DONE,
+  type JobContext,
+  type StageKind,
+  type StepEnv,
+  type StepResult,
+  type TaskPlan,
+} from "./job-steps.js";
 
 const expectedSteps = (_ctx: JobContext, tasks: number) => tasks + 1;
 
@@ -37,7 +49,16 @@ function step(env: StepEnv, ctx: JobContext, stage: StageRow): StepResult {
       notification: json({ type: "task-completed", message: `Compiled ${def.modelId} for ${device}`, device }),
     });
     updateStage(db, ctx.ws, ctx.jobId, stage.stage_id, {}, now);
-    logJob(env.emu, ctx, "info", "trt-compiler", "trt-compilation-completed", { modelId: def.modelId, device, engineFingerprint: fingerprint }, stage.stage_id, task.task_id);
+    logJob(
+      env.emu,
+      ctx,
+      "info",
+      "trt-compiler",
+      "trt-compilation-completed",
+      { modelId: def.modelId, device, engineFingerprint: fingerprint },
+      stage.stage_id,
+      task.task_id,
+    );
   })();
   return delay;
 }

@@ -4,8 +4,17 @@ import { getFileByName } from "../state/batches.js";
 import { getStage, type StageRow } from "../state/jobs.js";
 import { DELAYS, RESULTS_PER_ARCHIVE, archiveFileName, outputBatchId, resultFileName, stepDelay } from "./job-plan.js";
 import {
-  commitTaskOutput, isCurrent, nextTaskOf, shouldFailTask, startTask, STAGE_DONE,
-  type JobContext, type StageKind, type StepEnv, type StepResult, type TaskPlan,
+  commitTaskOutput,
+  isCurrent,
+  nextTaskOf,
+  shouldFailTask,
+  startTask,
+  STAGE_DONE,
+  type JobContext,
+  type StageKind,
+  type StepEnv,
+  type StepResult,
+  type TaskPlan,
 } from "./job-steps.js";
 import { ARCHIVES_PART, RESULTS_PART, tarGz, type ArchiveEntry } from "./outputs.js";
 
@@ -48,16 +57,24 @@ async function step(env: StepEnv, ctx: JobContext, stage: StageRow): Promise<Ste
     emu.blobs.discard(tmp);
     return delay;
   }
-  const committed = commitTaskOutput(emu, ctx, stage, task, tmp, {
-    batchId: outputBatchId(ctx.jobId, "export"),
-    partName: ARCHIVES_PART.partName,
-    fileName: archiveFileName(task.task_index),
-    contentType: "archive",
-    nestedContentType: "metadata",
-    size,
-    sha256,
-    mediaType: "application/gzip",
-  }, { type: "task-completed", message: `Archived ${entries.length} result file(s) into ${archiveFileName(task.task_index)}` });
+  const committed = commitTaskOutput(
+    emu,
+    ctx,
+    stage,
+    task,
+    tmp,
+    {
+      batchId: outputBatchId(ctx.jobId, "export"),
+      partName: ARCHIVES_PART.partName,
+      fileName: archiveFileName(task.task_index),
+      contentType: "archive",
+      nestedContentType: "metadata",
+      size,
+      sha256,
+      mediaType: "application/gzip",
+    },
+    { type: "task-completed", message: `Archived ${entries.length} result file(s) into ${archiveFileName(task.task_index)}` },
+  );
   return committed ? delay : 0;
 }
 

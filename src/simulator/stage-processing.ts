@@ -7,11 +7,35 @@ import { advisoryWrite } from "../state/db.js";
 import { getStage, tasksInState, updateJob, updateTask, type StageRow, type TaskRow } from "../state/jobs.js";
 import { inspectImage, inspectVideo, predictionsFor, readFileBytes, videoFrameSize } from "./job-media.js";
 import {
-  DELAYS, IMAGES_PER_STEP, IMAGES_PER_TASK, VIDEOS_PER_TASK, framesFor, machineMsFor, outputBatchId, resultFileName, stepDelay, taskBudgetMs, tooManyFailures,
+  DELAYS,
+  IMAGES_PER_STEP,
+  IMAGES_PER_TASK,
+  VIDEOS_PER_TASK,
+  framesFor,
+  machineMsFor,
+  outputBatchId,
+  resultFileName,
+  stepDelay,
+  taskBudgetMs,
+  tooManyFailures,
 } from "./job-plan.js";
 import {
-  commitTaskOutput, failStage, failTask, isCurrent, json, logJob, shouldFailTask, startTask, STAGE_DONE, workflowContext,
-  type JobContext, type StageKind, type StepEnv, type StepResult, type TaskPlan, type WorkflowContext,
+  commitTaskOutput,
+  failStage,
+  failTask,
+  isCurrent,
+  json,
+  logJob,
+  shouldFailTask,
+  startTask,
+  STAGE_DONE,
+  workflowContext,
+  type JobContext,
+  type StageKind,
+  type StepEnv,
+  type StepResult,
+  type TaskPlan,
+  type WorkflowContext,
 } from "./job-steps.js";
 import { RESULTS_PART, countRecords, csvHeader, csvLine, jsonlLine, type FrameResult, type ImageResult } from "./outputs.js";
 
@@ -83,7 +107,14 @@ async function processSlice(env: StepEnv, ctx: WorkflowContext, stage: StageRow,
       const info = "ok" in bytes ? bytes : inspectImage(bytes);
       items++;
       if (info.ok) {
-        emit({ image_name: f.file_name, image_sha256: f.sha256, workflow_id: workflowId, width: info.width, height: info.height, predictions: predictionsFor(f.sha256, info.width, info.height) });
+        emit({
+          image_name: f.file_name,
+          image_sha256: f.sha256,
+          workflow_id: workflowId,
+          width: info.width,
+          height: info.height,
+          predictions: predictionsFor(f.sha256, info.width, info.height),
+        });
       } else {
         failures.push({ fileName: f.file_name, reason: info.reason, message: info.message });
         emit({ image_name: f.file_name, image_sha256: f.sha256, workflow_id: workflowId, error: { type: info.reason, message: info.message } });
@@ -95,7 +126,16 @@ async function processSlice(env: StepEnv, ctx: WorkflowContext, stage: StageRow,
         const frames = framesFor(info.durationSeconds, fps);
         const { width, height } = videoFrameSize(f.sha256);
         for (let i = 0; i < frames; i++) {
-          emit({ video_name: f.file_name, video_sha256: f.sha256, workflow_id: workflowId, frame_number: i, frame_timestamp: Number((i / fps).toFixed(3)), width, height, predictions: predictionsFor(f.sha256, width, height, i) });
+          emit({
+            video_name: f.file_name,
+            video_sha256: f.sha256,
+            workflow_id: workflowId,
+            frame_number: i,
+            frame_timestamp: Number((i / fps).toFixed(3)),
+            width,
+            height,
+            predictions: predictionsFor(f.sha256, width, height, i),
+          });
         }
         items += frames;
       } else {
@@ -132,7 +172,16 @@ async function processSlice(env: StepEnv, ctx: WorkflowContext, stage: StageRow,
     let logged = task.items_failed;
     for (const f of failures) {
       if (logged++ >= MAX_FAILURE_LOGS_PER_TASK) break;
-      logJob(emu, ctx, "warning", "workflow-worker", ctx.kind === "video" ? "video-processing-error" : "image-processing-error", f, stage.stage_id, task.task_id);
+      logJob(
+        emu,
+        ctx,
+        "warning",
+        "workflow-worker",
+        ctx.kind === "video" ? "video-processing-error" : "image-processing-error",
+        f,
+        stage.stage_id,
+        task.task_id,
+      );
     }
   });
 
@@ -147,8 +196,14 @@ async function completeTask(env: StepEnv, ctx: WorkflowContext, stage: StageRow,
   const tooMany = ctx.kind === "image" && tooManyFailures(task.items_failed, task.items_done, ctx.params.maxImageFailureRate);
   if (tooMany) {
     const rate = ctx.params.maxImageFailureRate;
-    failTask(env, ctx, stage, task, "too-many-failed-images",
-      `${task.items_failed} of ${task.items_done} images could not be processed, more than allowed (${rate === null ? "10 images per task by default" : `maxImageFailureRate=${rate}`}); restart with a higher --max-image-failure-rate to keep partial results`);
+    failTask(
+      env,
+      ctx,
+      stage,
+      task,
+      "too-many-failed-images",
+      `${task.items_failed} of ${task.items_done} images could not be processed, more than allowed (${rate === null ? "10 images per task by default" : `maxImageFailureRate=${rate}`}); restart with a higher --max-image-failure-rate to keep partial results`,
+    );
     return;
   }
   if (shouldFailTask(env, ctx, stage.stage_name, task)) return;
@@ -163,22 +218,45 @@ async function completeTask(env: StepEnv, ctx: WorkflowContext, stage: StageRow,
   await emu.blobs.syncTemp(tmp);
   // The job may have been aborted or reset during the fsync (its file then went with it).
   if (!isCurrent(emu, ctx)) return partials.discard(ctx.run, task.seq, tmp);
-  commitTaskOutput(emu, ctx, stage, task, tmp, {
-    batchId: outputBatchId(ctx.jobId, "processing"),
-    partName: RESULTS_PART.partName,
-    fileName: resultFileName(task.task_index, format),
-    contentType: "metadata",
-    nestedContentType: null,
-    size: bytes.length,
-    sha256: crypto.createHash("sha256").update(bytes).digest("hex"),
-    mediaType: format === "csv" ? "text/csv" : "application/x-ndjson",
-  }, { type: "task-completed", message: `Processed ${task.items_done} file(s), ${task.items_failed} failed`, processed: task.items_done, failed: task.items_failed }, (now) => {
-    updateJob(emu.db, ctx.ws, ctx.jobId, { machine_ms: ctx.job.machine_ms + task.machine_ms }, now);
-    ctx.job.machine_ms += task.machine_ms;
-    if (task.items_failed > 0) {
-      logJob(emu, ctx, "warning", "workflow-worker", "task-completed-with-failures", { taskId: task.task_id, processed: task.items_done, failed: task.items_failed }, stage.stage_id, task.task_id);
-    }
-  });
+  commitTaskOutput(
+    emu,
+    ctx,
+    stage,
+    task,
+    tmp,
+    {
+      batchId: outputBatchId(ctx.jobId, "processing"),
+      partName: RESULTS_PART.partName,
+      fileName: resultFileName(task.task_index, format),
+      contentType: "metadata",
+      nestedContentType: null,
+      size: bytes.length,
+      sha256: crypto.createHash("sha256").update(bytes).digest("hex"),
+      mediaType: format === "csv" ? "text/csv" : "application/x-ndjson",
+    },
+    {
+      type: "task-completed",
+      message: `Processed ${task.items_done} file(s), ${task.items_failed} failed`,
+      processed: task.items_done,
+      failed: task.items_failed,
+    },
+    (now) => {
+      updateJob(emu.db, ctx.ws, ctx.jobId, { machine_ms: ctx.job.machine_ms + task.machine_ms }, now);
+      ctx.job.machine_ms += task.machine_ms;
+      if (task.items_failed > 0) {
+        logJob(
+          emu,
+          ctx,
+          "warning",
+          "workflow-worker",
+          "task-completed-with-failures",
+          { taskId: task.task_id, processed: task.items_done, failed: task.items_failed },
+          stage.stage_id,
+          task.task_id,
+        );
+      }
+    },
+  );
   partials.committed(ctx.run, task.seq, tmp);
 }
 
@@ -188,7 +266,16 @@ function rerunTask(env: StepEnv, ctx: WorkflowContext, stage: StageRow, task: Ta
   if (task.attempts >= MAX_ATTEMPTS_AFTER_LOSS) {
     failTask(env, ctx, stage, task, "partial-results-lost", `${message}; failed after ${task.attempts} attempts. Restart the job to run it again.`);
   } else {
-    logJob(env.emu, ctx, "warning", "workflow-worker", "task-rerun", { taskId: task.task_id, reason: "partial-results-lost", message: `${message}; running it again` }, stage.stage_id, task.task_id);
+    logJob(
+      env.emu,
+      ctx,
+      "warning",
+      "workflow-worker",
+      "task-rerun",
+      { taskId: task.task_id, reason: "partial-results-lost", message: `${message}; running it again` },
+      stage.stage_id,
+      task.task_id,
+    );
     startTask(env, ctx, task);
   }
   return stepDelay(ctx.script, stage.stage_name, expectedSteps(ctx, stage.tasks_number), DELAYS.processingStepMs);

@@ -8,7 +8,15 @@ import type { Db } from "../state/db.js";
 import { internalIdOf } from "../state/workspaces.js";
 import { EMULATOR_USER_AGENT } from "../version.js";
 import {
-  claimWebhookAttempt, dueWebhookIds, getWebhook, insertWebhook, interruptedWebhookIds, markWebhookPending, nextWebhookDue, recordWebhookAttempt, type AttemptOutcome,
+  claimWebhookAttempt,
+  dueWebhookIds,
+  getWebhook,
+  insertWebhook,
+  interruptedWebhookIds,
+  markWebhookPending,
+  nextWebhookDue,
+  recordWebhookAttempt,
+  type AttemptOutcome,
   type WebhookRow,
 } from "../state/webhooks.js";
 
@@ -77,7 +85,15 @@ export class WebhookSender {
   enqueue(n: NewNotification): string {
     const id = this.newId();
     const payload = { ...n.payload, event_id: id };
-    insertWebhook(this.db, { id, workspace_id: n.workspaceId, url: n.url, category: n.category, subject: n.subject ?? null, payload: JSON.stringify(payload), created_at: this.clock.now() });
+    insertWebhook(this.db, {
+      id,
+      workspace_id: n.workspaceId,
+      url: n.url,
+      category: n.category,
+      subject: n.subject ?? null,
+      payload: JSON.stringify(payload),
+      created_at: this.clock.now(),
+    });
     // First attempts go out at once, whatever the clock mode; retries wait on the clock.
     setImmediate(() => void this.attempt(id));
     return id;
@@ -121,11 +137,14 @@ export class WebhookSender {
     this.timer = null;
     const next = nextWebhookDue(this.db);
     if (next === null) return;
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = null;
-      for (const id of dueWebhookIds(this.db, this.clock.now())) void this.attempt(id);
-      this.schedule();
-    }, Math.max(0, next - this.clock.now()));
+    this.timer = this.clock.setTimeout(
+      () => {
+        this.timer = null;
+        for (const id of dueWebhookIds(this.db, this.clock.now())) void this.attempt(id);
+        this.schedule();
+      },
+      Math.max(0, next - this.clock.now()),
+    );
   }
 
   private async attempt(id: string, force = false): Promise<void> {
@@ -157,7 +176,11 @@ export class WebhookSender {
             const res = await this.transport(row.url, {
               method: "POST",
               // As the real service: Bearer rf_{the workspace's internal id}; the User-Agent names the emulator.
-              headers: { "content-type": "application/json", authorization: `Bearer rf_${internalIdOf(this.db, row.workspace_id)}`, "user-agent": EMULATOR_USER_AGENT },
+              headers: {
+                "content-type": "application/json",
+                authorization: `Bearer rf_${internalIdOf(this.db, row.workspace_id)}`,
+                "user-agent": EMULATOR_USER_AGENT,
+              },
               body,
               signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
               redirect: "manual",
@@ -175,7 +198,11 @@ export class WebhookSender {
       // Recorded even while closing: close waits for sends in flight, so the store is still open.
       const now = this.clock.now();
       const outcome: AttemptOutcome =
-        error === null ? { state: "delivered" } : refused || attempt >= MAX_DELIVERY_ATTEMPTS ? { state: "failed" } : { state: "pending", retryAt: now + backoffMs(attempt) };
+        error === null
+          ? { state: "delivered" }
+          : refused || attempt >= MAX_DELIVERY_ATTEMPTS
+            ? { state: "failed" }
+            : { state: "pending", retryAt: now + backoffMs(attempt) };
       recordWebhookAttempt(this.db, { webhook_id: id, attempt, at: now, url: row.url, status, error, latency_ms: latency, body }, outcome);
     } catch (err) {
       // The claim's lease (or the interrupted-attempt check at the next start) sends it again.

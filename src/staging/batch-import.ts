@@ -43,14 +43,30 @@ export function importBatch(emu: Core, spec: BatchImport, now: number): void {
     const existingParts = listParts(emu.db, ws, batchId).length;
     spec.parts.forEach((p, i) => {
       upsertPart(emu.db, {
-        workspace_id: ws, batch_id: batchId, part_name: p.name, part_type: p.type, content_type: p.contentType,
-        description: p.description, nested_content_type: p.nestedContentType, seq: existingParts + i,
+        workspace_id: ws,
+        batch_id: batchId,
+        part_name: p.name,
+        part_type: p.type,
+        content_type: p.contentType,
+        description: p.description,
+        nested_content_type: p.nestedContentType,
+        seq: existingParts + i,
       });
     });
     for (const { f, blob } of stored) {
       const r = upsertFile(emu.db, {
-        workspace_id: ws, batch_id: batchId, part_name: f.partName, file_name: f.name, content_type: f.contentType, nested_content_type: null,
-        shard_id: f.shardId, blob: blob.blob, size: blob.size, sha256: blob.sha256, media_type: f.mediaType, created_at: now,
+        workspace_id: ws,
+        batch_id: batchId,
+        part_name: f.partName,
+        file_name: f.name,
+        content_type: f.contentType,
+        nested_content_type: null,
+        shard_id: f.shardId,
+        blob: blob.blob,
+        size: blob.size,
+        sha256: blob.sha256,
+        media_type: f.mediaType,
+        created_at: now,
       });
       if (r.replacedBlob) replaced.push(r.replacedBlob);
     }

@@ -59,7 +59,11 @@ function throwIfExpired(emu: Core, pathname: string): void {
   const at = batchOfPath(pathname);
   const b = at && expiredBatch(emu.db, at.ws, at.batchId, emu.clock.now());
   if (at && b) {
-    throw batchExpired(`The file behind this URL belongs to batch "${at.batchId}" of workspace "${at.ws}", which`, b, "Expired batches cannot be downloaded; stage the data again and list the new batch for download URLs.");
+    throw batchExpired(
+      `The file behind this URL belongs to batch "${at.batchId}" of workspace "${at.ws}", which`,
+      b,
+      "Expired batches cannot be downloaded; stage the data again and list the new batch for download URLs.",
+    );
   }
 }
 
@@ -70,7 +74,10 @@ export function serveDownload(emu: Core, req: DownloadRequest): DownloadAnswer {
   const file = Number.isInteger(seq) ? getFileBySeq(emu.db, seq) : undefined;
   if (!file || downloadPath(file, req.generation) !== req.url.pathname) {
     throwIfExpired(emu, req.url.pathname);
-    throw notFound("The file behind this URL no longer exists (its batch or workspace was reset, or the batch expired)", "List the batch again for fresh download URLs.");
+    throw notFound(
+      "The file behind this URL no longer exists (its batch or workspace was reset, or the batch expired)",
+      "List the batch again for fresh download URLs.",
+    );
   }
   throwIfExpired(emu, req.url.pathname);
   const size = emu.blobs.sizeOf(file.blob);
@@ -83,7 +90,9 @@ export function serveDownload(emu: Core, req: DownloadRequest): DownloadAnswer {
   };
   const range = parseRange(req.range, size);
   if (range === "invalid") {
-    throw new ApiError(416, "range-not-satisfiable", `Range "${req.range}" cannot be served for a ${size}-byte file`, undefined, undefined, { "content-range": `bytes */${size}` });
+    throw new ApiError(416, "range-not-satisfiable", `Range "${req.range}" cannot be served for a ${size}-byte file`, undefined, undefined, {
+      "content-range": `bytes */${size}`,
+    });
   }
   const start = range?.start ?? 0;
   const end = range?.end ?? size - 1;

@@ -19,7 +19,12 @@ export const SWEEP_INTERVAL_MS = 200;
 const BATCHES_PER_SWEEP = 16;
 const BLOBS_PER_TURN = 256;
 
-const UNITS: [number, string][] = [[86_400_000, "day"], [3_600_000, "hour"], [60_000, "minute"], [1000, "second"]];
+const UNITS: [number, string][] = [
+  [86_400_000, "day"],
+  [3_600_000, "hour"],
+  [60_000, "minute"],
+  [1000, "second"],
+];
 
 /** "7 days", "90 minutes", "1500 ms": the largest unit that divides the duration. */
 export function describeDuration(ms: number): string {
@@ -29,7 +34,8 @@ export function describeDuration(ms: number): string {
   return `${ms} ms`;
 }
 
-const expiredWhen = (b: BatchRow) => `expired at ${iso(b.expires_at)} (batches are kept ${describeDuration(b.expires_at - b.created_at)} after they are created)`;
+const expiredWhen = (b: BatchRow) =>
+  `expired at ${iso(b.expires_at)} (batches are kept ${describeDuration(b.expires_at - b.created_at)} after they are created)`;
 
 /** The batch under this id when it has expired at `now`: the expired row, or, once swept, its tombstone. */
 export function expiredBatch(db: Db, ws: string, batchId: string, now: number): BatchRow | undefined {
@@ -40,14 +46,25 @@ export function expiredBatch(db: Db, ws: string, batchId: string, now: number): 
 
 /** The 404 every read of an expired batch answers. `lead` names what was asked for, e.g. `Input batch "x" in workspace "w"`. */
 export function batchExpired(lead: string, b: BatchRow, hint?: string): ApiError {
-  return new ApiError(404, "batch-expired", `${lead} ${expiredWhen(b)}; its files are no longer available`, undefined,
-    hint ?? "Stage the data again: the next upload to this batch id starts a new batch. GET /data-staging/v1/external/{workspace}/batches lists the batches still available.");
+  return new ApiError(
+    404,
+    "batch-expired",
+    `${lead} ${expiredWhen(b)}; its files are no longer available`,
+    undefined,
+    hint ??
+      "Stage the data again: the next upload to this batch id starts a new batch. GET /data-staging/v1/external/{workspace}/batches lists the batches still available.",
+  );
 }
 
 /** The input batch a job starts from: refused with the expired 404 when it expired (for the job's checkInput). */
 export function assertInputNotExpired(emu: { db: Db; clock: Clock }, ws: string, batchId: string): void {
   const b = expiredBatch(emu.db, ws, batchId, emu.clock.now());
-  if (b) throw batchExpired(`Input batch "${batchId}" in workspace "${ws}"`, b, `Stage the input again (an upload to batch id "${batchId}" starts a new batch) and start the job once GET .../count is above 0.`);
+  if (b)
+    throw batchExpired(
+      `Input batch "${batchId}" in workspace "${ws}"`,
+      b,
+      `Stage the input again (an upload to batch id "${batchId}" starts a new batch) and start the job once GET .../count is above 0.`,
+    );
 }
 
 /** A restart reads the job's input and adds to its output batches: 409 when any of them expired. */
@@ -58,8 +75,13 @@ export function assertJobBatchesLive(emu: { db: Db; clock: Clock }, ws: string, 
   for (const [role, batchId] of [...(input ? [["input", input]] : []), ...outputs.map((o) => ["output", o])]) {
     const b = expiredBatch(emu.db, ws, batchId, now);
     if (b) {
-      throw new ApiError(409, "batch-expired", `Job "${job.job_id}" cannot be restarted: its ${role} batch "${batchId}" ${expiredWhen(b)}`, undefined,
-        "Stage the input again and start a new job (with a new job id).");
+      throw new ApiError(
+        409,
+        "batch-expired",
+        `Job "${job.job_id}" cannot be restarted: its ${role} batch "${batchId}" ${expiredWhen(b)}`,
+        undefined,
+        "Stage the input again and start a new job (with a new job id).",
+      );
     }
   }
 }
@@ -76,8 +98,13 @@ export function retireExpired(db: Db, b: BatchRow): void {
   }
   const job = jobHoldingBatch(db, b.workspace_id, b.batch_id);
   if (job) {
-    throw new ApiError(409, "batch-expired", `Batch "${b.batch_id}" ${expiredWhen(b)}, but job "${job}" still uses it; it cannot be replaced by a new batch until that job ends`, undefined,
-      "Wait for the job to finish (or abort it), or stage the data under a new batch id.");
+    throw new ApiError(
+      409,
+      "batch-expired",
+      `Batch "${b.batch_id}" ${expiredWhen(b)}, but job "${job}" still uses it; it cannot be replaced by a new batch until that job ends`,
+      undefined,
+      "Wait for the job to finish (or abort it), or stage the data under a new batch id.",
+    );
   }
   retireBatch(db, b);
 }

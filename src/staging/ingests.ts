@@ -37,8 +37,11 @@ function hashOf(text: string, algo: "sha256" | "md5"): string {
 /** 400 when the ingest's notificationsURL would call the emulator's own control API (a webhook loop). */
 function checkNotificationsUrl(emu: Emulator, url: string | undefined): void {
   if (url === undefined || !pointsAtControlApi(url, emu)) return;
-  throw badRequest(`Invalid notificationsURL: ${CONTROL_API_LOOP}`, [{ field: "notificationsURL", problem: "points at the emulator's own control API", received: url }],
-    "Point notificationsURL at your own endpoint, or at the built-in receiver: POST /_emulator/receiver/{name} stores every delivery for GET.");
+  throw badRequest(
+    `Invalid notificationsURL: ${CONTROL_API_LOOP}`,
+    [{ field: "notificationsURL", problem: "points at the emulator's own control API", received: url }],
+    "Point notificationsURL at your own endpoint, or at the built-in receiver: POST /_emulator/receiver/{name} stores every delivery for GET.",
+  );
 }
 
 function startIngest(emu: Emulator, ws: string, batchId: string, req: IngestRequest): StartedIngest {
@@ -125,8 +128,15 @@ export function ingestVideoReferences(emu: Emulator, ws: string, batchId: string
 export function ingestRoboql(emu: Emulator, ws: string, batchId: string, body: RoboqlBodyT): StartedIngest & { message: string } {
   const canonical = JSON.stringify({ kind: "roboql", query: body.query });
   const started = startIngest(emu, ws, batchId, {
-    kind: "roboql", target: BULK_IMAGES, canonical, ingestId: body.ingestId, displayName: body.displayName,
-    notificationsURL: body.notificationsURL, notificationCategories: body.notificationCategories, shardKind: "roboql", payloads: [{ query: body.query }],
+    kind: "roboql",
+    target: BULK_IMAGES,
+    canonical,
+    ingestId: body.ingestId,
+    displayName: body.displayName,
+    notificationsURL: body.notificationsURL,
+    notificationCategories: body.notificationCategories,
+    shardKind: "roboql",
+    payloads: [{ query: body.query }],
   });
   return { ...started, message: ROBOQL_NOT_EMULATED };
 }

@@ -25,7 +25,10 @@ export function requireBatch(emu: Core, ws: string, batchId: string): BatchRow {
   if (b && b.expires_at > now) return b;
   const expired = expiredBatch(emu.db, ws, batchId, now);
   if (expired) throw batchExpired(`Batch "${batchId}" in workspace "${ws}"`, expired);
-  throw notFound(`Batch "${batchId}" not found in workspace "${ws}"`, "Batches are created by their first upload; list them with GET /data-staging/v1/external/{workspace}/batches.");
+  throw notFound(
+    `Batch "${batchId}" not found in workspace "${ws}"`,
+    "Batches are created by their first upload; list them with GET /data-staging/v1/external/{workspace}/batches.",
+  );
 }
 
 export function batchesPage(emu: Core, ws: string, q: PageQuery): Page<"batches", BatchJson> {

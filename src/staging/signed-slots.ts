@@ -42,7 +42,17 @@ function createSlot(emu: Emulator, ws: string, batchId: string, displayName: str
   const now = emu.clock.now();
   const token = crypto.randomBytes(24).toString("hex");
   const shardId = req.kind === "shard" ? emu.ids.uuid() : null;
-  const slot: UploadSlotRow = { token, workspace_id: ws, batch_id: batchId, kind: req.kind, file_name: req.fileName, shard_id: shardId, max_size: req.maxSize, expires_at: now + UPLOAD_URL_TTL_MS, used_at: null };
+  const slot: UploadSlotRow = {
+    token,
+    workspace_id: ws,
+    batch_id: batchId,
+    kind: req.kind,
+    file_name: req.fileName,
+    shard_id: shardId,
+    max_size: req.maxSize,
+    expires_at: now + UPLOAD_URL_TTL_MS,
+    used_at: null,
+  };
   emu.db.transaction(() => {
     ensureBatch(emu.db, ws, batchId, req.target, displayName, now);
     insertUploadSlot(emu.db, slot);
@@ -62,8 +72,12 @@ export function createVideoSlot(emu: Emulator, ws: string, batchId: string, q: {
 export function createShardSlot(emu: Emulator, ws: string, batchId: string, displayName: string | undefined) {
   const slot = createSlot(emu, ws, batchId, displayName, { kind: "shard", target: BULK_IMAGES, maxSize: MAX_SHARD_BYTES, fileName: null });
   return {
-    shardId: slot.shardId!, uploadURL: slot.uploadURL, method: "PUT" as const, extensionHeaders: slot.extensionHeaders,
-    maxNumberOfImages: MAX_IMAGES_PER_SHARD, maxShardSize: MAX_SHARD_BYTES,
+    shardId: slot.shardId!,
+    uploadURL: slot.uploadURL,
+    method: "PUT" as const,
+    extensionHeaders: slot.extensionHeaders,
+    maxNumberOfImages: MAX_IMAGES_PER_SHARD,
+    maxShardSize: MAX_SHARD_BYTES,
   };
 }
 
@@ -98,7 +112,10 @@ function usableSlot(emu: Emulator, put: SignedPut): UploadSlotRow {
 function claimSlot(emu: Emulator, put: SignedPut, now: number): void {
   if (storeGeneration(emu.db) !== put.generation) throw beforeReset("upload");
   if (!markUploadSlotUsed(emu.db, put.token, now)) {
-    throw notFound("This upload URL no longer exists: its workspace was reset (or the batch expired) while the body was being sent; nothing was stored", "Request a new upload URL.");
+    throw notFound(
+      "This upload URL no longer exists: its workspace was reset (or the batch expired) while the body was being sent; nothing was stored",
+      "Request a new upload URL.",
+    );
   }
 }
 
@@ -114,12 +131,20 @@ export async function receiveSignedPut(emu: Emulator, put: SignedPut): Promise<v
   checkExtensionHeaders(put, slot);
   const got = await receiveBodyToTemp(put.body, emu.blobs, slot.max_size, slot.kind === "video" ? "The video" : "The shard archive");
   try {
-    if (got.size === 0) throw badRequest(`The upload body is empty: PUT the ${slot.kind === "video" ? "video" : ".tar archive"} bytes (e.g. curl --upload-file <path>)`);
+    if (got.size === 0)
+      throw badRequest(`The upload body is empty: PUT the ${slot.kind === "video" ? "video" : ".tar archive"} bytes (e.g. curl --upload-file <path>)`);
     const now = emu.clock.now();
     const claim = () => claimSlot(emu, put, now);
     if (slot.kind === "video") {
       const mediaType = videoMediaType(emu.blobs.tempHead(got.tmp), slot.file_name ?? "");
-      const f: UploadedFile = { ws: slot.workspace_id, batchId: slot.batch_id, target: VIDEOS, fileName: slot.file_name ?? slot.token, contentType: "video", mediaType };
+      const f: UploadedFile = {
+        ws: slot.workspace_id,
+        batchId: slot.batch_id,
+        target: VIDEOS,
+        fileName: slot.file_name ?? slot.token,
+        contentType: "video",
+        mediaType,
+      };
       // A video of the same name (the earlier body) is replaced in the same transaction.
       await commitUploadedFile(emu, got, f, now, claim);
     } else {
@@ -144,9 +169,20 @@ async function commitShardBody(emu: Emulator, slot: UploadSlotRow, got: TempFile
     const reopened = reopenShardUpload(emu.db, shardId, payload, now);
     if (reopened) return reopened.previousTarBlob;
     insertShard(emu.db, {
-      shard_id: shardId, workspace_id: slot.workspace_id, batch_id: slot.batch_id, ingest_id: null, kind: "tar-upload",
-      status_name: "uploaded", status_type: "info", objects_count: 0, status_metadata: null, notifications_url: null, notification_categories: null,
-      payload, created_at: now, event_at: now,
+      shard_id: shardId,
+      workspace_id: slot.workspace_id,
+      batch_id: slot.batch_id,
+      ingest_id: null,
+      kind: "tar-upload",
+      status_name: "uploaded",
+      status_type: "info",
+      objects_count: 0,
+      status_metadata: null,
+      notifications_url: null,
+      notification_categories: null,
+      payload,
+      created_at: now,
+      event_at: now,
     });
     return null;
   });

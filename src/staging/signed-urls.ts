@@ -71,7 +71,14 @@ export function beforeReset(kind: "download" | "upload") {
 export function checkSignature(emu: Core, method: string, url: URL): void {
   const check = verify(emu.signingSecret, method, url.pathname, url.searchParams, emu.clock.now());
   if (!check.ok) {
-    const why = { missing: "has no signature", malformed: "has a malformed signature", invalid: "has a signature that does not match", expired: "has expired" }[check.reason];
-    throw forbidden(`Signed URL ${why}`, check.reason === "expired" ? "Signed URLs are valid for a limited time: list the batch again for fresh URLs." : "Use the URL exactly as the API returned it.");
+    const why = { missing: "has no signature", malformed: "has a malformed signature", invalid: "has a signature that does not match", expired: "has expired" }[
+      check.reason
+    ];
+    throw forbidden(
+      `Signed URL ${why}`,
+      check.reason === "expired"
+        ? "Signed URLs are valid for a limited time: list the batch again for fresh URLs."
+        : "Use the URL exactly as the API returned it.",
+    );
   }
 }

@@ -14,7 +14,11 @@ export interface BatchTarget {
 }
 
 export const SINGLE_IMAGES: BatchTarget = { type: "simple-batch", content: "images", what: "single-image uploads (upload/image)" };
-export const BULK_IMAGES: BatchTarget = { type: "sharded-batch", content: "images", what: "bulk image ingests (bulk-upload/image-files, image-references, roboql-ingest)" };
+export const BULK_IMAGES: BatchTarget = {
+  type: "sharded-batch",
+  content: "images",
+  what: "bulk image ingests (bulk-upload/image-files, image-references, roboql-ingest)",
+};
 export const VIDEOS: BatchTarget = { type: "simple-batch", content: "videos", what: "video uploads (upload/video, bulk-upload/video-references)" };
 
 function describeBatch(b: BatchRow): string {

@@ -55,8 +55,18 @@ export async function commitUploadedFile(emu: Core, got: TempFile, f: UploadedFi
     claim?.();
     ensureBatch(emu.db, f.ws, f.batchId, f.target, f.displayName, now);
     return upsertFile(emu.db, {
-      workspace_id: f.ws, batch_id: f.batchId, part_name: "", file_name: f.fileName, content_type: f.contentType, nested_content_type: null, shard_id: null,
-      blob, size: got.size, sha256: got.sha256, media_type: f.mediaType, created_at: now,
+      workspace_id: f.ws,
+      batch_id: f.batchId,
+      part_name: "",
+      file_name: f.fileName,
+      content_type: f.contentType,
+      nested_content_type: null,
+      shard_id: null,
+      blob,
+      size: got.size,
+      sha256: got.sha256,
+      media_type: f.mediaType,
+      created_at: now,
     }).replacedBlob;
   });
   if (replaced) emu.blobs.remove(replaced);
@@ -69,7 +79,10 @@ export async function uploadImage(emu: Core, up: ImageUpload): Promise<void> {
   checkBatchTarget(emu.db, up.ws, up.batchId, SINGLE_IMAGES);
   const declared = up.body.declaredLength;
   if (declared !== null && declared > MAX_IMAGE_BYTES + MULTIPART_OVERHEAD_BYTES) {
-    throw tooLarge(`The request body is ${formatBytes(declared)}; a single image may be at most ${formatBytes(MAX_IMAGE_BYTES)}`, "Resize or recompress the image; the staging service refuses single images over 20 MiB.");
+    throw tooLarge(
+      `The request body is ${formatBytes(declared)}; a single image may be at most ${formatBytes(MAX_IMAGE_BYTES)}`,
+      "Resize or recompress the image; the staging service refuses single images over 20 MiB.",
+    );
   }
   const source = up.body.open();
   if (!source) throw badRequest("The request has no body: send the image as multipart/form-data", undefined, 'e.g. curl -F "image.jpg=@/path/to/image.jpg"');
@@ -80,9 +93,23 @@ export async function uploadImage(emu: Core, up: ImageUpload): Promise<void> {
     const received: TempFile = got;
     const detected = sniff(received.head ?? emu.blobs.tempHead(got.tmp));
     if (detected.kind !== "image") {
-      throw new ApiError(400, "unsupported-file-type", `"${fileName}" is not an image: detected ${detected.label}; accepted formats are ${ACCEPTED_IMAGE_FORMATS}`, undefined, "Upload videos with upload/video; other files cannot be staged as images.");
+      throw new ApiError(
+        400,
+        "unsupported-file-type",
+        `"${fileName}" is not an image: detected ${detected.label}; accepted formats are ${ACCEPTED_IMAGE_FORMATS}`,
+        undefined,
+        "Upload videos with upload/video; other files cannot be staged as images.",
+      );
     }
-    const f: UploadedFile = { ws: up.ws, batchId: up.batchId, target: SINGLE_IMAGES, displayName: up.displayName, fileName, contentType: "image", mediaType: detected.mediaType };
+    const f: UploadedFile = {
+      ws: up.ws,
+      batchId: up.batchId,
+      target: SINGLE_IMAGES,
+      displayName: up.displayName,
+      fileName,
+      contentType: "image",
+      mediaType: detected.mediaType,
+    };
     await commitUploadedFile(emu, got, f, emu.clock.now());
   } finally {
     emu.blobs.discard(got.tmp);

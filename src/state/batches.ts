@@ -80,21 +80,29 @@ export function insertBatch(db: Db, row: Omit<BatchRow, "seq" | "expires_at"> & 
 
 /** A page of the batches that have not expired at `now`. */
 export function listBatches(db: Db, ws: string, afterSeq: number, size: number, now: number) {
-  const rows = db.prepare("SELECT * FROM batches WHERE workspace_id = ? AND seq > ? AND expires_at > ? ORDER BY seq LIMIT ?").all(ws, afterSeq, now, size + 1) as BatchRow[];
+  const rows = db
+    .prepare("SELECT * FROM batches WHERE workspace_id = ? AND seq > ? AND expires_at > ? ORDER BY seq LIMIT ?")
+    .all(ws, afterSeq, now, size + 1) as BatchRow[];
   return pageOf(rows, size);
 }
 
 export function countFiles(db: Db, ws: string, batchId: string, partName?: string): number {
-  const row = (partName === undefined
-    ? db.prepare("SELECT COALESCE(SUM(n), 0) AS n FROM file_counts WHERE workspace_id = ? AND batch_id = ?").get(ws, batchId)
-    : db.prepare("SELECT COALESCE(SUM(n), 0) AS n FROM file_counts WHERE workspace_id = ? AND batch_id = ? AND part_name = ?").get(ws, batchId, partName)) as { n: number };
+  const row = (
+    partName === undefined
+      ? db.prepare("SELECT COALESCE(SUM(n), 0) AS n FROM file_counts WHERE workspace_id = ? AND batch_id = ?").get(ws, batchId)
+      : db.prepare("SELECT COALESCE(SUM(n), 0) AS n FROM file_counts WHERE workspace_id = ? AND batch_id = ? AND part_name = ?").get(ws, batchId, partName)
+  ) as { n: number };
   return row.n;
 }
 
 export function listFiles(db: Db, ws: string, batchId: string, partName: string | undefined, afterSeq: number, size: number) {
-  const rows = (partName === undefined
-    ? db.prepare("SELECT * FROM files WHERE workspace_id = ? AND batch_id = ? AND seq > ? ORDER BY seq LIMIT ?").all(ws, batchId, afterSeq, size + 1)
-    : db.prepare("SELECT * FROM files WHERE workspace_id = ? AND batch_id = ? AND part_name = ? AND seq > ? ORDER BY seq LIMIT ?").all(ws, batchId, partName, afterSeq, size + 1)) as FileRow[];
+  const rows = (
+    partName === undefined
+      ? db.prepare("SELECT * FROM files WHERE workspace_id = ? AND batch_id = ? AND seq > ? ORDER BY seq LIMIT ?").all(ws, batchId, afterSeq, size + 1)
+      : db
+          .prepare("SELECT * FROM files WHERE workspace_id = ? AND batch_id = ? AND part_name = ? AND seq > ? ORDER BY seq LIMIT ?")
+          .all(ws, batchId, partName, afterSeq, size + 1)
+  ) as FileRow[];
   return pageOf(rows, size);
 }
 
@@ -103,7 +111,8 @@ export function getFileBySeq(db: Db, seq: number): FileRow | undefined {
 }
 
 export function getFileByName(db: Db, ws: string, batchId: string, partName: string, fileName: string): FileRow | undefined {
-  return db.prepare("SELECT * FROM files WHERE workspace_id = ? AND batch_id = ? AND part_name = ? AND file_name = ?").get(ws, batchId, partName, fileName) as FileRow | undefined;
+  return db.prepare("SELECT * FROM files WHERE workspace_id = ? AND batch_id = ? AND part_name = ? AND file_name = ?").get(ws, batchId, partName, fileName) as
+    FileRow | undefined;
 }
 
 /** Inserts a file, replacing one of the same name in the same part (re-uploads are idempotent). Returns the replaced blob, if any. */

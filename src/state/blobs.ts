@@ -94,7 +94,7 @@ export class BlobStore {
     }
     const dirs = [dir];
     // A folder made just now must be durable in its parent too.
-    if (created) for (let d = dir; d !== path.dirname(created); ) dirs.push((d = path.dirname(d)));
+    if (created) for (let d = dir; d !== path.dirname(created);) dirs.push((d = path.dirname(d)));
     return dirs;
   }
 
@@ -245,9 +245,13 @@ export class BlobStore {
       for (const b of done) this.remove(b);
       throw err;
     }
-    await Promise.all([...dirs].map((d) => fsyncPath(d).catch(() => {
-      // Some filesystems refuse fsync on directories; the file fsyncs already cover the data.
-    })));
+    await Promise.all(
+      [...dirs].map((d) =>
+        fsyncPath(d).catch(() => {
+          // Some filesystems refuse fsync on directories; the file fsyncs already cover the data.
+        }),
+      ),
+    );
     return done;
   }
 

@@ -14,7 +14,8 @@ const tombstoneId = (b: Pick<BatchRow, "batch_id" | "seq">) => `${b.batch_id}${T
 export function latestTombstone(db: Db, ws: string, batchId: string): BatchRow | undefined {
   // "~" sorts after every digit, so this range is exactly "<batchId>~expired~<digits>" (on the unique index).
   const low = `${batchId}${TOMBSTONE_MARK}`;
-  return db.prepare("SELECT * FROM batches WHERE workspace_id = ? AND batch_id > ? AND batch_id < ? ORDER BY seq DESC LIMIT 1").get(ws, low, `${low}~`) as BatchRow | undefined;
+  return db.prepare("SELECT * FROM batches WHERE workspace_id = ? AND batch_id > ? AND batch_id < ? ORDER BY seq DESC LIMIT 1").get(ws, low, `${low}~`) as
+    BatchRow | undefined;
 }
 
 /** A job that is not finished reads the batch (its jobInput) or writes it (an output batch of one of its stages). */
@@ -24,7 +25,9 @@ const HOLDING_JOB = `SELECT j.job_id FROM jobs j WHERE j.workspace_id = b.worksp
 
 /** The id of an unfinished job that still reads or writes this batch (its files stay until that job ends). */
 export function jobHoldingBatch(db: Db, ws: string, batchId: string): string | undefined {
-  return (db.prepare(`SELECT (${HOLDING_JOB} LIMIT 1) FROM (SELECT ? AS workspace_id, ? AS batch_id) b`).pluck().get(ws, batchId) as string | null) ?? undefined;
+  return (
+    (db.prepare(`SELECT (${HOLDING_JOB} LIMIT 1) FROM (SELECT ? AS workspace_id, ? AS batch_id) b`).pluck().get(ws, batchId) as string | null) ?? undefined
+  );
 }
 
 /** Expired at `now`, not held by an unfinished job, and still named as a batch or still holding files or shards. */
@@ -66,7 +69,10 @@ export function sweepBatch(db: Db, b: BatchRow): string[] {
   const id = isTombstoneId(b.batch_id) ? b.batch_id : retireBatch(db, b);
   const files = db.prepare("SELECT blob FROM files WHERE workspace_id = ? AND batch_id = ?").pluck().all(ws, id) as string[];
   // A tar shard not indexed yet still holds its uploaded archive.
-  const tars = db.prepare("SELECT json_extract(payload, '$.tarBlob') FROM shards WHERE workspace_id = ? AND batch_id = ? AND payload LIKE '%tarBlob%'").pluck().all(ws, id) as (string | null)[];
+  const tars = db
+    .prepare("SELECT json_extract(payload, '$.tarBlob') FROM shards WHERE workspace_id = ? AND batch_id = ? AND payload LIKE '%tarBlob%'")
+    .pluck()
+    .all(ws, id) as (string | null)[];
   db.prepare("DELETE FROM files WHERE workspace_id = ? AND batch_id = ?").run(ws, id);
   db.prepare("DELETE FROM shards WHERE workspace_id = ? AND batch_id = ?").run(ws, id);
   db.prepare("DELETE FROM file_counts WHERE workspace_id = ? AND batch_id = ? AND n = 0").run(ws, id);

@@ -45,7 +45,16 @@ interface Item {
   result?: unknown;
 }
 
-export const emptyGroupStats = (): GroupCommitStats => ({ groups: 0, items: 0, failedItems: 0, partialGroups: 0, treeSwaps: 0, largestGroup: 0, lastGroup: 0, sizes: {} });
+export const emptyGroupStats = (): GroupCommitStats => ({
+  groups: 0,
+  items: 0,
+  failedItems: 0,
+  partialGroups: 0,
+  treeSwaps: 0,
+  largestGroup: 0,
+  lastGroup: 0,
+  sizes: {},
+});
 
 const bucketOf = (n: number): string => {
   const i = SIZE_BUCKETS.findIndex((b) => n <= b);

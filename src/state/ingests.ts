@@ -75,7 +75,8 @@ export function listShardsOfIngest(db: Db, ws: string, batchId: string, ingestId
  * archive it named before, or null when the shard does not exist yet.
  */
 export function reopenShardUpload(db: Db, shardId: string, payload: string, now: number): { previousTarBlob: string | null } | null {
-  const row = db.prepare("SELECT json_extract(payload, '$.tarBlob') AS blob FROM shards WHERE shard_id = ?").get(shardId) as { blob: string | null } | undefined;
+  const row = db.prepare("SELECT json_extract(payload, '$.tarBlob') AS blob FROM shards WHERE shard_id = ?").get(shardId) as
+    { blob: string | null } | undefined;
   if (!row) return null;
   db.prepare(
     `UPDATE shards SET payload = ?, status_name = 'uploaded', status_type = 'info', objects_count = 0, status_metadata = NULL,

@@ -95,7 +95,9 @@ export function insertJob(db: Db, row: Omit<JobRow, "seq">): void {
   ).run(row);
 }
 
-export type JobPatch = Partial<Pick<JobRow, "state" | "current_stage" | "error" | "is_terminal" | "last_notification" | "generation" | "overrides" | "machine_ms" | "input_count">>;
+export type JobPatch = Partial<
+  Pick<JobRow, "state" | "current_stage" | "error" | "is_terminal" | "last_notification" | "generation" | "overrides" | "machine_ms" | "input_count">
+>;
 
 export function updateJob(db: Db, ws: string, jobId: string, patch: JobPatch, now: number): void {
   const keys = Object.keys(patch) as (keyof JobPatch)[];
@@ -118,9 +120,11 @@ export function activeJobs(db: Db): Pick<JobRow, "workspace_id" | "job_id">[] {
 }
 
 export function jobKeys(db: Db, ws?: string): Pick<JobRow, "workspace_id" | "job_id">[] {
-  return (ws === undefined
-    ? db.prepare("SELECT workspace_id, job_id FROM jobs").all()
-    : db.prepare("SELECT workspace_id, job_id FROM jobs WHERE workspace_id = ?").all(ws)) as Pick<JobRow, "workspace_id" | "job_id">[];
+  return (
+    ws === undefined
+      ? db.prepare("SELECT workspace_id, job_id FROM jobs").all()
+      : db.prepare("SELECT workspace_id, job_id FROM jobs WHERE workspace_id = ?").all(ws)
+  ) as Pick<JobRow, "workspace_id" | "job_id">[];
 }
 
 /** Forgets a job and everything it recorded (stages, tasks, logs). Output batches are the caller's business. */
@@ -147,7 +151,14 @@ export function insertStage(db: Db, row: StageRow): void {
   ).run(row);
 }
 
-export function updateStage(db: Db, ws: string, jobId: string, stageId: string, patch: Partial<Pick<StageRow, "state" | "status_type" | "notification">>, now: number): void {
+export function updateStage(
+  db: Db,
+  ws: string,
+  jobId: string,
+  stageId: string,
+  patch: Partial<Pick<StageRow, "state" | "status_type" | "notification">>,
+  now: number,
+): void {
   const keys = Object.keys(patch);
   const sets = [...keys.map((k) => `${k} = @${k}`), "last_event_at = @now"].join(", ");
   db.prepare(`UPDATE job_stages SET ${sets} WHERE workspace_id = @ws AND job_id = @jobId AND stage_id = @stageId`).run({ ...patch, now, ws, jobId, stageId });
@@ -165,7 +176,8 @@ export function insertTask(db: Db, row: Omit<TaskRow, "seq">): void {
 }
 
 export function getTask(db: Db, ws: string, jobId: string, stageId: string, taskIndex: number): TaskRow | undefined {
-  return db.prepare("SELECT * FROM job_tasks WHERE workspace_id = ? AND job_id = ? AND stage_id = ? AND task_index = ?").get(ws, jobId, stageId, taskIndex) as TaskRow | undefined;
+  return db.prepare("SELECT * FROM job_tasks WHERE workspace_id = ? AND job_id = ? AND stage_id = ? AND task_index = ?").get(ws, jobId, stageId, taskIndex) as
+    TaskRow | undefined;
 }
 
 export function tasksInState(db: Db, ws: string, jobId: string, stageId: string, state: TaskState, limit = 1000): TaskRow[] {
@@ -233,10 +245,12 @@ export function insertLog(db: Db, row: Omit<LogRow, "seq">): void {
 }
 
 export function listLogs(db: Db, ws: string, jobId: string, severity: Severity | undefined, afterSeq: number, size: number) {
-  const rows = (severity === undefined
-    ? db.prepare("SELECT * FROM job_logs WHERE workspace_id = ? AND job_id = ? AND seq > ? ORDER BY seq LIMIT ?").all(ws, jobId, afterSeq, size + 1)
-    : db
-        .prepare("SELECT * FROM job_logs WHERE workspace_id = ? AND job_id = ? AND severity = ? AND seq > ? ORDER BY seq LIMIT ?")
-        .all(ws, jobId, severity, afterSeq, size + 1)) as LogRow[];
+  const rows = (
+    severity === undefined
+      ? db.prepare("SELECT * FROM job_logs WHERE workspace_id = ? AND job_id = ? AND seq > ? ORDER BY seq LIMIT ?").all(ws, jobId, afterSeq, size + 1)
+      : db
+          .prepare("SELECT * FROM job_logs WHERE workspace_id = ? AND job_id = ? AND severity = ? AND seq > ? ORDER BY seq LIMIT ?")
+          .all(ws, jobId, severity, afterSeq, size + 1)
+  ) as LogRow[];
   return pageOf(rows, size);
 }

@@ -123,7 +123,11 @@ export class Journal {
       this.failing = false;
     } catch (err) {
       this.buffer = rows.concat(this.buffer).slice(-MAX_BUFFERED);
-      if (!this.failing) console.error(`[journal] cannot write request entries (kept in memory, at most ${MAX_BUFFERED}, retried every ${RETRY_AFTER_MS} ms):`, (err as Error)?.message ?? err);
+      if (!this.failing)
+        console.error(
+          `[journal] cannot write request entries (kept in memory, at most ${MAX_BUFFERED}, retried every ${RETRY_AFTER_MS} ms):`,
+          (err as Error)?.message ?? err,
+        );
       this.failing = true;
       this.arm(RETRY_AFTER_MS);
     }
@@ -143,8 +147,22 @@ export class Journal {
     // The journal is diagnostic: it does not need an fsync per flush.
     advisoryWrite(this.db, () => {
       for (const e of rows) {
-        insert.run(e.at, e.method, e.path, e.query, JSON.stringify(e.headers), e.status, e.latencyMs, e.workspace, e.fault ? JSON.stringify(e.fault) : null, e.control ? 1 : 0,
-          e.operation ?? null, jsonOrNull(e.requestBody), jsonOrNull(e.responseHeaders), jsonOrNull(e.responseBody));
+        insert.run(
+          e.at,
+          e.method,
+          e.path,
+          e.query,
+          JSON.stringify(e.headers),
+          e.status,
+          e.latencyMs,
+          e.workspace,
+          e.fault ? JSON.stringify(e.fault) : null,
+          e.control ? 1 : 0,
+          e.operation ?? null,
+          jsonOrNull(e.requestBody),
+          jsonOrNull(e.responseHeaders),
+          jsonOrNull(e.responseBody),
+        );
       }
       this.sincePrune += rows.length;
       // Prune in steps rather than per row: the table may exceed the limit by a few hundred rows.
@@ -201,7 +219,8 @@ export class Journal {
 
   clear(workspace?: string): number {
     this.flush();
-    const res = workspace === undefined ? this.db.prepare("DELETE FROM journal").run() : this.db.prepare("DELETE FROM journal WHERE workspace_id = ?").run(workspace);
+    const res =
+      workspace === undefined ? this.db.prepare("DELETE FROM journal").run() : this.db.prepare("DELETE FROM journal WHERE workspace_id = ?").run(workspace);
     return res.changes;
   }
 
@@ -213,7 +232,9 @@ export class Journal {
       // Every row read lies inside the filter's own after/before bounds, so the cursor narrows them.
       const keyset: JournalFilter = cursor === null ? f : { ...f, [desc ? "beforeSeq" : "afterSeq"]: cursor };
       const [where, args] = whereOf(keyset);
-      const page = this.db.prepare(`SELECT ${columns} FROM journal ${where} ORDER BY seq ${desc ? "DESC" : "ASC"} LIMIT ?`).all(...args, CHUNK_ROWS) as JournalRow[];
+      const page = this.db
+        .prepare(`SELECT ${columns} FROM journal ${where} ORDER BY seq ${desc ? "DESC" : "ASC"} LIMIT ?`)
+        .all(...args, CHUNK_ROWS) as JournalRow[];
       if (!page.length) return;
       cursor = page[page.length - 1].seq;
       yield f.pathTest || f.rowTest ? page.filter((r) => (!f.pathTest || f.pathTest(r.path)) && (!f.rowTest || f.rowTest(r))) : page;

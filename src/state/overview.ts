@@ -24,7 +24,9 @@ export function allBatches(db: Db): BatchRow[] {
 }
 
 export function fileCountsByPart(db: Db): PartFileCount[] {
-  return db.prepare("SELECT workspace_id AS w, batch_id AS b, part_name AS p, COUNT(*) AS n FROM files GROUP BY workspace_id, batch_id, part_name").all() as PartFileCount[];
+  return db
+    .prepare("SELECT workspace_id AS w, batch_id AS b, part_name AS p, COUNT(*) AS n FROM files GROUP BY workspace_id, batch_id, part_name")
+    .all() as PartFileCount[];
 }
 
 export function allPartNames(db: Db): { w: string; b: string; p: string }[] {
@@ -32,7 +34,11 @@ export function allPartNames(db: Db): { w: string; b: string; p: string }[] {
 }
 
 export function shardStatusCounts(db: Db): ShardStatusCount[] {
-  return db.prepare("SELECT workspace_id AS w, batch_id AS b, status_name AS s, status_type AS t, COUNT(*) AS n, SUM(objects_count) AS objects FROM shards GROUP BY workspace_id, batch_id, status_name, status_type").all() as ShardStatusCount[];
+  return db
+    .prepare(
+      "SELECT workspace_id AS w, batch_id AS b, status_name AS s, status_type AS t, COUNT(*) AS n, SUM(objects_count) AS objects FROM shards GROUP BY workspace_id, batch_id, status_name, status_type",
+    )
+    .all() as ShardStatusCount[];
 }
 
 /** Per stage of one job: tasks finished with success, and the summed fraction of the others that report progress (0..1 or 0..100). */

@@ -11,9 +11,11 @@ export function decodeToken(token: string | undefined | null): number {
   const raw = Buffer.from(token, "base64url").toString();
   const m = /^v1:(\d{1,15})$/.exec(raw);
   if (!m) {
-    throw badRequest(`Invalid nextPageToken: "${token.slice(0, 80)}" was not produced by this API`, [
-      { field: "nextPageToken", problem: "unknown or malformed page token", received: token.slice(0, 80) },
-    ], "Pass the nextPageToken value from the previous page unchanged, or omit it for the first page.");
+    throw badRequest(
+      `Invalid nextPageToken: "${token.slice(0, 80)}" was not produced by this API`,
+      [{ field: "nextPageToken", problem: "unknown or malformed page token", received: token.slice(0, 80) }],
+      "Pass the nextPageToken value from the previous page unchanged, or omit it for the first page.",
+    );
   }
   return Number(m[1]);
 }

@@ -13,7 +13,10 @@ export interface ReceivedRow {
 
 /** Stores one delivery; returns its seq. */
 export function insertReceived(db: Db, d: Omit<ReceivedRow, "seq">): number {
-  return Number(db.prepare("INSERT INTO receiver_deliveries (name, at, method, headers, body, status) VALUES (@name, @at, @method, @headers, @body, @status)").run(d).lastInsertRowid);
+  return Number(
+    db.prepare("INSERT INTO receiver_deliveries (name, at, method, headers, body, status) VALUES (@name, @at, @method, @headers, @body, @status)").run(d)
+      .lastInsertRowid,
+  );
 }
 
 /** Deliveries of one receiver with seq greater than `afterSeq`, oldest first. */

@@ -21,7 +21,9 @@ export interface ShardRow {
 }
 
 export function listShards(db: Db, ws: string, batchId: string, afterSeq: number, size: number) {
-  const rows = db.prepare("SELECT * FROM shards WHERE workspace_id = ? AND batch_id = ? AND seq > ? ORDER BY seq LIMIT ?").all(ws, batchId, afterSeq, size + 1) as ShardRow[];
+  const rows = db
+    .prepare("SELECT * FROM shards WHERE workspace_id = ? AND batch_id = ? AND seq > ? ORDER BY seq LIMIT ?")
+    .all(ws, batchId, afterSeq, size + 1) as ShardRow[];
   return pageOf(rows, size);
 }
 

@@ -58,7 +58,9 @@ export function selectRows(db: Db, t: TableInfo): Record<string, unknown>[] {
 export function insertRow(db: Db, t: TableInfo, row: Record<string, unknown>): boolean {
   const cols = Object.keys(row).filter((c) => t.columns.includes(c));
   if (!cols.length) return false;
-  db.prepare(`INSERT INTO ${quoteIdent(t.name)} (${cols.map(quoteIdent).join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`).run(...cols.map((c) => sqlValue(row[c])));
+  db.prepare(`INSERT INTO ${quoteIdent(t.name)} (${cols.map(quoteIdent).join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`).run(
+    ...cols.map((c) => sqlValue(row[c])),
+  );
   return true;
 }
 

@@ -86,7 +86,9 @@ export type AttemptOutcome = { state: "delivered" } | { state: "failed" } | { st
 /** Records one attempt and its outcome in one transaction. */
 export function recordWebhookAttempt(db: Db, a: Omit<AttemptRow, "seq">, outcome: AttemptOutcome): void {
   db.transaction(() => {
-    db.prepare("INSERT INTO webhook_attempts (webhook_id, attempt, at, url, status, error, latency_ms, body) VALUES (@webhook_id, @attempt, @at, @url, @status, @error, @latency_ms, @body)").run(a);
+    db.prepare(
+      "INSERT INTO webhook_attempts (webhook_id, attempt, at, url, status, error, latency_ms, body) VALUES (@webhook_id, @attempt, @at, @url, @status, @error, @latency_ms, @body)",
+    ).run(a);
     if (outcome.state === "pending") db.prepare("UPDATE webhooks SET next_attempt_at = ? WHERE id = ?").run(outcome.retryAt, a.webhook_id);
     else db.prepare("UPDATE webhooks SET state = ? WHERE id = ?").run(outcome.state, a.webhook_id);
   })();
@@ -120,7 +122,9 @@ export function attemptsOf(db: Db, webhookId: string): AttemptRow[] {
 
 /** Number of deliveries in each state. */
 export function webhookStateCounts(db: Db): Record<string, number> {
-  return Object.fromEntries((db.prepare("SELECT state, COUNT(*) AS n FROM webhooks GROUP BY state").all() as { state: string; n: number }[]).map((r) => [r.state, r.n]));
+  return Object.fromEntries(
+    (db.prepare("SELECT state, COUNT(*) AS n FROM webhooks GROUP BY state").all() as { state: string; n: number }[]).map((r) => [r.state, r.n]),
+  );
 }
 
 /** Deletes the attempts of one workspace's deliveries (they are keyed by webhook id only). */

@@ -33,7 +33,10 @@ export function setInternalId(db: Db, workspaceId: string, internalId: string): 
 export function ensureWorkspace(db: Db, workspaceId: string, apiKey: string | undefined, now: number): void {
   db.prepare("INSERT OR IGNORE INTO workspaces (id, created_at) VALUES (?, ?)").run(workspaceId, now);
   if (apiKey !== undefined) {
-    db.prepare("INSERT INTO api_keys (key, workspace_id) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET workspace_id = excluded.workspace_id").run(apiKey, workspaceId);
+    db.prepare("INSERT INTO api_keys (key, workspace_id) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET workspace_id = excluded.workspace_id").run(
+      apiKey,
+      workspaceId,
+    );
   }
 }
 
@@ -58,7 +61,8 @@ export function cachedKeyLookup(db: Db): (apiKey: string) => string | undefined 
     known.clear();
     return null;
   });
-  for (const op of ["INSERT", "UPDATE", "DELETE"]) db.exec(`CREATE TEMP TRIGGER ${fn}_${op.toLowerCase()} AFTER ${op} ON main.api_keys BEGIN SELECT ${fn}(); END`);
+  for (const op of ["INSERT", "UPDATE", "DELETE"])
+    db.exec(`CREATE TEMP TRIGGER ${fn}_${op.toLowerCase()} AFTER ${op} ON main.api_keys BEGIN SELECT ${fn}(); END`);
   return (apiKey) => {
     const hit = known.get(apiKey);
     if (hit !== undefined) return hit;

@@ -28,9 +28,31 @@ beforeAll(async () => {
   // A batch with a file, so id-bearing routes have something real to find.
   const e = emu.emulator;
   const now = e.clock.now();
-  insertBatch(e.db, { workspace_id: emu.workspace, batch_id: BATCH, display_name: BATCH, batch_type: "simple-batch", content_type: "images", origin: "user", created_at: now, expires_at: now + BATCH_RETENTION_MS });
+  insertBatch(e.db, {
+    workspace_id: emu.workspace,
+    batch_id: BATCH,
+    display_name: BATCH,
+    batch_type: "simple-batch",
+    content_type: "images",
+    origin: "user",
+    created_at: now,
+    expires_at: now + BATCH_RETENTION_MS,
+  });
   const blob = e.store.blobs.write("files", png(1));
-  upsertFile(e.db, { workspace_id: emu.workspace, batch_id: BATCH, part_name: "", file_name: "one.png", content_type: "image", nested_content_type: null, shard_id: null, blob: blob.blob, size: blob.size, sha256: blob.sha256, media_type: "image/png", created_at: now });
+  upsertFile(e.db, {
+    workspace_id: emu.workspace,
+    batch_id: BATCH,
+    part_name: "",
+    file_name: "one.png",
+    content_type: "image",
+    nested_content_type: null,
+    shard_id: null,
+    blob: blob.blob,
+    size: blob.size,
+    sha256: blob.sha256,
+    media_type: "image/png",
+    created_at: now,
+  });
   const r = await emu.call("GET", "/openapi.json", { apiKey: null });
   doc = r.json;
   // Controls that change behaviour on purpose (faults, reset, clock) are fuzzed only with GET here.
@@ -38,23 +60,59 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const byStatus = [...stats.byStatus].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}:${n}`).join(" ");
-  console.log(`[fuzz] ${stats.cases} generated requests over ${ops?.length ?? 0} operations (${byStatus}); ${stats.rejectedChecked} rejections checked for unchanged state; ${stats.rawCases} raw-socket cases`);
+  const byStatus = [...stats.byStatus]
+    .sort((a, b) => a[0] - b[0])
+    .map(([s, n]) => `${s}:${n}`)
+    .join(" ");
+  console.log(
+    `[fuzz] ${stats.cases} generated requests over ${ops?.length ?? 0} operations (${byStatus}); ${stats.rejectedChecked} rejections checked for unchanged state; ${stats.rawCases} raw-socket cases`,
+  );
   await emu?.close();
 });
 
 // ---- generators ----------------------------------------------------------------------------------
 
 // Mostly under Node's 16 KiB header limit (so the app sees them), sometimes far over it.
-const hugeString = fc.oneof({ arbitrary: fc.integer({ min: 2_000, max: 12_000 }), weight: 4 }, { arbitrary: fc.integer({ min: 20_000, max: 70_000 }), weight: 1 }).map((n) => "a".repeat(n));
+const hugeString = fc
+  .oneof({ arbitrary: fc.integer({ min: 2_000, max: 12_000 }), weight: 4 }, { arbitrary: fc.integer({ min: 20_000, max: 70_000 }), weight: 1 })
+  .map((n) => "a".repeat(n));
 const weirdString = fc.oneof(
   fc.string(),
   fc.string({ unit: "binary", maxLength: 40 }),
   fc.string({ unit: "grapheme", maxLength: 40 }),
-  fc.constantFrom("..", "../..", "%2e%2e", "a/b", "a\\b", "\u0000", "\u202e", "💥", " ", "", "null", "-1", "1e309", "NaN", "0x10", "true", "[]", "{}", "UPPER", "a".repeat(65)),
+  fc.constantFrom(
+    "..",
+    "../..",
+    "%2e%2e",
+    "a/b",
+    "a\\b",
+    "\u0000",
+    "\u202e",
+    "💥",
+    " ",
+    "",
+    "null",
+    "-1",
+    "1e309",
+    "NaN",
+    "0x10",
+    "true",
+    "[]",
+    "{}",
+    "UPPER",
+    "a".repeat(65),
+  ),
   hugeString,
 );
-const wrongType = fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.jsonValue(), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue(), { maxKeys: 3 }), weirdString);
+const wrongType = fc.oneof(
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.jsonValue(), { maxLength: 3 }),
+  fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue(), { maxKeys: 3 }),
+  weirdString,
+);
 
 type BodyPlan =
   | { kind: "none" }
@@ -83,7 +141,15 @@ const bodyPlan: fc.Arbitrary<BodyPlan> = fc.oneof(
   fc.record({
     kind: fc.constant("bytes" as const),
     data: fc.uint8Array({ maxLength: 2048 }),
-    contentType: fc.constantFrom("application/octet-stream", "text/plain", "application/xml", "application/json", "image/png", "application/x-www-form-urlencoded", ""),
+    contentType: fc.constantFrom(
+      "application/octet-stream",
+      "text/plain",
+      "application/xml",
+      "application/json",
+      "image/png",
+      "application/x-www-form-urlencoded",
+      "",
+    ),
   }),
 );
 
@@ -98,8 +164,14 @@ const casePlan = fc.record({
   extraQuery: fc.option(fc.tuple(fc.string({ maxLength: 10 }), weirdString), { nil: undefined }),
   keyMode: fc.nat({ max: 19 }),
   body: bodyPlan,
-  contentTypeOverride: fc.option(fc.constantFrom("text/plain", "application/json; charset=utf-16", "multipart/form-data", "application/x-www-form-urlencoded", "image/png", "*/*"), { nil: undefined }),
-  extraHeader: fc.option(fc.tuple(fc.constantFrom("x-fuzz", "accept", "accept-encoding", "range", "if-none-match", "x-forwarded-for"), fc.stringMatching(/^[\x21-\x7e]{0,60}$/)), { nil: undefined }),
+  contentTypeOverride: fc.option(
+    fc.constantFrom("text/plain", "application/json; charset=utf-16", "multipart/form-data", "application/x-www-form-urlencoded", "image/png", "*/*"),
+    { nil: undefined },
+  ),
+  extraHeader: fc.option(
+    fc.tuple(fc.constantFrom("x-fuzz", "accept", "accept-encoding", "range", "if-none-match", "x-forwarded-for"), fc.stringMatching(/^[\x21-\x7e]{0,60}$/)),
+    { nil: undefined },
+  ),
 });
 
 function multipartBody(variant: string, name: string): { body: Buffer; contentType: string } {
@@ -164,7 +236,8 @@ function buildRequest(plan: CasePlan) {
     const mode = plan.pathModes[i % plan.pathModes.length];
     // Lone surrogates cannot be percent-encoded; a client could not send them either.
     const v = wellFormed(valueFor(mode, valid[name] ?? "x", plan.pathGarbage, name === "workspace" ? 8 : 6));
-    const enc = plan.rawPathGarbage && mode >= 8 ? v.replace(/[?#%\s\u0000-\u001f\u007f-\u{10ffff}]/gu, (ch: string) => encodeURIComponent(ch)) : encodeURIComponent(v);
+    const enc =
+      plan.rawPathGarbage && mode >= 8 ? v.replace(/[?#%\s\u0000-\u001f\u007f-\u{10ffff}]/gu, (ch: string) => encodeURIComponent(ch)) : encodeURIComponent(v);
     pathname = pathname.replace(`{${name}}`, enc || "%20");
   });
   const url = new URL(emu.url + pathname);
@@ -172,7 +245,7 @@ function buildRequest(plan: CasePlan) {
     if (q.name === "api_key") return;
     const m = plan.query[i % plan.query.length];
     if (m.mode === 0) return;
-    const v = m.mode === 1 ? String(sample(doc, q.schema) ?? "1") : m.value;
+    const v = m.mode === 1 ? JSON.stringify(sample(doc, q.schema) ?? 1).replace(/^"|"$/g, "") : m.value;
     url.searchParams.append(q.name, v);
     if (m.mode === 4) url.searchParams.append(q.name, m.value);
   });
@@ -252,7 +325,8 @@ describe("fuzz: every published operation", () => {
           expect(typeof json.message, where).toBe("string");
           expect(json.error?.status, where).toBe(res.statusCode);
           const after = stateDigest(emu.emulator.db, dataRoot);
-          if (after !== before) throw new Error(`state changed by a rejected request (${changedParts(beforeParts, stateParts(emu.emulator.db, dataRoot)).join("; ")}): ${where}`);
+          if (after !== before)
+            throw new Error(`state changed by a rejected request (${changedParts(beforeParts, stateParts(emu.emulator.db, dataRoot)).join("; ")}): ${where}`);
           stats.rejectedChecked++;
         }
       }),
@@ -261,7 +335,9 @@ describe("fuzz: every published operation", () => {
     // fast-check's own report prints the whole counterexample (huge strings included): keep it short.
     if (outcome.failed) {
       const cause = String((outcome.errorInstance as Error)?.message ?? outcome.errorInstance).slice(0, 1500);
-      throw new Error(`fuzz case failed after ${outcome.numRuns} runs (seed ${outcome.seed}, path ${outcome.counterexamplePath}; rerun with FUZZ_SEED=${outcome.seed}): ${cause}`);
+      throw new Error(
+        `fuzz case failed after ${outcome.numRuns} runs (seed ${outcome.seed}, path ${outcome.counterexamplePath}; rerun with FUZZ_SEED=${outcome.seed}): ${cause}`,
+      );
     }
     const health = await emu.call("GET", "/health", { apiKey: null });
     expect(health.status).toBe(200);
@@ -298,16 +374,26 @@ describe("fuzz: malformed HTTP on the wire", () => {
     const dataRoot = emu.emulator.blobs.root.replace(/[/\\]blobs$/, "");
     const before = stateDigest(emu.emulator.db, dataRoot);
     const cases: { payload: string | Buffer; end?: boolean }[] = [
-      { payload: `POST ${upload()} HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 99999999999999\r\n\r\n--b\r\n`, end: true },
-      { payload: `POST ${upload()} HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 10\r\n\r\n--b\r\nContent-Disposition: form-data; name="a.png"; filename="a.png"\r\n\r\nxxxxxxxxxxxxxxxxxxxx` },
+      {
+        payload: `POST ${upload()} HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 99999999999999\r\n\r\n--b\r\n`,
+        end: true,
+      },
+      {
+        payload: `POST ${upload()} HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 10\r\n\r\n--b\r\nContent-Disposition: form-data; name="a.png"; filename="a.png"\r\n\r\nxxxxxxxxxxxxxxxxxxxx`,
+      },
       { payload: `POST ${upload()} HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: -5\r\n\r\n` },
-      { payload: `POST ${upload()} HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\nabc\r\n0\r\n\r\n` },
+      {
+        payload: `POST ${upload()} HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\nabc\r\n0\r\n\r\n`,
+      },
       { payload: `POST ${upload()} HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n` },
       { payload: `GET ${list()} HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(70_000)}\r\n\r\n` },
       { payload: `NOT-A-METHOD /\u0000 HTTP/9.9\r\n\r\n` },
       { payload: Buffer.from([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03]) },
       { payload: `GET ${list()} HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n`, end: true },
-      { payload: `POST ${upload()} HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 1000\r\n\r\n--b\r\nContent-Disposition: form-data; name="a.png"; filename="a.png"\r\n\r\n\x89PNG`, end: true },
+      {
+        payload: `POST ${upload()} HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 1000\r\n\r\n--b\r\nContent-Disposition: form-data; name="a.png"; filename="a.png"\r\n\r\n\x89PNG`,
+        end: true,
+      },
     ];
     for (const c of cases) {
       const reply = await rawExchange(c.payload, { endAfter: c.end });

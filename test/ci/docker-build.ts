@@ -97,13 +97,11 @@ function runShell(command: string, cwd: string, env: Record<string, string>): Pr
   return new Promise((resolve, reject) => {
     const child = spawn("/bin/sh", ["-c", command], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
-    const keep = (d: Buffer) => (out = (out + d).slice(-20_000));
+    const keep = (d: Buffer) => (out = (out + d.toString()).slice(-20_000));
     child.stdout.on("data", keep);
     child.stderr.on("data", keep);
     child.on("error", reject);
-    child.on("exit", (code, signal) =>
-      code === 0 ? resolve() : reject(new DockerBuildError(`"${command}" exited with ${code ?? signal}:\n${out}`)),
-    );
+    child.on("exit", (code, signal) => (code === 0 ? resolve() : reject(new DockerBuildError(`"${command}" exited with ${code ?? signal}:\n${out}`))));
   });
 }
 
@@ -189,7 +187,20 @@ export async function emulateBuild(opts: BuildOptions): Promise<BuildResult> {
       fs.mkdirSync(root, { recursive: true });
       const parent = stages.find((s) => s.name === a[0]);
       if (parent) fs.cpSync(parent.root, root, { recursive: true, verbatimSymlinks: true });
-      stage = { index, name, base: a[0], root, workdir: "/", env: parent ? { ...parent.env } : {}, user: "root", cmd: null, healthcheck: null, volumes: [], expose: [], owners: {} };
+      stage = {
+        index,
+        name,
+        base: a[0],
+        root,
+        workdir: "/",
+        env: parent ? { ...parent.env } : {},
+        user: "root",
+        cmd: null,
+        healthcheck: null,
+        volumes: [],
+        expose: [],
+        owners: {},
+      };
       stages.push(stage);
     } else {
       if (!stage) throw new DockerBuildError(`${text} (line ${line}) comes before any FROM`);
@@ -200,7 +211,8 @@ export async function emulateBuild(opts: BuildOptions): Promise<BuildResult> {
           fs.mkdirSync(hostPath(stage.root, stage.workdir), { recursive: true });
           break;
         case "ENV":
-          for (const p of (ins as unknown as { getProperties(): { getName(): string; getValue(): string | null }[] }).getProperties()) stage.env[p.getName()] = p.getValue() ?? "";
+          for (const p of (ins as unknown as { getProperties(): { getName(): string; getValue(): string | null }[] }).getProperties())
+            stage.env[p.getName()] = p.getValue() ?? "";
           break;
         case "COPY":
           applyCopy(stage, stages, opts, args(ins), flags(ins), label);

@@ -72,14 +72,43 @@ describe("Docker image, emulated build from the exact build context", () => {
   });
 
   it("sends a context without installed, built, data, VCS or Python-venv folders, but with everything the build copies", () => {
-    const banned = [/^node_modules\//, /\/node_modules\//, /^dist\//, /^\.git\//, /^\.emulator-data\//, /^test-results\//, /^bench\/\.peers\//, /(^|\/)\.venv\//, /(^|\/)__pycache__\//, /\.egg-info\//, /(^|\/)\.pytest_cache\//];
-    for (const re of banned) expect(context.files.filter((f) => re.test(f)), String(re)).toEqual([]);
-    for (const f of ["package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json", "scripts/bundle.mjs", "bin/roboflow-batch-emulator.js", "src/cli.ts", "src/dashboard/index.html"]) expect(context.files).toContain(f);
+    const banned = [
+      /^node_modules\//,
+      /\/node_modules\//,
+      /^dist\//,
+      /^\.git\//,
+      /^\.emulator-data\//,
+      /^test-results\//,
+      /^bench\/\.peers\//,
+      /(^|\/)\.venv\//,
+      /(^|\/)__pycache__\//,
+      /\.egg-info\//,
+      /(^|\/)\.pytest_cache\//,
+    ];
+    for (const re of banned)
+      expect(
+        context.files.filter((f) => re.test(f)),
+        String(re),
+      ).toEqual([]);
+    for (const f of [
+      "package.json",
+      "package-lock.json",
+      "tsconfig.json",
+      "tsconfig.build.json",
+      "scripts/bundle.mjs",
+      "bin/roboflow-batch-emulator.js",
+      "src/cli.ts",
+      "src/dashboard/index.html",
+    ])
+      expect(context.files).toContain(f);
     expect(context.bytes).toBeLessThan(50 * 1024 * 1024);
   });
 
   it("has a toolchain build stage and a node:20-bookworm-slim runtime stage that runs as `node`", () => {
-    expect(build.stages.map((s) => [s.name, s.base])).toEqual([["build", "node:20-bookworm-slim"], ["runtime", "node:20-bookworm-slim"]]);
+    expect(build.stages.map((s) => [s.name, s.base])).toEqual([
+      ["build", "node:20-bookworm-slim"],
+      ["runtime", "node:20-bookworm-slim"],
+    ]);
     const f = build.final;
     expect(f.user).toBe("node");
     expect(f.workdir).toBe("/app");
@@ -97,7 +126,10 @@ describe("Docker image, emulated build from the exact build context", () => {
     expect(skipped.map((s) => s.text)).toEqual([expect.stringMatching(/^RUN apt-get update && apt-get install .*python3 make g\+\+/)]);
     const substituted = build.steps.filter((s) => s.outcome === "substituted");
     expect(substituted.every((s) => s.text === "RUN npm rebuild better-sqlite3")).toBe(true);
-    expect(build.steps.filter((s) => s.text.startsWith("RUN npm ci") || s.text.startsWith("RUN npm run build")).map((s) => s.outcome)).toEqual(["done", "done"]);
+    expect(build.steps.filter((s) => s.text.startsWith("RUN npm ci") || s.text.startsWith("RUN npm run build")).map((s) => s.outcome)).toEqual([
+      "done",
+      "done",
+    ]);
   });
 
   it("ships only what runs: built files, production dependencies, the compiled addon and the dashboard's static files", () => {
@@ -105,7 +137,8 @@ describe("Docker image, emulated build from the exact build context", () => {
     expect(fs.readdirSync(app).sort()).toEqual(["bin", "dist", "node_modules", "package.json", "src"]);
     expect(fs.readdirSync(path.join(app, "src"))).toEqual(["dashboard"]);
     for (const f of ["cli.bundle.cjs", "cli.bundle.cjs.cache"]) expect(fs.existsSync(path.join(app, "dist", f)), f).toBe(true);
-    for (const dev of ["typescript", "vitest", "esbuild", "tsx", "playwright-core"]) expect(fs.existsSync(path.join(app, "node_modules", dev)), dev).toBe(false);
+    for (const dev of ["typescript", "vitest", "esbuild", "tsx", "playwright-core"])
+      expect(fs.existsSync(path.join(app, "node_modules", dev)), dev).toBe(false);
     for (const dep of ["hono", "zod", "tar", "better-sqlite3", "undici"]) expect(fs.existsSync(path.join(app, "node_modules", dep)), dep).toBe(true);
     const sqlite = path.join(app, "node_modules", "better-sqlite3");
     expect(fs.readdirSync(path.join(sqlite, "build", "Release"))).toEqual(["better_sqlite3.node"]);
@@ -163,7 +196,9 @@ describe("Docker image, emulated build from the exact build context", () => {
     expect(down.code).toBe(1);
   });
   it("answers the curl lines of ci.yml's smoke test, started as `docker run -p 9010:9010` starts it (no -e) on the same /data", async () => {
-    const ci = parse(fs.readFileSync(path.join(ROOT, ".github/workflows/ci.yml"), "utf8")) as { jobs: { image: { steps: { name?: string; run?: string; env?: Record<string, string> }[] } } };
+    const ci = parse(fs.readFileSync(path.join(ROOT, ".github/workflows/ci.yml"), "utf8")) as {
+      jobs: { image: { steps: { name?: string; run?: string; env?: Record<string, string> }[] } };
+    };
     const smoke = ci.jobs.image.steps.find((s) => s.name === "Smoke test")!;
     // The docker lines need an engine (they run on GitHub); the curl lines run here against the emulated image.
     const lines = smoke.run!.split("\n").filter((l) => /^(curl|printf) /.test(l));
@@ -205,17 +240,24 @@ describe("emulated build failures", () => {
   it("a COPY whose source is not in the build context fails the build, naming the line and the source", async () => {
     const err = await buildWith("COPY nonexistent ./x", "missing").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DockerBuildError);
-    expect((err as Error).message).toMatch(/^COPY nonexistent \.\/x \(Dockerfile line \d+, stage build\): COPY source "nonexistent" is not in the build context/);
+    expect((err as Error).message).toMatch(
+      /^COPY nonexistent \.\/x \(Dockerfile line \d+, stage build\): COPY source "nonexistent" is not in the build context/,
+    );
   });
 
   it("a COPY of something .dockerignore excludes fails the same way, even though the file is in the checkout", async () => {
     expect(fs.existsSync(path.join(ROOT, "node_modules"))).toBe(true);
-    await expect(buildWith("COPY node_modules ./node_modules", "ignored")).rejects.toThrow(/COPY source "node_modules" is not in the build context \(missing, or excluded by \.dockerignore\)/);
+    await expect(buildWith("COPY node_modules ./node_modules", "ignored")).rejects.toThrow(
+      /COPY source "node_modules" is not in the build context \(missing, or excluded by \.dockerignore\)/,
+    );
   });
 
   it("a COPY --from a stage path that the stage never made fails", async () => {
     // A tiny two-stage file of the same shape: no npm work needed to reach the failing COPY.
-    const tiny = "FROM node:20-bookworm-slim AS build\nWORKDIR /app\nCOPY bin ./bin\nFROM node:20-bookworm-slim\nWORKDIR /app\nCOPY --from=build /app/nope ./nope\n";
-    await expect(emulateBuild({ dockerfile: tiny, context: contextDir, workDir: path.join(work, "from"), runEnv: runEnv() })).rejects.toThrow(/COPY source "\/app\/nope" does not exist in stage build/);
+    const tiny =
+      "FROM node:20-bookworm-slim AS build\nWORKDIR /app\nCOPY bin ./bin\nFROM node:20-bookworm-slim\nWORKDIR /app\nCOPY --from=build /app/nope ./nope\n";
+    await expect(emulateBuild({ dockerfile: tiny, context: contextDir, workDir: path.join(work, "from"), runEnv: runEnv() })).rejects.toThrow(
+      /COPY source "\/app\/nope" does not exist in stage build/,
+    );
   });
 });

@@ -48,12 +48,12 @@ export async function startImage(stage: Stage, overrides: Record<string, string>
     ...(ids ?? {}),
   });
   let out = "";
-  const keep = (d: Buffer) => (out = (out + d).slice(-50_000));
-  child.stdout!.on("data", keep);
-  child.stderr!.on("data", keep);
+  const keep = (d: Buffer) => (out = (out + d.toString()).slice(-50_000));
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the image's CMD did not start within ${timeoutMs} ms:\n${out}`)), timeoutMs);
-    child.stdout!.on("data", () => {
+    child.stdout.on("data", () => {
       const m = /listening on (http:\/\/\S+)/.exec(out);
       if (m) {
         clearTimeout(timer);
@@ -92,7 +92,13 @@ export function runHealthcheck(stage: Stage, env: Record<string, string>): Promi
   const timeoutMs = seconds(stage.healthcheck.flags.timeout, 30) * 1000;
   const ids = runAs(stage);
   return new Promise((resolve, reject) => {
-    const child = spawn("/bin/sh", ["-c", stage.healthcheck!.shell], { cwd: hostPath(stage.root, stage.workdir), env, stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs, ...(ids ?? {}) });
+    const child = spawn("/bin/sh", ["-c", stage.healthcheck!.shell], {
+      cwd: hostPath(stage.root, stage.workdir),
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: timeoutMs,
+      ...(ids ?? {}),
+    });
     let output = "";
     child.stdout.on("data", (d) => (output += d));
     child.stderr.on("data", (d) => (output += d));

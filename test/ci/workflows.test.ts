@@ -14,9 +14,23 @@ const CI = read(".github/workflows/ci.yml");
 const RELEASE = read(".github/workflows/release.yml");
 const IMAGE = "ghcr.io/${{ github.repository_owner }}/roboflow-batch-emulator";
 
-interface Step { name?: string; uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string> }
-interface Job { permissions?: Record<string, string>; container?: string; steps: Step[] }
-interface Workflow { on: Record<string, unknown>; permissions?: Record<string, string>; jobs: Record<string, Job> }
+interface Step {
+  name?: string;
+  uses?: string;
+  run?: string;
+  with?: Record<string, unknown>;
+  env?: Record<string, string>;
+}
+interface Job {
+  permissions?: Record<string, string>;
+  container?: string;
+  steps: Step[];
+}
+interface Workflow {
+  on: Record<string, unknown>;
+  permissions?: Record<string, string>;
+  jobs: Record<string, Job>;
+}
 
 const wf = (text: string) => parse(text) as Workflow;
 const uses = (job: Job, action: string) => job.steps.filter((s) => s.uses?.split("@")[0] === action);
@@ -43,7 +57,12 @@ describe("workflow files pass GitHub's workflow parser", () => {
   it("catches broken copies: a misspelt key, a step with both uses and run, a bad expression, an unknown permission, context or job", async () => {
     const broken: [string, string, string, RegExp][] = [
       ["runs-on misspelt", CI, CI.replace("  test:\n    runs-on: ubuntu-latest", "  test:\n    runs-onn: ubuntu-latest"), /Unexpected value 'runs-onn'/],
-      ["uses and run in one step", CI, CI.replace("      - uses: actions/checkout@v4\n", "      - uses: actions/checkout@v4\n        run: echo both\n"), /Unexpected value 'run'/],
+      [
+        "uses and run in one step",
+        CI,
+        CI.replace("      - uses: actions/checkout@v4\n", "      - uses: actions/checkout@v4\n        run: echo both\n"),
+        /Unexpected value 'run'/,
+      ],
       ["unclosed expression", RELEASE, RELEASE.replace("${{ github.actor }}", "${{ github.actor "), /The expression is not closed/],
       ["unknown permission", RELEASE, RELEASE.replace("packages: write", "packagez: write"), /Unexpected value 'packagez'/],
       ["unknown context", RELEASE, RELEASE.replace("${{ github.repository_owner }}", "${{ githubb.repository_owner }}"), /Unrecognized named-value: 'githubb'/],
@@ -123,7 +142,10 @@ describe("README's Docker, docker-compose and GitHub Actions sections", () => {
   const argsOf = (kw: string) => runtime.filter((i) => i.getKeyword() === kw).map((i) => (i.getArgumentsContent() ?? "").trim());
 
   it("name the image release.yml publishes, with the Dockerfile's port and volume", () => {
-    const shell = blocks.filter((b) => b.lang === "bash").map((b) => b.code).join("\n");
+    const shell = blocks
+      .filter((b) => b.lang === "bash")
+      .map((b) => b.code)
+      .join("\n");
     expect(shell).toContain(`docker run --rm -p 9010:9010 -v rf-emu:/data ${published}`);
     expect(shell).toContain("docker build -t roboflow-batch-emulator .");
     expect(argsOf("EXPOSE")).toEqual(["9010"]);
@@ -132,7 +154,9 @@ describe("README's Docker, docker-compose and GitHub Actions sections", () => {
   });
 
   it("the compose file sets what the image test sets (time scale max, public URL http://roboflow:9010) and waits on the healthcheck", () => {
-    const compose = parse(blocks.find((b) => b.lang === "yaml" && b.code.startsWith("services:"))!.code) as { services: Record<string, { environment?: Record<string, string>; depends_on?: unknown }> };
+    const compose = parse(blocks.find((b) => b.lang === "yaml" && b.code.startsWith("services:"))!.code) as {
+      services: Record<string, { environment?: Record<string, string>; depends_on?: unknown }>;
+    };
     expect(compose.services.roboflow.environment).toEqual({ EMULATOR_TIME_SCALE: "max", EMULATOR_PUBLIC_URL: "http://roboflow:9010" });
     expect(compose.services.app.depends_on).toEqual({ roboflow: { condition: "service_healthy" } });
   });

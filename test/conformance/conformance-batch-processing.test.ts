@@ -41,12 +41,17 @@ beforeAll(async () => {
   await ds("create-batch-of-videos", "--videos-dir", videos, "--batch-id", "bp-videos");
   // A multipart input (images part + metadata part) for --part-name / --images-metadata-part-name.
   await emu.controls.seed({
-    batches: [{
-      batchId: "bp-multipart",
-      parts: [{ name: "pics", contentType: "images" }, { name: "meta", contentType: "metadata" }],
-      images: { count: 3, partName: "pics" },
-      files: [{ name: "meta.jsonl", partName: "meta", text: '{"file":"image-0.png","camera":"a"}\n' }],
-    }],
+    batches: [
+      {
+        batchId: "bp-multipart",
+        parts: [
+          { name: "pics", contentType: "images" },
+          { name: "meta", contentType: "metadata" },
+        ],
+        images: { count: 3, partName: "pics" },
+        files: [{ name: "meta.jsonl", partName: "meta", text: '{"file":"image-0.png","camera":"a"}\n' }],
+      },
+    ],
   });
 }, 120_000);
 
@@ -61,13 +66,44 @@ describe("rf-cloud batch-processing against the emulator", () => {
     const params = path.join(root, "params.json");
     fs.writeFileSync(params, JSON.stringify({ confidence: 0.4, classes: ["car"] }));
     const run = await bp(
-      "process-images-with-workflow", "--batch-id", "bp-images", "--workflow-id", "wf-images",
-      "--workflow-params", params, "--image-input-name", "picture", "--save-image-outputs",
-      "--image-outputs-to-save", "crops", "--image-outputs-to-save", "overlay",
-      "--machine-type", "gpu", "--workers-per-machine", "2", "--max-runtime-seconds", "900",
-      "--max-parallel-tasks", "3", "--max-image-failure-rate", "0.25", "--aggregation-format", "csv",
-      "--job-id", "conf-img-1", "--notifications-url", `${sinkUrl}/jobs`, "--inference-backend", "inference-models",
-      "--job-name", "Conformance images", "--metadata-mapping", "camera=camera_id", "--metadata-mapping", "site=site_id",
+      "process-images-with-workflow",
+      "--batch-id",
+      "bp-images",
+      "--workflow-id",
+      "wf-images",
+      "--workflow-params",
+      params,
+      "--image-input-name",
+      "picture",
+      "--save-image-outputs",
+      "--image-outputs-to-save",
+      "crops",
+      "--image-outputs-to-save",
+      "overlay",
+      "--machine-type",
+      "gpu",
+      "--workers-per-machine",
+      "2",
+      "--max-runtime-seconds",
+      "900",
+      "--max-parallel-tasks",
+      "3",
+      "--max-image-failure-rate",
+      "0.25",
+      "--aggregation-format",
+      "csv",
+      "--job-id",
+      "conf-img-1",
+      "--notifications-url",
+      `${sinkUrl}/jobs`,
+      "--inference-backend",
+      "inference-models",
+      "--job-name",
+      "Conformance images",
+      "--metadata-mapping",
+      "camera=camera_id",
+      "--metadata-mapping",
+      "site=site_id",
     );
     expect(run.stdout).toContain("conf-img-1");
     const done = await terminal("conf-img-1");
@@ -76,8 +112,21 @@ describe("rf-cloud batch-processing against the emulator", () => {
     const def = done.jobDefinition;
     expect(def.type).toBe("simple-image-processing-v1");
     expect(def.computeConfiguration).toMatchObject({ machineType: "gpu", workersPerMachine: 2 });
-    expect(def.processingSpecification).toMatchObject({ workflowId: "wf-images", imageInputName: "picture", persistImagesOutputs: true, imagesOutputsToBePersisted: ["crops", "overlay"], aggregationFormat: "csv", workflowParameters: { confidence: 0.4, classes: ["car"] } });
-    expect(def).toMatchObject({ processingTimeoutSeconds: 900, maxParallelTasks: 3, maxImageFailureRate: 0.25, notificationsURL: `${sinkUrl}/jobs`, inferenceBackend: "inference-models" });
+    expect(def.processingSpecification).toMatchObject({
+      workflowId: "wf-images",
+      imageInputName: "picture",
+      persistImagesOutputs: true,
+      imagesOutputsToBePersisted: ["crops", "overlay"],
+      aggregationFormat: "csv",
+      workflowParameters: { confidence: 0.4, classes: ["car"] },
+    });
+    expect(def).toMatchObject({
+      processingTimeoutSeconds: 900,
+      maxParallelTasks: 3,
+      maxImageFailureRate: 0.25,
+      notificationsURL: `${sinkUrl}/jobs`,
+      inferenceBackend: "inference-models",
+    });
     await waitFor(() => sink.requests.some((h) => h.path === "/jobs" && h.body?.job_id === "conf-img-1"), 20_000, "the job webhook");
     const hook = sink.requests.find((h) => h.path === "/jobs" && h.body?.job_id === "conf-img-1")!;
     expect(hook.body).toMatchObject({ type: "roboflow-batch-job-notification-v1", job_state: "success" });
@@ -103,25 +152,57 @@ describe("rf-cloud batch-processing against the emulator", () => {
       expect(details.stdout).toContain(batch);
       const target = path.join(root, `export-${batch}`);
       await ds("export-batch", "--batch-id", batch, "--target-dir", target);
-      const exported = fs.readdirSync(target, { recursive: true }).map(String).filter((f) => !path.basename(f).startsWith("."));
+      const exported = fs
+        .readdirSync(target, { recursive: true })
+        .map(String)
+        .filter((f) => !path.basename(f).startsWith("."));
       expect(exported.length, `files exported from ${batch}`).toBeGreaterThan(0);
       const parts = (await emu.call("GET", `${emu.staging(batch)}/parts`)).json.batchParts as any[];
       for (const p of parts) {
         const out = path.join(root, `content-${batch}-${p.partName}.jsonl`);
         await ds("list-batch-content", "--batch-id", batch, "--part-name", p.partName, "--output-file", out);
         expect(fs.readFileSync(out, "utf8").trim().split("\n").length).toBeGreaterThan(0);
-        await ds("export-batch", "--batch-id", batch, "--part-name", p.partName, "--target-dir", path.join(root, `export-${batch}-${p.partName}`), "--override-existing");
+        await ds(
+          "export-batch",
+          "--batch-id",
+          batch,
+          "--part-name",
+          p.partName,
+          "--target-dir",
+          path.join(root, `export-${batch}-${p.partName}`),
+          "--override-existing",
+        );
       }
     }
     // The processing results name every input image (CSV aggregation was asked for).
     const processing = stages.find((s) => s.processingStageId === "processing")?.outputBatches?.[0];
     const target = path.join(root, `export-${processing}`);
-    const text = fs.readdirSync(target, { recursive: true }).map(String).filter((f) => f.endsWith(".csv")).map((f) => fs.readFileSync(path.join(target, f), "utf8")).join("\n");
+    const text = fs
+      .readdirSync(target, { recursive: true })
+      .map(String)
+      .filter((f) => f.endsWith(".csv"))
+      .map((f) => fs.readFileSync(path.join(target, f), "utf8"))
+      .join("\n");
     for (let i = 0; i < 5; i++) expect(text).toContain(`img-00${i}.png`);
   });
 
   it("process-images-with-workflow on a multipart batch part with a metadata part, and with the deprecated --machine-size", async () => {
-    await bp("process-images-with-workflow", "--batch-id", "bp-multipart", "--workflow-id", "wf-parts", "--part-name", "pics", "--images-metadata-part-name", "meta", "--job-id", "conf-img-parts", "--aggregation-format", "jsonl", "--no-save-image-outputs");
+    await bp(
+      "process-images-with-workflow",
+      "--batch-id",
+      "bp-multipart",
+      "--workflow-id",
+      "wf-parts",
+      "--part-name",
+      "pics",
+      "--images-metadata-part-name",
+      "meta",
+      "--job-id",
+      "conf-img-parts",
+      "--aggregation-format",
+      "jsonl",
+      "--no-save-image-outputs",
+    );
     const parts = await terminal("conf-img-parts");
     expect(parts.jobDefinition.jobInput).toMatchObject({ batchId: "bp-multipart", partName: "pics", imagesMetadataPart: "meta" });
     expect(parts.error).toBe(false);
@@ -135,11 +216,38 @@ describe("rf-cloud batch-processing against the emulator", () => {
     const params = path.join(root, "vparams.json");
     fs.writeFileSync(params, JSON.stringify({ threshold: 0.5 }));
     await bp(
-      "process-videos-with-workflow", "--batch-id", "bp-videos", "--workflow-id", "wf-videos", "--workflow-params", params,
-      "--image-input-name", "frame", "--save-image-outputs", "--image-outputs-to-save", "annotated", "--machine-type", "cpu",
-      "--workers-per-machine", "1", "--max-runtime-seconds", "1200", "--max-parallel-tasks", "2", "--aggregation-format", "jsonl",
-      "--max-video-fps", "5", "--job-id", "conf-vid-1", "--notifications-url", `${sinkUrl}/videos`, "--inference-backend", "old-inference",
-      "--job-name", "Conformance videos",
+      "process-videos-with-workflow",
+      "--batch-id",
+      "bp-videos",
+      "--workflow-id",
+      "wf-videos",
+      "--workflow-params",
+      params,
+      "--image-input-name",
+      "frame",
+      "--save-image-outputs",
+      "--image-outputs-to-save",
+      "annotated",
+      "--machine-type",
+      "cpu",
+      "--workers-per-machine",
+      "1",
+      "--max-runtime-seconds",
+      "1200",
+      "--max-parallel-tasks",
+      "2",
+      "--aggregation-format",
+      "jsonl",
+      "--max-video-fps",
+      "5",
+      "--job-id",
+      "conf-vid-1",
+      "--notifications-url",
+      `${sinkUrl}/videos`,
+      "--inference-backend",
+      "old-inference",
+      "--job-name",
+      "Conformance videos",
     );
     const done = await terminal("conf-vid-1");
     expect(done.error).toBe(false);
@@ -148,7 +256,21 @@ describe("rf-cloud batch-processing against the emulator", () => {
   });
 
   it("trt-compile", async () => {
-    await bp("trt-compile", "--model-id", "my-project/3", "--device", "nvidia-l4", "--device", "nvidia-t4", "--job-id", "conf-trt-1", "--job-name", "TRT", "--notifications-url", `${sinkUrl}/trt`);
+    await bp(
+      "trt-compile",
+      "--model-id",
+      "my-project/3",
+      "--device",
+      "nvidia-l4",
+      "--device",
+      "nvidia-t4",
+      "--job-id",
+      "conf-trt-1",
+      "--job-name",
+      "TRT",
+      "--notifications-url",
+      `${sinkUrl}/trt`,
+    );
     const done = await terminal("conf-trt-1");
     expect(done.jobDefinition).toMatchObject({ type: "trt-compilation-v1", modelId: "my-project/3" });
     // The client de-duplicates devices through a Python set: the order it sends is not defined.
@@ -177,11 +299,29 @@ describe("rf-cloud batch-processing against the emulator", () => {
     const failed = await terminal("conf-restart");
     expect(failed.error).toBe(true);
     await bp("show-job-details", "--job-id", "conf-restart");
-    await bp("restart-job", "--job-id", "conf-restart", "--machine-type", "cpu", "--workers-per-machine", "1", "--max-runtime-seconds", "300", "--max-parallel-tasks", "2", "--max-image-failure-rate", "0.5");
-    const again = await waitFor(async () => {
-      const j = await job("conf-restart");
-      return j?.isTerminal && !j.error ? j : undefined;
-    }, 30_000, "the restarted job to succeed");
+    await bp(
+      "restart-job",
+      "--job-id",
+      "conf-restart",
+      "--machine-type",
+      "cpu",
+      "--workers-per-machine",
+      "1",
+      "--max-runtime-seconds",
+      "300",
+      "--max-parallel-tasks",
+      "2",
+      "--max-image-failure-rate",
+      "0.5",
+    );
+    const again = await waitFor(
+      async () => {
+        const j = await job("conf-restart");
+        return j?.isTerminal && !j.error ? j : undefined;
+      },
+      30_000,
+      "the restarted job to succeed",
+    );
     expect(again.restartParametersOverride.length).toBeGreaterThanOrEqual(1);
     expect(JSON.stringify(again.restartParametersOverride)).toContain("parameters-override-v1");
     await bp("fetch-logs", "--job-id", "conf-restart", "--log-severity", "error");

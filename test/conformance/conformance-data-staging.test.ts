@@ -70,7 +70,11 @@ describe("rf-cloud data-staging against the emulator", () => {
     expect(b.json.batch.batchType).toBe("sharded-batch");
     const out = path.join(root, "shards.jsonl");
     await ds("list-ingest-details", "--batch-id", "conf-forty", "--output-file", out);
-    const shards = fs.readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const shards = fs
+      .readFileSync(out, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(shards.length).toBeGreaterThanOrEqual(1);
     expect(shards.reduce((n, s) => n + s.shard_objects_count, 0)).toBe(40);
     const console = await ds("list-ingest-details", "--batch-id", "conf-forty", "--page-size", "1");
@@ -90,7 +94,11 @@ describe("rf-cloud data-staging against the emulator", () => {
   it("list-batch-content to the console and to a JSONL file, with --limit", async () => {
     const out = path.join(root, "content.jsonl");
     await ds("list-batch-content", "--batch-id", "conf-five", "--output-file", out);
-    const lines = fs.readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const lines = fs
+      .readFileSync(out, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.file_name).sort()).toEqual(["img-000.png", "img-001.png", "img-002.png", "img-003.png", "img-004.png", "img-005.jp2"]);
     for (const l of lines) expect(l.download_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
     const limited = path.join(root, "content-2.jsonl");
@@ -100,10 +108,16 @@ describe("rf-cloud data-staging against the emulator", () => {
   });
 
   it("export-batch downloads every file with its exact bytes (simple and sharded)", async () => {
-    for (const [batch, folder, n] of [["conf-five", "five", 6], ["conf-forty", "forty", 40]] as const) {
+    for (const [batch, folder, n] of [
+      ["conf-five", "five", 6],
+      ["conf-forty", "forty", 40],
+    ] as const) {
       const target = path.join(root, `export-${batch}`);
       await ds("export-batch", "--batch-id", batch, "--target-dir", target);
-      const exported = fs.readdirSync(target, { recursive: true }).map(String).filter((f) => /\.(png|jp2)$/.test(f));
+      const exported = fs
+        .readdirSync(target, { recursive: true })
+        .map(String)
+        .filter((f) => /\.(png|jp2)$/.test(f));
       expect(exported).toHaveLength(n);
       for (const f of exported) {
         const original = fs.readFileSync(path.join(root, folder, path.basename(f)));
@@ -118,9 +132,21 @@ describe("rf-cloud data-staging against the emulator", () => {
     const refs = path.join(root, "image-refs.jsonl");
     fs.writeFileSync(refs, Array.from({ length: 6 }, (_, i) => JSON.stringify({ name: `ref-${i}.png`, url: `${filesUrl}/img/${i}.png` })).join("\n") + "\n");
     const run = await ds(
-      "create-batch-of-images", "--data-source", "references-file", "--references", refs, "--batch-id", "conf-refs",
-      "--ingest-id", "conf-ingest-1", "--notifications-url", `${filesUrl}/hooks/refs`,
-      "--notification-category", "ingest-status", "--notification-category", "files-status",
+      "create-batch-of-images",
+      "--data-source",
+      "references-file",
+      "--references",
+      refs,
+      "--batch-id",
+      "conf-refs",
+      "--ingest-id",
+      "conf-ingest-1",
+      "--notifications-url",
+      `${filesUrl}/hooks/refs`,
+      "--notification-category",
+      "ingest-status",
+      "--notification-category",
+      "files-status",
     );
     expect(run.stdout).toContain("Your ingest ID");
     await waitFor(async () => (await count("conf-refs")) === 6, 20_000, "6 referenced images indexed");
@@ -149,17 +175,41 @@ describe("rf-cloud data-staging against the emulator", () => {
 
     const refs = path.join(root, "video-refs.jsonl");
     fs.writeFileSync(refs, [0, 1, 2].map((i) => JSON.stringify({ name: `vref-${i}.mp4`, url: `${filesUrl}/vid/${i}.mp4` })).join("\n") + "\n");
-    await ds("create-batch-of-videos", "--data-source", "references-file", "--references", refs, "--batch-id", "conf-video-refs", "--ingest-id", "conf-vingest-1");
+    await ds(
+      "create-batch-of-videos",
+      "--data-source",
+      "references-file",
+      "--references",
+      refs,
+      "--batch-id",
+      "conf-video-refs",
+      "--ingest-id",
+      "conf-vingest-1",
+    );
     await waitFor(async () => (await count("conf-video-refs")) === 3, 20_000, "3 referenced videos indexed");
   });
 
   it("create-batch-of-images from a RoboQL query: accepted, and its shard reports that RoboQL is not emulated", async () => {
-    const run = await ds("create-batch-of-images", "--data-source", "roboql", "--query", "project:cars AND split:train", "--batch-id", "conf-roboql", "--batch-name", "RoboQL");
+    const run = await ds(
+      "create-batch-of-images",
+      "--data-source",
+      "roboql",
+      "--query",
+      "project:cars AND split:train",
+      "--batch-id",
+      "conf-roboql",
+      "--batch-name",
+      "RoboQL",
+    );
     expect(run.code).toBe(0);
-    const shards = await waitFor(async () => {
-      const r = await emu.call("GET", `${emu.staging("conf-roboql")}/shards`);
-      return r.status === 200 && r.json.shards.length && r.json.shards.every((s: any) => s.statusType !== "info") ? r.json.shards : undefined;
-    }, 20_000, "the RoboQL shard to settle");
+    const shards = await waitFor(
+      async () => {
+        const r = await emu.call("GET", `${emu.staging("conf-roboql")}/shards`);
+        return r.status === 200 && r.json.shards.length && r.json.shards.every((s: any) => s.statusType !== "info") ? r.json.shards : undefined;
+      },
+      20_000,
+      "the RoboQL shard to settle",
+    );
     expect(shards[0].statusType).toMatch(/error/);
     const details = await ds("list-ingest-details", "--batch-id", "conf-roboql");
     expect(details.stdout).toContain(shards[0].shardId);

@@ -114,7 +114,10 @@ async function ok(line: string) {
   return r;
 }
 
-const headerFlags = (h: Record<string, string>) => Object.entries(h ?? {}).map(([k, v]) => `-H "${k}: ${v}"`).join(" ");
+const headerFlags = (h: Record<string, string>) =>
+  Object.entries(h ?? {})
+    .map(([k, v]) => `-H "${k}: ${v}"`)
+    .join(" ");
 
 beforeAll(async () => {
   emu = await startTestEmulator();
@@ -138,8 +141,25 @@ describe("the integration guide's curl lines, run with real curl", () => {
     void ids;
     // upload image, upload video, bulk image files, PUT (x2), count, shards, start job, job, stages, tasks, parts, list, download.
     expect(blocks.length).toBeGreaterThanOrEqual(14);
-    for (const p of [/upload\/image"/, /upload\/video"/, /bulk-upload\/image-files"/, /curl -X PUT </, /\/count"/, /\/shards"/, /-X POST .*\/jobs\/\{job_id\}"/, /-X GET .*\/jobs\/\{job_id\}"/, /\/stages"/, /\/tasks"/, /\/parts"/, /\/list"/, /^curl <download-url>/]) {
-      expect(blocks.some((b) => p.test(b)), String(p)).toBe(true);
+    for (const p of [
+      /upload\/image"/,
+      /upload\/video"/,
+      /bulk-upload\/image-files"/,
+      /curl -X PUT </,
+      /\/count"/,
+      /\/shards"/,
+      /-X POST .*\/jobs\/\{job_id\}"/,
+      /-X GET .*\/jobs\/\{job_id\}"/,
+      /\/stages"/,
+      /\/tasks"/,
+      /\/parts"/,
+      /\/list"/,
+      /^curl <download-url>/,
+    ]) {
+      expect(
+        blocks.some((b) => p.test(b)),
+        String(p),
+      ).toBe(true);
     }
   });
 
@@ -163,7 +183,13 @@ describe("the integration guide's curl lines, run with real curl", () => {
     const slot = await ok(fill(find(/upload\/video"/), { ...base(), "{batch_id}": "docs-videos" }));
     const d = slot.json.signedURLDetails;
     expect(d.uploadURL).toMatch(/^http:\/\/127\.0\.0\.1:/);
-    await ok(fill(find(/curl -X PUT </), { "<url-from-the-response>": `"${d.uploadURL}"`, '-H "Name: value"': headerFlags(d.extensionHeaders), "<path-to-your-video>": video }));
+    await ok(
+      fill(find(/curl -X PUT </), {
+        "<url-from-the-response>": `"${d.uploadURL}"`,
+        '-H "Name: value"': headerFlags(d.extensionHeaders),
+        "<path-to-your-video>": video,
+      }),
+    );
     const count = await ok(fill(find(/\/count"/), { ...base(), "{batch_id}": "docs-videos" }));
     expect(count.json.count).toBe(1);
   });
@@ -176,7 +202,13 @@ describe("the integration guide's curl lines, run with real curl", () => {
       const slot = await ok(fill(find(/bulk-upload\/image-files"/), { ...base(), "{batch_id}": "docs-bulk" }));
       const d = slot.json.signedURLDetails;
       // The guide shows the PUT line twice (video and bulk); run the bulk section's copy.
-      await ok(fill(puts[puts.length - 1], { "<url-from-the-response>": `"${d.uploadURL}"`, '-H "Name: value"': headerFlags(d.extensionHeaders), "<path-to-your-video>": archive }));
+      await ok(
+        fill(puts[puts.length - 1], {
+          "<url-from-the-response>": `"${d.uploadURL}"`,
+          '-H "Name: value"': headerFlags(d.extensionHeaders),
+          "<path-to-your-video>": archive,
+        }),
+      );
     }
     const countLine = fill(find(/\/count"/), { ...base(), "{batch_id}": "docs-bulk" });
     await waitFor(async () => (await ok(countLine)).json.count === 6, 20_000, "6 images indexed");
@@ -201,10 +233,14 @@ describe("the integration guide's curl lines, run with real curl", () => {
     expect(started.status).toBe(200);
     expect(started.json.status).toBe("ok");
     const statusLine = fill(find(/-X GET .*\/jobs\/\{job_id\}"/), vars);
-    const done = await waitFor(async () => {
-      const r = await ok(statusLine);
-      return r.json.job.isTerminal ? r.json.job : undefined;
-    }, 30_000, "the job to finish");
+    const done = await waitFor(
+      async () => {
+        const r = await ok(statusLine);
+        return r.json.job.isTerminal ? r.json.job : undefined;
+      },
+      30_000,
+      "the job to finish",
+    );
     expect(done.error).toBe(false);
     const stages = await ok(fill(find(/\/stages"/), vars));
     expect(stages.json.stages.map((s: any) => s.processingStageId)).toEqual(["processing", "export"]);
@@ -232,7 +268,14 @@ describe("the integration guide's curl lines, run with real curl", () => {
     const procParts = (await emu.call("GET", `${emu.staging(processingBatch)}/parts`)).json.batchParts;
     const procPage = await emu.call("GET", `${emu.staging(processingBatch)}/list?pageSize=1&partName=${procParts[0].partName}`);
     if (procPage.json.nextPageToken) {
-      const next = await ok(fill(find(/\/list"/), { ...base(), "{batch_id}": processingBatch, YOUR_PART_NAME: procParts[0].partName, YOUR_NEXT_PAGE_TOKEN: procPage.json.nextPageToken }));
+      const next = await ok(
+        fill(find(/\/list"/), {
+          ...base(),
+          "{batch_id}": processingBatch,
+          YOUR_PART_NAME: procParts[0].partName,
+          YOUR_NEXT_PAGE_TOKEN: procPage.json.nextPageToken,
+        }),
+      );
       expect(next.json.filesMetadata.length).toBeGreaterThan(0);
     }
     const file = list.json.filesMetadata[0];
@@ -251,7 +294,16 @@ describe("the forum thread's Python script (seed 000)", () => {
     fs.writeFileSync(image, png(77));
     const child = spawn("python3", [FORUM_SCRIPT], {
       cwd: root,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: root, PYTHONDONTWRITEBYTECODE: "1", PYTHONUNBUFFERED: "1", EMULATOR_URL: emu.url, EMULATOR_API_KEY: emu.apiKey, EMULATOR_WORKSPACE: emu.workspace, FORUM_IMAGE_PATH: image },
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        HOME: root,
+        PYTHONDONTWRITEBYTECODE: "1",
+        PYTHONUNBUFFERED: "1",
+        EMULATOR_URL: emu.url,
+        EMULATOR_API_KEY: emu.apiKey,
+        EMULATOR_WORKSPACE: emu.workspace,
+        FORUM_IMAGE_PATH: image,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -260,7 +312,11 @@ describe("the forum thread's Python script (seed 000)", () => {
     // The script loops forever (it looks for jobStatus/progress keys the API does not send): stop it
     // once it has polled twice.
     try {
-      await waitFor(() => (out.match(/status: ok {2}progress: \?/g) ?? []).length >= 1 || child.exitCode !== null, 30_000, "the script to reach its polling loop");
+      await waitFor(
+        () => (out.match(/status: ok {2}progress: \?/g) ?? []).length >= 1 || child.exitCode !== null,
+        30_000,
+        "the script to reach its polling loop",
+      );
     } finally {
       child.kill("SIGKILL");
     }

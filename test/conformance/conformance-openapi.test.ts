@@ -24,7 +24,9 @@ describe("openapi/openapi.json", () => {
       const b = Object.keys(JSON.parse(fresh).paths ?? {});
       const added = b.filter((p) => !a.includes(p));
       const removed = a.filter((p) => !b.includes(p));
-      throw new Error(`${OPENAPI_FILE} is stale: run \`npm run openapi\` and commit it. Paths added: ${JSON.stringify(added)}, removed: ${JSON.stringify(removed)}`);
+      throw new Error(
+        `${OPENAPI_FILE} is stale: run \`npm run openapi\` and commit it. Paths added: ${JSON.stringify(added)}, removed: ${JSON.stringify(removed)}`,
+      );
     }
     expect(committed).toBe(fresh);
   });

@@ -51,7 +51,14 @@ function jsonRewrite(fn: (ex: Exchange, json: any) => { status?: number; json?: 
 async function driftOf(scenario: string, rewrite: (ex: Exchange) => ReturnType<ReturnType<typeof jsonRewrite>>): Promise<Diff[]> {
   const proxy = await startProxy({ upstream: emu.url, rewrite });
   try {
-    const r = await runParity({ target: { ...target, baseUrl: proxy.url }, record: false, snapshotDir: DEFAULT_SNAPSHOT_DIR, scenarios: [scenario], source: "drift test", ...fast });
+    const r = await runParity({
+      target: { ...target, baseUrl: proxy.url },
+      record: false,
+      snapshotDir: DEFAULT_SNAPSHOT_DIR,
+      scenarios: [scenario],
+      source: "drift test",
+      ...fast,
+    });
     return r.drift;
   } finally {
     await proxy.close();
@@ -87,8 +94,16 @@ describe("the emulator against its own recording", () => {
   it("re-recording gives byte-identical snapshot files", async () => {
     const dir = tmp();
     const names = ["single-image-upload", "listing-pagination", "errors"];
-    await runParity({ target, record: true, snapshotDir: dir, scenarios: names, source: `emulator ${(await send(target, { method: "GET", path: "/health", apiKey: null })).res.json.version}`, ...fast });
-    for (const n of names) expect(fs.readFileSync(path.join(dir, `${n}.json`), "utf8"), n).toBe(fs.readFileSync(path.join(DEFAULT_SNAPSHOT_DIR, `${n}.json`), "utf8"));
+    await runParity({
+      target,
+      record: true,
+      snapshotDir: dir,
+      scenarios: names,
+      source: `emulator ${(await send(target, { method: "GET", path: "/health", apiKey: null })).res.json.version}`,
+      ...fast,
+    });
+    for (const n of names)
+      expect(fs.readFileSync(path.join(dir, `${n}.json`), "utf8"), n).toBe(fs.readFileSync(path.join(DEFAULT_SNAPSHOT_DIR, `${n}.json`), "utf8"));
   });
 
   it("a proxy that changes nothing adds no drift", async () => {
@@ -114,9 +129,13 @@ describe("drift is caught and the diff names the field", () => {
   it("a field of another type (createdDate as epoch milliseconds)", async () => {
     const diffs = await driftOf(
       "single-image-upload",
-      jsonRewrite((ex, json) => (json.batch?.createdDate ? { json: { ...json, batch: { ...json.batch, createdDate: Date.parse(json.batch.createdDate) } } } : undefined)),
+      jsonRewrite((ex, json) =>
+        json.batch?.createdDate ? { json: { ...json, batch: { ...json.batch, createdDate: Date.parse(json.batch.createdDate) } } } : undefined,
+      ),
     );
-    expect(diffs).toEqual([{ scenario: "single-image-upload", step: "batch metadata", path: "body.batch.createdDate", expected: "<iso-datetime>", actual: "<int>" }]);
+    expect(diffs).toEqual([
+      { scenario: "single-image-upload", step: "batch metadata", path: "body.batch.createdDate", expected: "<iso-datetime>", actual: "<int>" },
+    ]);
   });
 
   it("another status code (unknown batch: 400 instead of 404)", async () => {
@@ -144,7 +163,9 @@ describe("drift is caught and the diff names the field", () => {
   it('an empty-string pagination token at the end ("" instead of null)', async () => {
     const diffs = await driftOf(
       "listing-pagination",
-      jsonRewrite((ex, json) => (ex.path.endsWith("/list") && "nextPageToken" in json && json.nextPageToken === null ? { json: { ...json, nextPageToken: "" } } : undefined)),
+      jsonRewrite((ex, json) =>
+        ex.path.endsWith("/list") && "nextPageToken" in json && json.nextPageToken === null ? { json: { ...json, nextPageToken: "" } } : undefined,
+      ),
     );
     expect(hit(diffs, { step: "list files pageSize=1 page 3", path: "body.nextPageToken", expected: "null", actual: "<string:empty>" })).toBe(true);
     expect(hit(diffs, { step: "list files pageSize=2", path: "body.nextPageToken" })).toBe(false);
@@ -166,16 +187,25 @@ describe("drift is caught and the diff names the field", () => {
       "tar-shard-upload",
       jsonRewrite((ex, json) => {
         if (!ex.path.endsWith("/shards")) return;
-        const shards = json.shards?.map((s: any) => ({ ...s, statusType: s.statusType === "success" ? "succeeded" : s.statusType, eventTimestamp: String(s.eventTimestamp).replace(/Z$/, "") }));
+        const shards = json.shards?.map((s: any) => ({
+          ...s,
+          statusType: s.statusType === "success" ? "succeeded" : s.statusType,
+          eventTimestamp: String(s.eventTimestamp).replace(/Z$/, ""),
+        }));
         return { json: { ...json, shards } };
       }),
     );
     expect(hit(diffs, { step: "shards (list-ingest details)", path: "body.shards[].statusType", expected: '"success"', actual: '"succeeded"' })).toBe(true);
-    expect(hit(diffs, { step: "shards (list-ingest details)", path: "body.shards[].eventTimestamp", expected: "<iso-datetime>", actual: "<iso-datetime:naive>" })).toBe(true);
+    expect(
+      hit(diffs, { step: "shards (list-ingest details)", path: "body.shards[].eventTimestamp", expected: "<iso-datetime>", actual: "<iso-datetime:naive>" }),
+    ).toBe(true);
   });
 
   it("the CLI prints the diff and exits 1 on drift, 0 without", async () => {
-    const proxy = await startProxy({ upstream: emu.url, rewrite: jsonRewrite((ex) => (ex.status === 404 && /\/jobs\/[^/]+-nojob$/.test(ex.path) ? { status: 410 } : undefined)) });
+    const proxy = await startProxy({
+      upstream: emu.url,
+      rewrite: jsonRewrite((ex) => (ex.status === 404 && /\/jobs\/[^/]+-nojob$/.test(ex.path) ? { status: 410 } : undefined)),
+    });
     try {
       const common = ["--api-key", emu.apiKey, "--workspace", emu.workspace, "--scenario", "errors", "--quiet"];
       const [drift, clean] = await Promise.all([runCli(["--target", proxy.url, ...common]), runCli(["--target", emu.url, ...common])]);
@@ -200,14 +230,23 @@ async function sequence(t: Target, origin: string): Promise<{ status: number; te
     return res;
   };
   await go({ method: "GET", path: "/" });
-  await go({ method: "POST", path: `${staging}/rp-batch/upload/image`, query: { fileName: "a.png" }, multipart: { field: "a.png", fileName: "a.png", data: png(7) } });
+  await go({
+    method: "POST",
+    path: `${staging}/rp-batch/upload/image`,
+    query: { fileName: "a.png" },
+    multipart: { field: "a.png", fileName: "a.png", data: png(7) },
+  });
   await go({ method: "GET", path: `${staging}/rp-batch/count` });
   const slot = await go({ method: "POST", path: `${staging}/rp-shards/bulk-upload/image-files` });
   await go({ method: "PUT", path: slot.json.signedURLDetails.uploadURL, raw: Buffer.alloc(0), headers: slot.json.signedURLDetails.extensionHeaders });
   await go({ method: "GET", path: `${staging}`, query: { pageSize: 1 } });
   await go({ method: "GET", path: `${staging}/rp-missing` });
   await go({ method: "GET", path: `${staging}`, apiKey: "wrong-key" });
-  await go({ method: "POST", path: `/batch-processing/v1/external/${t.workspace}/jobs/rp-job`, json: { type: "simple-image-processing-v1", notificationUrl: "x" } });
+  await go({
+    method: "POST",
+    path: `/batch-processing/v1/external/${t.workspace}/jobs/rp-job`,
+    json: { type: "simple-image-processing-v1", notificationUrl: "x" },
+  });
   return out;
 }
 
@@ -240,7 +279,10 @@ describe("record-and-replay proxy", () => {
     expect(files.some((f) => /"api_key": "key-sha256:[0-9a-f]{12}"/.test(f))).toBe(true);
 
     // Replay through the CLI: `npm run parity -- proxy --store DIR --replay --port 0`.
-    replayChild = spawn(process.execPath, ["--import", "tsx", "parity/cli.ts", "proxy", "--store", store, "--replay", "--port", "0", "--quiet"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    replayChild = spawn(process.execPath, ["--import", "tsx", "parity/cli.ts", "proxy", "--store", store, "--replay", "--port", "0", "--quiet"], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     replayChild.stdout!.on("data", (d) => (out += d));
     replayChild.stderr!.on("data", (d) => (out += d));

@@ -22,8 +22,17 @@ const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..",
 const README_TEXT = fs.readFileSync(path.join(REPO, "README.md"), "utf8");
 const DOC_URL = "http://127.0.0.1:9010";
 
-interface Block { lang: string; code: string; heading: string; line: number }
-interface Command { text: string; where: string; block?: Block }
+interface Block {
+  lang: string;
+  code: string;
+  heading: string;
+  line: number;
+}
+interface Command {
+  text: string;
+  where: string;
+  block?: Block;
+}
 
 // ---- reading the README -------------------------------------------------------------------------------------
 
@@ -46,7 +55,8 @@ function parseReadme(text: string): { blocks: Block[]; commands: Command[] } {
     blocks.push(block);
     const where = `README.md:${block.line} (section "${block.heading}", \`\`\`${block.lang || "plain"} block starting "${block.code.split("\n")[0].slice(0, 70)}")`;
     if (SHELL.has(block.lang)) for (const c of shellCommands(block)) commands.push({ text: c, where, block });
-    if (block.lang === "yaml") for (const r of block.code.matchAll(/^\s*(?:- )?run:\s*(.+)$/gm)) commands.push({ text: r[1].trim(), where: `${where}, a run: step`, block });
+    if (block.lang === "yaml")
+      for (const r of block.code.matchAll(/^\s*(?:- )?run:\s*(.+)$/gm)) commands.push({ text: r[1].trim(), where: `${where}, a run: step`, block });
   }
   prose.push([last, text.slice(last)]);
   for (const [offset, chunk] of prose) {
@@ -94,36 +104,64 @@ const RUN_HERE = {
   officialClient: () => commandsOf(blockUnder("Pointing clients at it", "inference rf-cloud")),
   curl: () => commandsOf(blockUnder("Pointing clients at it", "curl ")),
   pythonUsers: () => commandsOf(blockUnder("Python users", "inference rf-cloud")),
-  withoutDocker: () => [...commandsEqual("npx roboflow-batch-emulator --port 9010 --time-scale max &"), ...commandsEqual("curl --retry 20 --retry-connrefused http://127.0.0.1:9010/health")],
+  withoutDocker: () => [
+    ...commandsEqual("npx roboflow-batch-emulator --port 9010 --time-scale max &"),
+    ...commandsEqual("curl --retry 20 --retry-connrefused http://127.0.0.1:9010/health"),
+  ],
   workflowStep: () => README.commands.filter((c) => c.block?.heading === "GitHub Actions service container" && c.where.endsWith("a run: step")),
 };
 
 // ---- (b) covered elsewhere, (c) not run here ---------------------------------------------------------------------
 
 const COVERED: { match: RegExp; by: { file: string; anchor: string }[] }[] = [
-  { match: /^docker (run|build)\b/, by: [{ file: "test/ci/docker-image.test.ts", anchor: "emulateBuild(" }, { file: "test/ci/workflows.test.ts", anchor: "docker build -t roboflow-batch-emulator ." }] },
+  {
+    match: /^docker (run|build)\b/,
+    by: [
+      { file: "test/ci/docker-image.test.ts", anchor: "emulateBuild(" },
+      { file: "test/ci/workflows.test.ts", anchor: "docker build -t roboflow-batch-emulator ." },
+    ],
+  },
   { match: /^npm prune\b/, by: [{ file: "test/ci/docker-image.test.ts", anchor: "ran every step for real" }] },
   { match: /^node bin\/roboflow-batch-emulator\.js$/, by: [{ file: "test/ci/docker-image.test.ts", anchor: '["node", "bin/roboflow-batch-emulator.js"]' }] },
   { match: /^pip install \.\/python$/, by: [{ file: "python/tests/test_readme.py", anchor: '"pip install ./python" in COMMANDS' }] },
   { match: /^pytest(\s|$)/, by: [{ file: "python/tests/test_readme.py", anchor: 'c.startswith("pytest")' }] },
-  { match: /^(node DIR\/bin\/roboflow-batch-emulator\.js|npx roboflow-batch-emulator)$/, by: [{ file: "python/tests/test_lifecycle.py", anchor: "find_command(" }] },
-  { match: /^inference rf-cloud data-staging export-batch$/, by: [{ file: "test/conformance/conformance-batch-processing.test.ts", anchor: 'ds("export-batch"' }] },
+  {
+    match: /^(node DIR\/bin\/roboflow-batch-emulator\.js|npx roboflow-batch-emulator)$/,
+    by: [{ file: "python/tests/test_lifecycle.py", anchor: "find_command(" }],
+  },
+  {
+    match: /^inference rf-cloud data-staging export-batch$/,
+    by: [{ file: "test/conformance/conformance-batch-processing.test.ts", anchor: 'ds("export-batch"' }],
+  },
   { match: /^npm run openapi$/, by: [{ file: "test/conformance/conformance-openapi.test.ts", anchor: "npm run openapi" }] },
 ];
 
 const NOT_RUN: { match: RegExp; why: string }[] = [
-  { match: /^npm ci$/, why: "reinstalls node_modules of the tree this suite runs from; .ci/run runs `npm ci && npm test` in CI, and test/ci/docker-image.test.ts runs the Dockerfile's npm ci for real" },
+  {
+    match: /^npm ci$/,
+    why: "reinstalls node_modules of the tree this suite runs from; .ci/run runs `npm ci && npm test` in CI, and test/ci/docker-image.test.ts runs the Dockerfile's npm ci for real",
+  },
   { match: /^npm test$/, why: "runs the whole suite, this file included; .ci/run runs it in CI" },
   { match: /^\.ci\/run$/, why: "CI's entry point (npm ci, npm test, the Python suite): what CI runs, not something the suite can run inside itself" },
   { match: /^python\/run-tests\.sh$/, why: "the pytest plugin's own suite in a throwaway virtualenv; .ci/run runs it after npm test" },
   { match: /^npm run bench\b/, why: "benchmarks: minutes of CPU and a Prism install into bench/.peers; not part of the test suite" },
-  { match: /^NODE_OPTIONS=--experimental-vm-modules npx jest$/, why: "Jest is no dependency here and the README says this setup is not run; the same suite under vitest runs in test/controls/testing-helper-readme.test.ts" },
+  {
+    match: /^NODE_OPTIONS=--experimental-vm-modules npx jest$/,
+    why: "Jest is no dependency here and the README says this setup is not run; the same suite under vitest runs in test/controls/testing-helper-readme.test.ts",
+  },
   { match: /^npm publish\b/, why: "publishes to the npm registry; runs only in release.yml on a v* tag (test/ci/workflows.test.ts checks that step)" },
 ];
 
 // ---- processes ------------------------------------------------------------------------------------------------
 
-interface Proc { child: ChildProcess; out: () => string; err: () => string; exited: Promise<number | null>; closed: Promise<void>; gone: () => boolean }
+interface Proc {
+  child: ChildProcess;
+  out: () => string;
+  err: () => string;
+  exited: Promise<number | null>;
+  closed: Promise<void>;
+  gone: () => boolean;
+}
 const started: Proc[] = [];
 
 /** A shell line in its own process group (npm and npx leave node as a grandchild: stop the whole group). */
@@ -131,8 +169,8 @@ function startShell(line: string, cwd: string, env: NodeJS.ProcessEnv): Proc {
   const child = spawn("bash", ["-c", line], { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (err += d));
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (err += d));
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   // "close" = every process that inherited the pipes (npm, sh, node) has exited: the group is gone.
   let gone = false;
@@ -160,11 +198,15 @@ async function stopGroup(p: Proc): Promise<void> {
 }
 
 async function listening(p: Proc): Promise<string> {
-  return waitFor<string | undefined>(() => {
-    const m = /listening on (http:\/\/\S+)/.exec(p.out());
-    if (!m && p.child.exitCode !== null) throw new Error(`exited ${p.child.exitCode} before listening:\n${p.out()}\n${p.err()}`);
-    return m?.[1];
-  }, 30_000, `the "listening on" line\n${p.out()}`) as Promise<string>;
+  return waitFor<string | undefined>(
+    () => {
+      const m = /listening on (http:\/\/\S+)/.exec(p.out());
+      if (!m && p.child.exitCode !== null) throw new Error(`exited ${p.child.exitCode} before listening:\n${p.out()}\n${p.err()}`);
+      return m?.[1];
+    },
+    30_000,
+    `the "listening on" line\n${p.out()}`,
+  ) as Promise<string>;
 }
 
 async function healthy(url: string): Promise<void> {
@@ -241,7 +283,9 @@ beforeAll(() => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), "rf-readme-commands-"));
   shimDir = path.join(root, "shim");
   fs.mkdirSync(shimDir);
-  fs.writeFileSync(path.join(shimDir, "inference"), `#!/bin/sh\n[ "$1" = rf-cloud ] && shift\nexec python3 ${JSON.stringify(REAL_CLIENT_ENTRY)} "$@"\n`, { mode: 0o755 });
+  fs.writeFileSync(path.join(shimDir, "inference"), `#!/bin/sh\n[ "$1" = rf-cloud ] && shift\nexec python3 ${JSON.stringify(REAL_CLIENT_ENTRY)} "$@"\n`, {
+    mode: 0o755,
+  });
   // A checkout as `npm ci` leaves it, with the CLI bundle built from the current src/.
   checkout = path.join(root, "checkout");
   fs.mkdirSync(checkout);
@@ -273,7 +317,10 @@ describe("README commands: every one is run here, covered by a named test, or no
       if (COVERED.some((m) => m.match.test(c.text)) || NOT_RUN.some((m) => m.match.test(c.text))) continue;
       unclassified.push(`\`${c.text}\` at ${c.where}`);
     }
-    expect(unclassified, "README commands that are neither run by test/conformance/readme-commands.test.ts, nor mapped to a test (COVERED), nor excluded with a reason (NOT_RUN)").toEqual([]);
+    expect(
+      unclassified,
+      "README commands that are neither run by test/conformance/readme-commands.test.ts, nor mapped to a test (COVERED), nor excluded with a reason (NOT_RUN)",
+    ).toEqual([]);
   });
 
   it("maps to test files that exist and still hold what they are said to check; no stale entries", () => {
@@ -284,7 +331,11 @@ describe("README commands: every one is run here, covered by a named test, or no
         expect(fs.readFileSync(p, "utf8").includes(anchor), `${file} no longer contains ${JSON.stringify(anchor)} (covers ${m.match})`).toBe(true);
       }
     }
-    for (const m of [...COVERED, ...NOT_RUN]) expect(README.commands.some((c) => m.match.test(c.text)), `no README command matches ${m.match}: drop the entry`).toBe(true);
+    for (const m of [...COVERED, ...NOT_RUN])
+      expect(
+        README.commands.some((c) => m.match.test(c.text)),
+        `no README command matches ${m.match}: drop the entry`,
+      ).toBe(true);
   });
 });
 
@@ -328,7 +379,9 @@ describe("README: starting the emulator", () => {
 
   it("without Docker: `npx … --port 9010 --time-scale max &`, then the `curl --retry` wait, as one script (on a free port)", async () => {
     const port = String(await freePort());
-    const script = RUN_HERE.withoutDocker().map((c) => c.text.replaceAll("9010", port)).join("\n");
+    const script = RUN_HERE.withoutDocker()
+      .map((c) => c.text.replaceAll("9010", port))
+      .join("\n");
     const p = startShell(script, checkout, userEnv(scratch("home"), NPX_ENV));
     const guard = setTimeout(() => signalGroup(p, "SIGKILL"), 40_000);
     try {
@@ -342,7 +395,10 @@ describe("README: starting the emulator", () => {
   });
 
   it("--quiet (and EMULATOR_QUIET=1) prints only the first line, not even the closing line; --help and the flag table document it", async () => {
-    for (const [args, env] of [["--quiet", {}], ["", { EMULATOR_QUIET: "1" }]] as const) {
+    for (const [args, env] of [
+      ["--quiet", {}],
+      ["", { EMULATOR_QUIET: "1" }],
+    ] as const) {
       const p = startShell(`exec node bin/roboflow-batch-emulator.js --port 0 --data-dir :memory: ${args}`, checkout, userEnv(root, env));
       const url = await listening(p);
       await healthy(url);
@@ -352,7 +408,9 @@ describe("README: starting the emulator", () => {
       await p.closed;
       const lines = p.out().split("\n").filter(Boolean);
       expect(lines, p.out()).toHaveLength(1);
-      expect(lines[0]).toMatch(/^Roboflow batch emulator listening on http:\/\/127\.0\.0\.1:\d+ {2}workspace=\S+ {2}api_key=\S+ {2}data=\S+ {2}time-scale=\S+$/);
+      expect(lines[0]).toMatch(
+        /^Roboflow batch emulator listening on http:\/\/127\.0\.0\.1:\d+ {2}workspace=\S+ {2}api_key=\S+ {2}data=\S+ {2}time-scale=\S+$/,
+      );
       expect(p.err()).toBe("");
     }
     const help = spawnSync(process.execPath, ["bin/roboflow-batch-emulator.js", "--help"], { cwd: checkout, encoding: "utf8" });
@@ -388,10 +446,14 @@ describe("README: pointing clients at it", () => {
     const jobs = (await emu.call("GET", emu.jobs())).json.jobs;
     expect(jobs).toHaveLength(1);
     expect(jobs[0].jobDefinition.processingSpecification.workflowId).toBe("my-workflow");
-    const job = await waitFor(async () => {
-      const j = (await emu.call("GET", emu.jobs(jobs[0].jobId))).json.job;
-      return j.isTerminal ? j : undefined;
-    }, 30_000, "the job to finish");
+    const job = await waitFor(
+      async () => {
+        const j = (await emu.call("GET", emu.jobs(jobs[0].jobId))).json.job;
+        return j.isTerminal ? j : undefined;
+      },
+      30_000,
+      "the job to finish",
+    );
     expect(job.error).toBe(false);
   });
 
@@ -411,7 +473,10 @@ describe("README: pointing clients at it", () => {
       const r = await runScript(cmds[0].block!.code.replaceAll(DOC_URL, fresh.url), work, userEnv(work, { CURL_HOME: work }));
       expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
       const answers = r.stdout.split(/@@HTTP (\d{3})@@/);
-      expect(answers.filter((_, i) => i % 2 === 1), r.stdout).toEqual(cmds.map(() => "200"));
+      expect(
+        answers.filter((_, i) => i % 2 === 1),
+        r.stdout,
+      ).toEqual(cmds.map(() => "200"));
       expect(JSON.parse(answers[answers.length - 3]).count).toBe(1);
       const files = await fresh.call("GET", `${fresh.staging("my-batch")}/list`);
       expect(files.json.filesMetadata.map((f: { fileName: string }) => f.fileName)).toEqual(["cat.jpg"]);
@@ -449,7 +514,11 @@ describe("README: errors it describes", () => {
   });
 
   it("over raw HTTP: //data-staging, //batch-processing and /%20/ paths say so, with the base URL to use; other unknown paths do not", async () => {
-    for (const [method, p] of [["GET", `/${emu.staging()}`], ["POST", `/${emu.jobs("job-1")}`], ["GET", `/%20${emu.jobs()}`]]) {
+    for (const [method, p] of [
+      ["GET", `/${emu.staging()}`],
+      ["POST", `/${emu.jobs("job-1")}`],
+      ["GET", `/%20${emu.jobs()}`],
+    ]) {
       const r = await emu.call(method, p, { json: method === "POST" ? {} : undefined });
       expect(r.status, p).toBe(404);
       expect(r.json.error.type).toBe("route-not-found");

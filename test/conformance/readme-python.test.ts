@@ -8,7 +8,12 @@ describe("README: pytest plugin section", () => {
     const readme = fs.readFileSync("README.md", "utf8");
     const m = /<!-- python\/README\.md, verbatim[^>]*-->\n\n([\s\S]*?)\n\n<!-- end of python\/README\.md -->/.exec(readme);
     expect(m, "the README must hold the marked pytest section").not.toBeNull();
-    const plugin = fs.readFileSync("python/README.md", "utf8").split("\n").slice(1).join("\n").replace(/^\n+|\n+$/g, "");
+    const plugin = fs
+      .readFileSync("python/README.md", "utf8")
+      .split("\n")
+      .slice(1)
+      .join("\n")
+      .replace(/^\n+|\n+$/g, "");
     expect(m![1]).toBe(plugin);
   });
 });

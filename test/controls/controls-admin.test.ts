@@ -15,7 +15,13 @@ const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 
 describe("admin token", () => {
   it("401 without it or with a wrong one, on known and unknown control paths", async () => {
-    for (const [method, p] of [["GET", "/_emulator/clock"], ["POST", "/_emulator/reset"], ["GET", "/_emulator/journal"], ["DELETE", "/_emulator/faults"], ["GET", "/_emulator/nothing-here"]] as const) {
+    for (const [method, p] of [
+      ["GET", "/_emulator/clock"],
+      ["POST", "/_emulator/reset"],
+      ["GET", "/_emulator/journal"],
+      ["DELETE", "/_emulator/faults"],
+      ["GET", "/_emulator/nothing-here"],
+    ] as const) {
       const none = await emu.call(method, p, { apiKey: null });
       expect(none.status, `${method} ${p}`).toBe(401);
       expect(none.json.error.type).toBe("admin-token-required");
@@ -34,12 +40,20 @@ describe("admin token", () => {
     expect((await emu.call("GET", emu.staging())).status).toBe(200);
     expect((await emu.call("GET", "/_emulator/dashboard", { apiKey: null })).status).toBe(200);
     // A webhook sent by the emulator (Authorization: Bearer rf_<internal id>) still reaches the receiver.
-    const sent = await emu.call("POST", "/_emulator/webhooks", { apiKey: null, headers: bearer(TOKEN), json: { url: `${emu.url}/_emulator/receiver/secured` } });
+    const sent = await emu.call("POST", "/_emulator/webhooks", {
+      apiKey: null,
+      headers: bearer(TOKEN),
+      json: { url: `${emu.url}/_emulator/receiver/secured` },
+    });
     expect(sent.status).toBe(202);
-    const got = await waitFor(async () => {
-      const r = await emu.call("GET", "/_emulator/receiver/secured", { apiKey: null, headers: bearer(TOKEN) });
-      return r.json.count === 1 ? r.json : null;
-    }, 5000, "delivery");
+    const got = await waitFor(
+      async () => {
+        const r = await emu.call("GET", "/_emulator/receiver/secured", { apiKey: null, headers: bearer(TOKEN) });
+        return r.json.count === 1 ? r.json : null;
+      },
+      5000,
+      "delivery",
+    );
     expect(got.deliveries[0].headers.authorization).toBe(`Bearer rf_${derivedInternalId(emu.workspace)}`);
     // Reading the receiver needs the token.
     expect((await emu.call("GET", "/_emulator/receiver/secured", { apiKey: null })).status).toBe(401);

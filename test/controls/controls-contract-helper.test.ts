@@ -56,7 +56,9 @@ describe("startEmulatorForTests: contract oracle", () => {
     const closed = await emu.close().catch((e: unknown) => e);
     expect(closed).toBeInstanceOf(ContractViolationError);
     const message = (closed as Error).message;
-    expect(message).toContain("[deprecated-option] POST /batch-processing/v1/external/emulator-workspace/jobs/old → 400 (computeConfiguration.type, computeConfiguration.machineSize)");
+    expect(message).toContain(
+      "[deprecated-option] POST /batch-processing/v1/external/emulator-workspace/jobs/old → 400 (computeConfiguration.type, computeConfiguration.machineSize)",
+    );
     expect(message).toContain("[unknown-field]");
     expect((closed as ContractViolationError).report.summary.requests).toBe(2);
     // The emulator is stopped all the same.

@@ -28,7 +28,10 @@ beforeEach(async () => {
   await emu.controls.clearContractReport();
   const s = await ctl("POST", "/seed", {
     workspaces: [{ id: "team-b", apiKeys: ["key-b"] }],
-    batches: [{ batchId: "pics", images: { count: 2 } }, { batchId: "texts", files: [{ name: "big.jsonl", text: BIG_TEXT }] }],
+    batches: [
+      { batchId: "pics", images: { count: 2 } },
+      { batchId: "texts", files: [{ name: "big.jsonl", text: BIG_TEXT }] },
+    ],
   });
   expect(s.status, s.text).toBe(200);
 });
@@ -56,7 +59,9 @@ describe("journal bodies", () => {
     expect(upload.operation).toBe("POST /data-staging/v1/external/{workspace}/batches/{batchId}/upload/image");
     expect(upload.requestBody.kind).toBe("multipart");
     const bytes = Buffer.concat([Buffer.from("89504e470d0a1a0a", "hex"), png]);
-    expect(upload.requestBody.parts).toEqual([{ name: "a.png", fileName: "a.png", contentType: "image/png", size: bytes.length, sha256: crypto.createHash("sha256").update(bytes).digest("hex") }]);
+    expect(upload.requestBody.parts).toEqual([
+      { name: "a.png", fileName: "a.png", contentType: "image/png", size: bytes.length, sha256: crypto.createHash("sha256").update(bytes).digest("hex") },
+    ]);
     expect(upload.requestBody.text).toBeUndefined();
   });
 
@@ -72,7 +77,8 @@ describe("journal bodies", () => {
     }
     expect(res.statusCode).toBe(200);
     expect(size).toBe(BIG_TEXT.length);
-    const entry = (await ctl("GET", "/journal?operation=" + encodeURIComponent("GET /_signed/files/{generation}/{workspace}/{batchId}/{seq}/{fileName}"))).json.entries[0];
+    const entry = (await ctl("GET", "/journal?operation=" + encodeURIComponent("GET /_signed/files/{generation}/{workspace}/{batchId}/{seq}/{fileName}"))).json
+      .entries[0];
     expect(entry.status).toBe(200);
     expect(entry.responseBody.size).toBe(BIG_TEXT.length);
     expect(entry.responseBody.complete).toBe(true);
@@ -91,7 +97,14 @@ describe("journal bodies", () => {
 describe("matching and verification", () => {
   beforeEach(async () => {
     expect((await emu.call("POST", emu.jobs("j-csv"), { json: definition(emu.workspace, {}, { aggregationFormat: "csv" }) })).status).toBe(200);
-    expect((await emu.call("POST", emu.jobs("j-jsonl") + "?name=second", { json: definition(emu.workspace, {}, { aggregationFormat: "jsonl" }), headers: { "user-agent": "my-client/2.0" } })).status).toBe(200);
+    expect(
+      (
+        await emu.call("POST", emu.jobs("j-jsonl") + "?name=second", {
+          json: definition(emu.workspace, {}, { aggregationFormat: "jsonl" }),
+          headers: { "user-agent": "my-client/2.0" },
+        })
+      ).status,
+    ).toBe(200);
     await emu.call("GET", `${emu.staging("pics")}/list?pageSize=1`);
   });
 
@@ -106,26 +119,41 @@ describe("matching and verification", () => {
     expect(await count("header=User-Agent&headerContains=my-client")).toBe(1);
     expect(await count("operation=" + encodeURIComponent("POST /batch-processing/v1/external/{workspace}/jobs/{jobId}"))).toBe(2);
     expect((await ctl("GET", "/journal/count?bodyPath=a&bodyRegex=" + encodeURIComponent("("))).status).toBe(400);
-    const found = await ctl("POST", "/journal/query", { match: { method: "POST", body: [{ path: "processingSpecification.aggregationFormat", equals: "jsonl" }], query: { name: "second" } } });
+    const found = await ctl("POST", "/journal/query", {
+      match: { method: "POST", body: [{ path: "processingSpecification.aggregationFormat", equals: "jsonl" }], query: { name: "second" } },
+    });
     expect(found.status, found.text).toBe(200);
     expect(found.json.count).toBe(1);
     expect(found.json.entries[0].path).toBe(emu.jobs("j-jsonl"));
   });
 
   it("verify: 200 when the count holds; 422 naming the closest request and the part it failed", async () => {
-    const match = { method: "POST", pathPattern: "/batch-processing/v1/external/*/jobs/*", body: [{ path: "processingSpecification.aggregationFormat", equals: "csv" }] };
+    const match = {
+      method: "POST",
+      pathPattern: "/batch-processing/v1/external/*/jobs/*",
+      body: [{ path: "processingSpecification.aggregationFormat", equals: "csv" }],
+    };
     const ok = await ctl("POST", "/journal/verify", { match, count: 1 });
     expect(ok.status, ok.text).toBe(200);
     expect(ok.json).toMatchObject({ status: "ok", matched: 1, expected: { count: 1 } });
     expect((await ctl("POST", "/journal/verify", { match, atLeast: 1, atMost: 3 })).status).toBe(200);
 
-    const wanted = { method: "POST", pathPattern: "/batch-processing/v1/external/*/jobs/*", body: [{ path: "processingSpecification.aggregationFormat", equals: "parquet" }] };
+    const wanted = {
+      method: "POST",
+      pathPattern: "/batch-processing/v1/external/*/jobs/*",
+      body: [{ path: "processingSpecification.aggregationFormat", equals: "parquet" }],
+    };
     const bad = await ctl("POST", "/journal/verify", { match: wanted });
     expect(bad.status, bad.text).toBe(422);
     expect(bad.json.error.type).toBe("verification-failed");
     expect(bad.json.verification.matched).toBe(0);
     const [closest] = bad.json.verification.closest;
-    expect(closest).toMatchObject({ method: "POST", satisfied: 2, of: 3, failed: [{ part: 'body processingSpecification.aggregationFormat equals "parquet"' }] });
+    expect(closest).toMatchObject({
+      method: "POST",
+      satisfied: 2,
+      of: 3,
+      failed: [{ part: 'body processingSpecification.aggregationFormat equals "parquet"' }],
+    });
     expect(["csv", "jsonl"]).toContain(closest.failed[0].actual);
     expect(bad.json.message).toContain("Closest requests");
     expect(bad.json.message).toContain(closest.path);
@@ -171,11 +199,15 @@ describe("contract report", () => {
     expect(untouched).toContain("PUT /_signed/uploads/{generation}/{workspace}/{batchId}/{token}");
     expect(untouched).not.toContain("GET /data-staging/v1/external/{workspace}/batches/{batchId}/count");
     expect(untouched.some((o: string) => o.includes("/_emulator") || o.includes("/health"))).toBe(false);
-    const exercised = rep.operations.exercised.find((o: { operation: string }) => o.operation === "GET /data-staging/v1/external/{workspace}/batches/{batchId}/count");
+    const exercised = rep.operations.exercised.find(
+      (o: { operation: string }) => o.operation === "GET /data-staging/v1/external/{workspace}/batches/{batchId}/count",
+    );
     expect(exercised).toMatchObject({ count: 2, statuses: { "200": 1, "503": 1 } });
     // Every operation /openapi.json publishes outside /_emulator is one or the other.
     const doc = (await emu.call("GET", "/openapi.json", { apiKey: null })).json;
-    const published = Object.entries(doc.paths as Record<string, object>).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`)).filter((o) => !o.includes(" /_emulator") && !o.endsWith(" /health"));
+    const published = Object.entries(doc.paths as Record<string, object>)
+      .flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`))
+      .filter((o) => !o.includes(" /_emulator") && !o.endsWith(" /health"));
     expect([...untouched, ...rep.operations.exercised.map((o: { operation: string }) => o.operation)].sort()).toEqual(published.sort());
     expect(rep.summary.operationsTotal).toBe(published.length);
     expect(rep.text).toContain("[deprecated-option]");
@@ -195,7 +227,11 @@ describe("contract report", () => {
       expect(res.statusCode).toBe(403);
       expect((await emu.call("GET", `${emu.staging("pics")}/counts`)).status).toBe(404);
       const rep = (await ctl("GET", "/contract-report")).json;
-      expect(rep.findings.find((f: { kind: string }) => f.kind === "expired-url")).toMatchObject({ violation: true, status: 403, operation: "GET /_signed/files/{generation}/{workspace}/{batchId}/{seq}/{fileName}" });
+      expect(rep.findings.find((f: { kind: string }) => f.kind === "expired-url")).toMatchObject({
+        violation: true,
+        status: 403,
+        operation: "GET /_signed/files/{generation}/{workspace}/{batchId}/{seq}/{fileName}",
+      });
       expect(rep.findings.find((f: { kind: string }) => f.kind === "unknown-route")).toMatchObject({ violation: true, status: 404, operation: null });
     } finally {
       await emu.controls.clock.set("max");
@@ -246,7 +282,10 @@ describe("stubs", () => {
     try {
       const script = { stageDurationsMs: { processing: 600_000, export: 1000 } };
       expect((await ctl("POST", `/jobs/${emu.workspace}/long`, { definition: definition(emu.workspace), script })).status).toBe(201);
-      const rule = await ctl("POST", "/faults", { id: "fail-long", action: { type: "job-state", jobId: "long", state: "failed", afterMs: 60_000, message: "Out of capacity (stubbed)" } });
+      const rule = await ctl("POST", "/faults", {
+        id: "fail-long",
+        action: { type: "job-state", jobId: "long", state: "failed", afterMs: 60_000, message: "Out of capacity (stubbed)" },
+      });
       expect(rule.status, rule.text).toBe(201);
       await emu.controls.clock.advance(30_000);
       expect((await emu.call("GET", emu.jobs("long"))).json.job.isTerminal).toBe(false);

@@ -25,7 +25,14 @@ describe("journal", () => {
     const j = (await ctl("GET", "/journal")).json;
     expect(j.count).toBe(3);
     const [ok, missing, unauth] = j.entries;
-    expect(ok).toMatchObject({ method: "GET", path: `/data-staging/v1/external/${emu.workspace}/batches/pics/count`, query: "api_key=***", status: 200, workspace: emu.workspace, fault: null });
+    expect(ok).toMatchObject({
+      method: "GET",
+      path: `/data-staging/v1/external/${emu.workspace}/batches/pics/count`,
+      query: "api_key=***",
+      status: 200,
+      workspace: emu.workspace,
+      fault: null,
+    });
     expect(ok.headers["user-agent"]).toBe("journal-test/1.0");
     expect(ok.latencyMs).toBeGreaterThanOrEqual(0);
     expect(Date.parse(ok.at)).not.toBeNaN();
@@ -88,7 +95,12 @@ describe("journal", () => {
 
 describe("request faults", () => {
   it("429 with Retry-After the next N times, marked in the journal, counted on the rule", async () => {
-    const rule = await ctl("POST", "/faults", { id: "rate-limit", match: { method: "GET", path: "/data-staging/v1/external/*/batches" }, action: { type: "status", status: 429, retryAfter: 7 }, times: 2 });
+    const rule = await ctl("POST", "/faults", {
+      id: "rate-limit",
+      match: { method: "GET", path: "/data-staging/v1/external/*/batches" },
+      action: { type: "status", status: 429, retryAfter: 7 },
+      times: 2,
+    });
     expect(rule.status, rule.text).toBe(201);
     const a = await emu.call("GET", emu.staging());
     const b = await emu.call("GET", emu.staging());
@@ -137,7 +149,10 @@ describe("request faults", () => {
 
   it("drops the connection (the client sees a socket error), journaled as dropped", async () => {
     await emu.controls.faults.add({ match: { path: "**/batches" }, action: { type: "drop-connection" }, times: 1 });
-    const err = await emu.call("GET", emu.staging()).then(() => null, (e: any) => e);
+    const err = await emu.call("GET", emu.staging()).then(
+      () => null,
+      (e: any) => e,
+    );
     expect(err).not.toBeNull();
     expect(String(err.code ?? err.message)).toMatch(/SOCKET|ECONNRESET|closed|hang up/i);
     expect((await emu.call("GET", emu.staging())).status).toBe(200);

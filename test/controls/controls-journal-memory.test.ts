@@ -57,7 +57,10 @@ describe("reading a large journal", () => {
     const lane = async () => {
       while (next < ENTRIES) {
         const i = next++;
-        const res = await request(`${base}/data-staging/v1/external/nobody/batches?i=${i}&pad=${pad}`, { dispatcher: agent, headers: { "user-agent": `ua-${i}-${"u".repeat(PAD)}` } });
+        const res = await request(`${base}/data-staging/v1/external/nobody/batches?i=${i}&pad=${pad}`, {
+          dispatcher: agent,
+          headers: { "user-agent": `ua-${i}-${"u".repeat(PAD)}` },
+        });
         await res.body.dump();
       }
     };
@@ -79,7 +82,9 @@ describe("reading a large journal", () => {
       clearInterval(sampler);
     }
     const peak = Math.max(sampledPeak, peakReset ? memMb(child.pid, "VmHWM") : 0);
-    console.log(`[measure] journal reads of ${ENTRIES} ~10 kB entries: RSS ${before.toFixed(0)} MB before, peak ${peak.toFixed(0)} MB (+${(peak - before).toFixed(0)} MB)`);
+    console.log(
+      `[measure] journal reads of ${ENTRIES} ~10 kB entries: RSS ${before.toFixed(0)} MB before, peak ${peak.toFixed(0)} MB (+${(peak - before).toFixed(0)} MB)`,
+    );
     expect(first.status).toBe(200);
     expect(first.json.count).toBe(ENTRIES);
     expect(peak - before).toBeLessThan(200);
@@ -134,10 +139,14 @@ describe("a journal write that fails", () => {
     const journalErrors = errors.filter((e) => /journal/i.test(e));
     expect(journalErrors.length).toBeGreaterThanOrEqual(1);
     expect(journalErrors.length).toBeLessThanOrEqual(2);
-    const count = await waitFor(async () => {
-      const n = await emu!.controls.journalCount();
-      return n >= 700 ? n : 0;
-    }, 5000, "the kept journal rows to be written");
+    const count = await waitFor(
+      async () => {
+        const n = await emu!.controls.journalCount();
+        return n >= 700 ? n : 0;
+      },
+      5000,
+      "the kept journal rows to be written",
+    );
     expect(count).toBe(700);
   });
 });

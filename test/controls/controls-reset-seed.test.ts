@@ -27,7 +27,14 @@ async function seedTwoWorkspaces() {
   const r = await ctl("POST", "/seed", {
     workspaces: [{ id: "team-b", apiKeys: ["key-b"] }],
     batches: [
-      { batchId: "photos", displayName: "Photos", files: [{ name: "pixel.png", base64: PIXEL_PNG }, { name: "notes.txt", text: "hello" }] },
+      {
+        batchId: "photos",
+        displayName: "Photos",
+        files: [
+          { name: "pixel.png", base64: PIXEL_PNG },
+          { name: "notes.txt", text: "hello" },
+        ],
+      },
       { batchId: "generated", images: { count: 5, width: 8, height: 6 } },
       { workspace: "team-b", batchId: "theirs", images: { count: 2 } },
       { batchId: "multi", parts: [{ name: "predictions", contentType: "metadata" }], files: [{ name: "a.jsonl", text: "{}\n", partName: "predictions" }] },
@@ -180,7 +187,10 @@ describe("start-up seed file", () => {
   it("is applied at start (--seed) and again by reset {reseed: true}", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rf-seed-"));
     const seedFile = path.join(dir, "seed.json");
-    fs.writeFileSync(seedFile, JSON.stringify({ workspaces: [{ id: "ci", apiKeys: ["ci-key"] }], batches: [{ workspace: "ci", batchId: "inputs", images: { count: 4 } }] }));
+    fs.writeFileSync(
+      seedFile,
+      JSON.stringify({ workspaces: [{ id: "ci", apiKeys: ["ci-key"] }], batches: [{ workspace: "ci", batchId: "inputs", images: { count: 4 } }] }),
+    );
     const e = await startTestEmulator({ seedFile });
     try {
       const count = () => e.call("GET", "/data-staging/v1/external/ci/batches/inputs/count", { apiKey: "ci-key" });

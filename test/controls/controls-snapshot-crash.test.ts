@@ -20,14 +20,20 @@ const FILES = 300;
 const CRASH_POINTS = ["snapshot-staging", "snapshot-after-rows", "snapshot-after-aside", "snapshot-after-switch"];
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "rf-snap-crash-"));
-let children: ChildEmulator[] = [];
+const children: ChildEmulator[] = [];
 let worldOld: any;
 let worldNew: any;
 
 async function call(base: string, method: string, p: string, json?: unknown) {
   const url = new URL(base + p);
   if (!p.startsWith("/_emulator")) url.searchParams.set("api_key", KEY);
-  return readResponse(await request(url, { method: method as "GET", body: json === undefined ? undefined : JSON.stringify(json), headers: json === undefined ? {} : { "content-type": "application/json" } }));
+  return readResponse(
+    await request(url, {
+      method: method as "GET",
+      body: json === undefined ? undefined : JSON.stringify(json),
+      headers: json === undefined ? {} : { "content-type": "application/json" },
+    }),
+  );
 }
 
 async function start(dataDir: string, env: Record<string, string> = {}): Promise<ChildEmulator> {
@@ -94,7 +100,9 @@ describe("snapshot import killed half-way", () => {
       const doomed = await start(dir, { EMULATOR_TEST_CRASH_AT: point });
       const answer = await call(doomed.url, "POST", "/_emulator/snapshot", worldNew.snapshot).catch((err: Error) => err);
       expect(answer, "the import should have been killed").toBeInstanceOf(Error);
-      await new Promise<void>((resolve) => (doomed.child.exitCode !== null || doomed.child.signalCode !== null ? resolve() : doomed.child.once("exit", () => resolve())));
+      await new Promise<void>((resolve) =>
+        doomed.child.exitCode !== null || doomed.child.signalCode !== null ? resolve() : doomed.child.once("exit", () => resolve()),
+      );
       expect(doomed.child.signalCode).toBe("SIGKILL");
 
       const again = await start(dir);

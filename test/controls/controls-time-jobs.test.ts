@@ -104,29 +104,44 @@ describe("scripted and injected job failures", () => {
       script: { stageDurationsMs: { processing: 30_000 }, failTasks: { processing: [0] }, finalState: "fail" },
     });
     expect(r.status, r.text).toBe(201);
-    const j = await waitFor(async () => {
-      const x = await job("scripted-fail");
-      return x.isTerminal ? x : null;
-    }, 15_000, "scripted job to end");
+    const j = await waitFor(
+      async () => {
+        const x = await job("scripted-fail");
+        return x.isTerminal ? x : null;
+      },
+      15_000,
+      "scripted job to end",
+    );
     expect(j.error).toBe(true);
     const logs = (await emu.call("GET", emu.jobs("scripted-fail") + "/logs?pageSize=100")).json.logs;
     expect(JSON.stringify(logs)).toMatch(/scripted/);
     // Same request again is a replay; a different one under the same id is a conflict.
-    expect((await ctl("POST", `/jobs/${emu.workspace}/scripted-fail`, { definition: definition(emu.workspace), script: { finalState: "success" } })).status).toBe(409);
+    expect(
+      (await ctl("POST", `/jobs/${emu.workspace}/scripted-fail`, { definition: definition(emu.workspace), script: { finalState: "success" } })).status,
+    ).toBe(409);
     const badDef = await ctl("POST", `/jobs/${emu.workspace}/scripted-bad`, { definition: { type: "nope" } });
     expect(badDef.status).toBe(400);
     expect((await ctl("POST", `/jobs/nobody/x`, { definition: definition("nobody") })).status).toBe(404);
   });
 
   it("fail-task and fail-stage fault rules reach the simulator and count their fires", async () => {
-    await emu.controls.faults.add({ id: "task-fault", match: { jobId: "faulted-task", stage: "processing", taskIndex: 0 }, action: { type: "fail-task" }, times: 1 });
+    await emu.controls.faults.add({
+      id: "task-fault",
+      match: { jobId: "faulted-task", stage: "processing", taskIndex: 0 },
+      action: { type: "fail-task" },
+      times: 1,
+    });
     await emu.controls.faults.add({ id: "stage-fault", match: { jobId: "faulted-stage", stage: "export" }, action: { type: "fail-stage" } });
     expect((await emu.call("POST", emu.jobs("faulted-task"), { json: definition(emu.workspace) })).status).toBe(200);
     expect((await emu.call("POST", emu.jobs("faulted-stage"), { json: definition(emu.workspace) })).status).toBe(200);
-    const stageJob = await waitFor(async () => {
-      const x = await job("faulted-stage");
-      return x.isTerminal ? x : null;
-    }, 15_000, "faulted-stage job to end");
+    const stageJob = await waitFor(
+      async () => {
+        const x = await job("faulted-stage");
+        return x.isTerminal ? x : null;
+      },
+      15_000,
+      "faulted-stage job to end",
+    );
     expect(stageJob.error).toBe(true);
     await waitFor(async () => (await job("faulted-task")).isTerminal, 15_000, "faulted-task job to end");
     const rules: any[] = await emu.controls.faults.list();
@@ -170,7 +185,10 @@ describe("deterministic seed", () => {
   it("starts the clock at startTime and gives the same event ids for the same seed (again after a reset)", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rf-det-"));
     const seedFile = path.join(dir, "seed.json");
-    fs.writeFileSync(seedFile, JSON.stringify({ deterministic: { seed: 42, startTime: "2026-01-01T00:00:00Z", clock: "manual" }, batches: [{ batchId: "det", images: { count: 1 } }] }));
+    fs.writeFileSync(
+      seedFile,
+      JSON.stringify({ deterministic: { seed: 42, startTime: "2026-01-01T00:00:00Z", clock: "manual" }, batches: [{ batchId: "det", images: { count: 1 } }] }),
+    );
     const ids: string[][] = [];
     try {
       for (let run = 0; run < 2; run++) {

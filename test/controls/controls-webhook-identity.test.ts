@@ -20,10 +20,14 @@ async function hookHeaders(e: TestEmulator, workspace: string | undefined, recei
   const url = `${e.url}/_emulator/receiver/${receiver}`;
   const sent = await ctl(e, "POST", "/webhooks", { url, ...(workspace ? { workspace } : {}), subject: receiver, payload: { type: "identity-test" } });
   expect(sent.status, sent.text).toBe(202);
-  const got = await waitFor(async () => {
-    const deliveries: any = await e.controls.receiver(receiver).list();
-    return deliveries.length ? deliveries : undefined;
-  }, 10_000, `a delivery to ${receiver}`);
+  const got = await waitFor(
+    async () => {
+      const deliveries: any = await e.controls.receiver(receiver).list();
+      return deliveries.length ? deliveries : undefined;
+    },
+    10_000,
+    `a delivery to ${receiver}`,
+  );
   return got[0].headers as Record<string, string>;
 }
 

@@ -63,7 +63,10 @@ describe("delivery faults", () => {
     await emu.controls.faults.add({ match: { category: "job" }, action: { type: "webhook-drop" }, times: 1 });
     const id = await send("job-3");
     const d = await until(async () => (await deliveries()).find((x) => x.id === id && x.state === "delivered"), 5000, "delivered after drop");
-    expect(d.attempts.map((a: any) => [a.attempt, a.status])).toEqual([[1, null], [2, 200]]);
+    expect(d.attempts.map((a: any) => [a.attempt, a.status])).toEqual([
+      [1, null],
+      [2, 200],
+    ]);
     expect(d.attempts[0].error).toMatch(/dropped/);
     const got = await received("hooks");
     expect(got.map((r) => r.json.delivery_attempt)).toEqual([2]);
@@ -73,7 +76,10 @@ describe("delivery faults", () => {
     await emu.controls.faults.add({ match: { url: "**/receiver/hooks" }, action: { type: "webhook-duplicate" }, times: 1 });
     const id = await send("job-4");
     const got = await until(async () => ((await received("hooks")).length >= 2 ? received("hooks") : null), 5000, "two copies");
-    expect(got.map((r) => [r.json.event_id, r.json.delivery_attempt])).toEqual([[id, 1], [id, 1]]);
+    expect(got.map((r) => [r.json.event_id, r.json.delivery_attempt])).toEqual([
+      [id, 1],
+      [id, 1],
+    ]);
   });
 
   it("delay: the delivery arrives late and the attempt's latency shows it", async () => {

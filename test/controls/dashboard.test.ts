@@ -14,7 +14,16 @@ import { png } from "../helpers/fixtures.js";
 import { startTestEmulator, type TestEmulator } from "../helpers/emulator.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 const SHOTS = path.join("test-results", "dashboard");
 const XSS = "<img src=x onerror=alert(1)>";
 
@@ -49,10 +58,13 @@ afterAll(async () => {
 async function uploadImage(batchId: string, name: string, seed: number) {
   const form = new FormData();
   form.append(name, new Blob([new Uint8Array(png(seed, 24))]), name);
-  const res = await request(`${emu.url}${emu.staging(batchId)}/upload/image?api_key=${emu.apiKey}&fileName=${encodeURIComponent(name)}&displayName=Street%20photos`, {
-    method: "POST",
-    body: form,
-  });
+  const res = await request(
+    `${emu.url}${emu.staging(batchId)}/upload/image?api_key=${emu.apiKey}&fileName=${encodeURIComponent(name)}&displayName=Street%20photos`,
+    {
+      method: "POST",
+      body: form,
+    },
+  );
   expect(res.statusCode, await res.body.text()).toBe(200);
 }
 
@@ -60,7 +72,13 @@ const definition = (batchId: string, hook?: string) => ({
   type: "simple-image-processing-v1",
   jobInput: { type: "staging-batch-input-v1", batchId },
   computeConfiguration: { type: "compute-configuration-v2", machineType: "gpu" },
-  processingSpecification: { type: "workflows-processing-specification-v1", workspace: emu.workspace, workflowId: "detect-cars", persistImagesOutputs: false, aggregationFormat: "csv" },
+  processingSpecification: {
+    type: "workflows-processing-specification-v1",
+    workspace: emu.workspace,
+    workflowId: "detect-cars",
+    persistImagesOutputs: false,
+    aggregationFormat: "csv",
+  },
   ...(hook ? { notificationsURL: hook } : {}),
 });
 
@@ -129,12 +147,16 @@ describe.skipIf(skip)("dashboard", () => {
     await dl.body.arrayBuffer();
     // A batch's files, listed when its row is opened.
     await page.click('#batches-table tr[data-batch="street-photos"] td.file-list summary');
-    await expect.poll(() => page.locator('#batches-table tr[data-batch="street-photos"] td.file-list li').allTextContents()).toEqual(expect.arrayContaining(["img-0.png", "img-4.png"]));
+    await expect
+      .poll(() => page.locator('#batches-table tr[data-batch="street-photos"] td.file-list li').allTextContents())
+      .toEqual(expect.arrayContaining(["img-0.png", "img-4.png"]));
     await shot("jobs");
 
     // The page's own reads are not in the journal.
     const journal = (await emu.call("GET", "/_emulator/journal", { apiKey: null })).json;
-    expect(journal.entries.filter((e: any) => String(e.headers["user-agent"] ?? "").includes("HeadlessChrome")).map((e: any) => `${e.method} ${e.path}`)).toEqual([]);
+    expect(
+      journal.entries.filter((e: any) => String(e.headers["user-agent"] ?? "").includes("HeadlessChrome")).map((e: any) => `${e.method} ${e.path}`),
+    ).toEqual([]);
   });
 
   it("paints the world it was served with: no empty state, no wait for the first poll", async () => {
@@ -159,7 +181,10 @@ describe.skipIf(skip)("dashboard", () => {
     expect(await tab.locator('#batches-table tr[data-batch="street-photos"] td.files').textContent()).toBe("5");
     expect(await tab.evaluate(() => (window as any).emptyStates)).toEqual([]);
     // The first contentful paint came after the embedded world was drawn (the module script is render-blocking).
-    const [fcp, drawn] = await tab.evaluate(() => [performance.getEntriesByName("first-contentful-paint")[0]?.startTime ?? null, Number(document.body.dataset.firstDrawAt)]);
+    const [fcp, drawn] = await tab.evaluate(() => [
+      performance.getEntriesByName("first-contentful-paint")[0]?.startTime ?? null,
+      Number(document.body.dataset.firstDrawAt),
+    ]);
     expect(fcp).not.toBeNull();
     expect(drawn).toBeLessThanOrEqual(fcp);
     await tab.screenshot({ path: path.join(SHOTS, "first-paint.png") });
@@ -238,7 +263,12 @@ describe.skipIf(skip)("dashboard", () => {
   it("webhook deliveries: payload, every attempt with status, error and latency; redeliver adds an attempt", async () => {
     const sent = await emu.call("POST", "/_emulator/webhooks", {
       apiKey: null,
-      json: { url: `${emu.url}/_emulator/receiver/down?status=500`, category: "test", subject: "failing-receiver", payload: { type: "dashboard-check", note: "wheels: 4" } },
+      json: {
+        url: `${emu.url}/_emulator/receiver/down?status=500`,
+        category: "test",
+        subject: "failing-receiver",
+        payload: { type: "dashboard-check", note: "wheels: 4" },
+      },
     });
     expect(sent.status, sent.text).toBe(202);
     const id = sent.json.id as string;
@@ -314,7 +344,9 @@ describe.skipIf(skip)("dashboard", () => {
     expect(await violation.first().textContent()).toContain(`POST ${emu.jobs("typo-job")}`);
     expect(await violation.first().locator("td.message").textContent()).toContain("notificationUrl");
     expect(await page.locator(`#untouched-table tr[data-operation="${untouched[0]}"]`).count()).toBe(1);
-    expect(await page.locator(`#exercised-table tr[data-operation="POST /batch-processing/v1/external/{workspace}/jobs/{jobId}"]`).textContent()).toMatch(/200×\d/);
+    expect(await page.locator(`#exercised-table tr[data-operation="POST /batch-processing/v1/external/{workspace}/jobs/{jobId}"]`).textContent()).toMatch(
+      /200×\d/,
+    );
     expect(await page.locator("#failed-webhooks-table tbody tr").count()).toBeGreaterThan(0);
     expect(await page.locator("#failed-webhooks-table").textContent()).toContain("/_emulator/receiver/down");
     expect(await page.locator("#count-contract").textContent()).toMatch(/[1-9]\d* violations?/);

@@ -41,7 +41,16 @@ beforeAll(() => {
   fs.writeFileSync(
     path.join(dir, "tsconfig.json"),
     JSON.stringify({
-      compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, noEmit: true, skipLibCheck: true, types: ["node"], paths: { "roboflow-batch-emulator/testing": [testing] } },
+      compilerOptions: {
+        target: "ES2022",
+        module: "NodeNext",
+        moduleResolution: "NodeNext",
+        strict: true,
+        noEmit: true,
+        skipLibCheck: true,
+        types: ["node"],
+        paths: { "roboflow-batch-emulator/testing": [testing] },
+      },
       files: blocks.map((_, i) => `readme-${i}.test.ts`),
     }),
   );
@@ -77,7 +86,11 @@ describe("README: in-process test helper", () => {
     // A fresh vitest, not a worker of this one.
     const env: NodeJS.ProcessEnv = { ...process.env, CI: "1", NO_COLOR: "1" };
     for (const k of ["VITEST", "VITEST_POOL_ID", "VITEST_WORKER_ID"]) delete env[k];
-    const r = await run(process.execPath, [vitest, "run", "--config", path.join(dir, "vitest.config.mts"), "--root", dir], { cwd: dir, env, maxBuffer: 16 * 1024 * 1024 }).then(
+    const r = await run(process.execPath, [vitest, "run", "--config", path.join(dir, "vitest.config.mts"), "--root", dir], {
+      cwd: dir,
+      env,
+      maxBuffer: 16 * 1024 * 1024,
+    }).then(
       (ok) => ({ code: 0, out: `${ok.stdout}${ok.stderr}` }),
       (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, out: `${err.stdout}${err.stderr}` }),
     );

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ControlApiError, startEmulatorForTests, type EmulatorForTests } from "../../src/testing.js";
 
 let emu: EmulatorForTests;
-let startStopMs: number[] = [];
+const startStopMs: number[] = [];
 
 beforeAll(async () => {
   // Cost of a fresh emulator per suite: start + stop, measured a few times.
@@ -115,7 +115,11 @@ describe("back to the start seed", () => {
     const e = await startEmulatorForTests({ seed: { batches: [{ batchId: "inputs", images: { count: 3 } }] } });
     try {
       await e.controls.seed({ batches: [{ batchId: "added", images: { count: 1 } }] });
-      const raw = await fetch(`${e.baseUrl}/_emulator/reset`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ reseed: true }) });
+      const raw = await fetch(`${e.baseUrl}/_emulator/reset`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ reseed: true }),
+      });
       expect(raw.status).toBe(200);
       expect(await count(e, "inputs")).toBe(3);
       expect(await count(e, "added")).toBe(404);
@@ -135,7 +139,11 @@ describe("back to the start seed", () => {
     const e = await startEmulatorForTests();
     try {
       const seed = { deterministic: { seed: 11 }, batches: [{ batchId: "later", images: { count: 2 } }] };
-      const r = await fetch(`${e.baseUrl}/_emulator/seed`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...seed, asStartupSeed: true }) });
+      const r = await fetch(`${e.baseUrl}/_emulator/seed`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ ...seed, asStartupSeed: true }),
+      });
       expect(r.status, await r.text()).toBe(200);
       const inbox = e.controls.receiver("ids");
       const first = await e.controls.webhooks.send({ url: inbox.url });

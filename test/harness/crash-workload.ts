@@ -48,7 +48,10 @@ export interface RunningWorkload {
 const MAX_IMPORT_BYTES = 24 * 1024 * 1024;
 
 export class HttpAnswer {
-  constructor(readonly status: number, readonly text: string) {}
+  constructor(
+    readonly status: number,
+    readonly text: string,
+  ) {}
   get ok(): boolean {
     return this.status >= 200 && this.status < 300;
   }
@@ -149,13 +152,15 @@ async function imagesLane(cx: Cx, rng: Rng): Promise<void> {
 /** Signed slot, then the PUT with the extension headers: how the official client sends tar shards and videos. */
 async function signedPut(cx: Cx, kind: "shardPut" | "videoPut", slotUrl: string, body: Buffer, before: (details: any) => void): Promise<boolean> {
   return (
-    (await cx.op(kind, async () => {
-      const slot = await send(slotUrl, "POST");
-      if (!slot.ok) return slot;
-      const d = slot.json().signedURLDetails;
-      before(d);
-      return send(d.uploadURL, "PUT", body, d.extensionHeaders ?? {});
-    }))?.ok ?? false
+    (
+      await cx.op(kind, async () => {
+        const slot = await send(slotUrl, "POST");
+        if (!slot.ok) return slot;
+        const d = slot.json().signedURLDetails;
+        before(d);
+        return send(d.uploadURL, "PUT", body, d.extensionHeaders ?? {});
+      })
+    )?.ok ?? false
   );
 }
 
@@ -169,7 +174,12 @@ async function shardsLane(cx: Cx, rng: Rng): Promise<void> {
     const ids = Array.from({ length: rng.chance(0.15) ? rng.int(161, 400) : rng.int(16, 120) }, () => cx.ledger.nextId());
     const members: TarMember[] = ids.map((id) => ({ name: `t${id}.png`, data: png(id) }));
     if (rng.chance(0.5)) {
-      members.push({ name: "notification_config.json", data: Buffer.from(JSON.stringify({ ingestId: `tar-${ids[0]}`, notificationsURL: cx.deps.hooks.url, notificationCategories: ["ingest-status", "files-status"] })) });
+      members.push({
+        name: "notification_config.json",
+        data: Buffer.from(
+          JSON.stringify({ ingestId: `tar-${ids[0]}`, notificationsURL: cx.deps.hooks.url, notificationCategories: ["ingest-status", "files-status"] }),
+        ),
+      });
     }
     let shardId = "";
     const ok = await signedPut(cx, "shardPut", cx.staging(a, batch, "bulk-upload/image-files"), tar(members), (d) => {
@@ -208,7 +218,10 @@ async function referencesLane(cx: Cx, rng: Rng): Promise<void> {
     const ingestId = `ing-${id}`;
     const seeds = Array.from({ length: rng.int(3, 16) }, () => cx.ledger.nextId());
     const key = fileKey(a.ws, batch, ingestId);
-    cx.ledger.ingestSending(key, seeds.map((s) => ({ ws: a.ws, batch, name: `r${s}.png`, sha256: sha256(png(s)), via: { kind: "ingest", ingestId } })));
+    cx.ledger.ingestSending(
+      key,
+      seeds.map((s) => ({ ws: a.ws, batch, name: `r${s}.png`, sha256: sha256(png(s)), via: { kind: "ingest", ingestId } })),
+    );
     const body = JSON.stringify({
       imageReferences: seeds.map((s) => ({ name: `r${s}.png`, url: pngUrl(cx.deps.files, s) })),
       ingestId,
@@ -230,7 +243,12 @@ function imageJob(a: Account, batchId: string, rng: Rng, notificationsURL: strin
     maxParallelTasks: rng.int(1, 4),
     processingTimeoutSeconds: 36_000,
     notificationsURL,
-    processingSpecification: { type: "workflows-processing-specification-v1", workspace: a.ws, workflowId: "crash-wf", aggregationFormat: rng.pick(["jsonl", "csv"] as const) },
+    processingSpecification: {
+      type: "workflows-processing-specification-v1",
+      workspace: a.ws,
+      workflowId: "crash-wf",
+      aggregationFormat: rng.pick(["jsonl", "csv"] as const),
+    },
   });
 }
 
@@ -248,7 +266,8 @@ async function readyInput(cx: Cx, rng: Rng) {
     if (input.indexedLater) {
       if (polls++ >= 3) continue;
       const r = await send(cx.staging(cx.deps.tracked, input.batch, "count"), "GET").catch(() => null);
-      if (r?.status === 404) input.indexedLater = false; // gone with an imported world: the start will say so
+      if (r?.status === 404)
+        input.indexedLater = false; // gone with an imported world: the start will say so
       else if ((r?.json()?.count ?? -1) < input.files) continue;
     }
     list.splice(list.indexOf(input), 1);
@@ -300,7 +319,9 @@ async function scratchLane(cx: Cx, rng: Rng): Promise<void> {
     await sleep(rng.int(0, 150));
     if (cx.stopped || !rng.chance(0.7)) continue;
     const keys = cx.ledger.resetSending(a.ws);
-    const r = await cx.op("reset", () => send(`${cx.deps.baseUrl}/_emulator/reset`, "POST", JSON.stringify({ workspace: a.ws }), { "content-type": "application/json" }));
+    const r = await cx.op("reset", () =>
+      send(`${cx.deps.baseUrl}/_emulator/reset`, "POST", JSON.stringify({ workspace: a.ws }), { "content-type": "application/json" }),
+    );
     if (r?.ok) cx.ledger.resetAcknowledged(keys);
   }
 }
@@ -318,7 +339,13 @@ async function snapshotLane(cx: Cx): Promise<void> {
     const { stored, violations } = ledger.worldFromSnapshot(exported.text);
     cx.deps.violations.push(...violations);
     const fits = (s?: { text: string }) => s !== undefined && Buffer.byteLength(s.text) <= MAX_IMPORT_BYTES;
-    const target = fits(ledger.snapshots.last) ? ledger.snapshots.last! : fits(ledger.snapshots.first) ? ledger.snapshots.first! : fits(stored) ? stored : undefined;
+    const target = fits(ledger.snapshots.last)
+      ? ledger.snapshots.last!
+      : fits(ledger.snapshots.first)
+        ? ledger.snapshots.first!
+        : fits(stored)
+          ? stored
+          : undefined;
     ledger.snapshots.first ??= stored;
     ledger.snapshots.last = stored;
     if (!target || cx.stopped) return;

@@ -31,7 +31,12 @@ export interface JobInput {
 }
 
 const emptyWorld = (): World => ({ present: new Map(), allowed: new Map(), jobs: new Map(), ingests: new Set() });
-const cloneWorld = (w: World): World => ({ present: new Map(w.present), allowed: new Map(w.allowed), jobs: new Map([...w.jobs].map(([k, j]) => [k, { ...j }])), ingests: new Set(w.ingests) });
+const cloneWorld = (w: World): World => ({
+  present: new Map(w.present),
+  allowed: new Map(w.allowed),
+  jobs: new Map([...w.jobs].map(([k, j]) => [k, { ...j }])),
+  ingests: new Set(w.ingests),
+});
 export const sha256 = (b: Buffer) => crypto.createHash("sha256").update(b).digest("hex");
 const jobKey = (ws: string, jobId: string) => `${ws}\0${jobId}`;
 
@@ -138,7 +143,13 @@ export class Ledger {
   }
 
   expectations(world: World = this.world): Expectations {
-    return { present: [...world.present.values()], allowed: world.allowed, workspaces: this.workspaces, jobs: [...world.jobs.values()], ingests: [...world.ingests] };
+    return {
+      present: [...world.present.values()],
+      allowed: world.allowed,
+      workspaces: this.workspaces,
+      jobs: [...world.jobs.values()],
+      ingests: [...world.ingests],
+    };
   }
 
   /**
@@ -176,7 +187,10 @@ export class Ledger {
       world.jobs.set(jobKey(j.ws, j.jobId), { ...known, mustSucceed: j.state === "succeeded" || (!j.terminal && known.mustSucceed) });
     }
     // An export is one consistent moment: it must hold every promise made so far.
-    const violations = checkFacts(facts, this.expectations(), { settled: false, strictOrphans: false }).violations.map((x) => ({ kind: `snapshot-${x.kind}`, detail: x.detail }));
+    const violations = checkFacts(facts, this.expectations(), { settled: false, strictOrphans: false }).violations.map((x) => ({
+      kind: `snapshot-${x.kind}`,
+      detail: x.detail,
+    }));
     return { stored: { text, world, files: facts.files.length }, violations };
   }
 }
@@ -200,13 +214,42 @@ export function factsFromSnapshot(snap: { tables: Record<string, Record<string, 
     }
   };
   return {
-    files: t("files").map((f) => ({ ws: f.workspace_id, batch: f.batch_id, part: f.part_name ?? "", name: f.file_name, origin: origin.get(`${f.workspace_id}\0${f.batch_id}`) ?? null, sha256: f.sha256 })),
-    shards: t("shards").map((s) => ({ shardId: s.shard_id, ws: s.workspace_id, batch: s.batch_id, ingestId: s.ingest_id ?? null, pending: s.status_type === "info" })),
+    files: t("files").map((f) => ({
+      ws: f.workspace_id,
+      batch: f.batch_id,
+      part: f.part_name ?? "",
+      name: f.file_name,
+      origin: origin.get(`${f.workspace_id}\0${f.batch_id}`) ?? null,
+      sha256: f.sha256,
+    })),
+    shards: t("shards").map((s) => ({
+      shardId: s.shard_id,
+      ws: s.workspace_id,
+      batch: s.batch_id,
+      ingestId: s.ingest_id ?? null,
+      pending: s.status_type === "info",
+    })),
     ingests: new Set(t("ingests").map((i) => fileKey(i.workspace_id, i.batch_id, i.ingest_id))),
-    jobs: t("jobs").map((j) => ({ ws: j.workspace_id, jobId: j.job_id, state: j.state, terminal: Number(j.is_terminal) === 1, notificationsURL: parse(j.definition)?.notificationsURL ?? null })),
+    jobs: t("jobs").map((j) => ({
+      ws: j.workspace_id,
+      jobId: j.job_id,
+      state: j.state,
+      terminal: Number(j.is_terminal) === 1,
+      notificationsURL: parse(j.definition)?.notificationsURL ?? null,
+    })),
     webhooks: t("webhooks").map((w) => {
       const p = parse(w.payload);
-      return { id: w.id, ws: w.workspace_id, category: w.category, subject: w.subject ?? null, state: w.state, attempts: Number(w.attempts), due: w.next_attempt_at ?? null, eventId: p?.event_id ?? null, jobState: p?.job_state ?? null };
+      return {
+        id: w.id,
+        ws: w.workspace_id,
+        category: w.category,
+        subject: w.subject ?? null,
+        state: w.state,
+        attempts: Number(w.attempts),
+        due: w.next_attempt_at ?? null,
+        eventId: p?.event_id ?? null,
+        jobState: p?.job_state ?? null,
+      };
     }),
     integrity,
     orphans: [],

@@ -208,7 +208,13 @@ export function readStore(dataDir: string): StoreFacts {
     }
 
     const shardRows = db.prepare("SELECT shard_id, workspace_id, batch_id, ingest_id, kind, status_type, payload FROM shards").all() as {
-      shard_id: string; workspace_id: string; batch_id: string; ingest_id: string | null; kind: string; status_type: string; payload: string | null;
+      shard_id: string;
+      workspace_id: string;
+      batch_id: string;
+      ingest_id: string | null;
+      kind: string;
+      status_type: string;
+      payload: string | null;
     }[];
     const shards: ShardFact[] = [];
     for (const s of shardRows) {
@@ -226,13 +232,36 @@ export function readStore(dataDir: string): StoreFacts {
       }
     }
 
-    const ingests = new Set((db.prepare("SELECT workspace_id, batch_id, ingest_id FROM ingests").all() as { workspace_id: string; batch_id: string; ingest_id: string }[]).map((r) => fileKey(r.workspace_id, r.batch_id, r.ingest_id)));
+    const ingests = new Set(
+      (db.prepare("SELECT workspace_id, batch_id, ingest_id FROM ingests").all() as { workspace_id: string; batch_id: string; ingest_id: string }[]).map((r) =>
+        fileKey(r.workspace_id, r.batch_id, r.ingest_id),
+      ),
+    );
     const jobs = readJobs(db, blobRoot, bytesOf);
-    const webhooks = (db.prepare("SELECT id, workspace_id, category, subject, state, attempts, next_attempt_at, payload FROM webhooks").all() as {
-      id: string; workspace_id: string; category: string; subject: string | null; state: string; attempts: number; next_attempt_at: number | null; payload: string;
-    }[]).map((w) => {
+    const webhooks = (
+      db.prepare("SELECT id, workspace_id, category, subject, state, attempts, next_attempt_at, payload FROM webhooks").all() as {
+        id: string;
+        workspace_id: string;
+        category: string;
+        subject: string | null;
+        state: string;
+        attempts: number;
+        next_attempt_at: number | null;
+        payload: string;
+      }[]
+    ).map((w) => {
       const p = parseJson(w.payload);
-      return { id: w.id, ws: w.workspace_id, category: w.category, subject: w.subject, state: w.state, attempts: w.attempts, due: w.next_attempt_at, eventId: p?.event_id ?? null, jobState: p?.job_state ?? null };
+      return {
+        id: w.id,
+        ws: w.workspace_id,
+        category: w.category,
+        subject: w.subject,
+        state: w.state,
+        attempts: w.attempts,
+        due: w.next_attempt_at,
+        eventId: p?.event_id ?? null,
+        jobState: p?.job_state ?? null,
+      };
     });
 
     const onDisk = listBlobs(blobRoot);
@@ -261,13 +290,25 @@ export function readStore(dataDir: string): StoreFacts {
 }
 
 function readJobs(db: Database.Database, blobRoot: string, bytesOf: Map<string, Buffer | null>): JobFact[] {
-  const jobs = db.prepare("SELECT workspace_id, job_id, state, is_terminal, definition FROM jobs").all() as { workspace_id: string; job_id: string; state: string; is_terminal: number; definition: string }[];
+  const jobs = db.prepare("SELECT workspace_id, job_id, state, is_terminal, definition FROM jobs").all() as {
+    workspace_id: string;
+    job_id: string;
+    state: string;
+    is_terminal: number;
+    definition: string;
+  }[];
   const stageOf = db.prepare("SELECT stage_id, output_batches FROM job_stages WHERE workspace_id = ? AND job_id = ? AND stage_name = 'processing'");
   const tasksOf = db.prepare("SELECT task_index, state, items_done FROM job_tasks WHERE workspace_id = ? AND job_id = ? AND stage_id = ? ORDER BY task_index");
   const resultsOf = db.prepare("SELECT file_name, blob FROM files WHERE workspace_id = ? AND batch_id = ? AND part_name = 'results'");
   return jobs.map((j) => {
     const def = parseJson(j.definition);
-    const fact: JobFact = { ws: j.workspace_id, jobId: j.job_id, state: j.state, terminal: j.is_terminal === 1, notificationsURL: typeof def?.notificationsURL === "string" ? def.notificationsURL : null };
+    const fact: JobFact = {
+      ws: j.workspace_id,
+      jobId: j.job_id,
+      state: j.state,
+      terminal: j.is_terminal === 1,
+      notificationsURL: typeof def?.notificationsURL === "string" ? def.notificationsURL : null,
+    };
     if (j.state !== "succeeded" || !String(def?.type ?? "").startsWith("simple-")) return fact;
     const stage = stageOf.get(j.workspace_id, j.job_id) as { stage_id: string; output_batches: string } | undefined;
     const tasks = stage ? (tasksOf.all(j.workspace_id, j.job_id, stage.stage_id) as { task_index: number; state: string; items_done: number }[]) : [];
@@ -304,13 +345,17 @@ export function checkFacts(facts: StoreFacts, exp: Expectations | null, opts: Ch
   if (opts.strictOrphans) {
     for (const rel of facts.orphans) v.push({ kind: "orphan-blob", detail: `blobs/${rel} is named by no files row and no pending shard` });
     // Blob trees set aside (.trash-*) or staged (blobs.staging-*) by a reset or import: one that a start does not remove is leaked for good.
-    if (facts.trashLeftovers) v.push({ kind: "trash-leftover", detail: `${facts.trashLeftovers} .trash-* / blobs.staging-* folder(s) of blobs left in the data folder` });
+    if (facts.trashLeftovers)
+      v.push({ kind: "trash-leftover", detail: `${facts.trashLeftovers} .trash-* / blobs.staging-* folder(s) of blobs left in the data folder` });
   }
 
   const jobNotified = new Set(facts.webhooks.filter((w) => w.category === "job").map((w) => `${w.ws}\0${w.subject}\0${w.jobState}`));
   for (const j of facts.jobs) {
     if (j.state === "succeeded" && j.processed !== undefined && (j.records ?? 0) < j.processed) {
-      v.push({ kind: "job-results-short", detail: `${j.ws}/${j.jobId} succeeded with ${j.records} result record(s) for ${j.processed} processed image(s)${j.perTask?.length ? `: ${j.perTask.join("; ")}` : ""}` });
+      v.push({
+        kind: "job-results-short",
+        detail: `${j.ws}/${j.jobId} succeeded with ${j.records} result record(s) for ${j.processed} processed image(s)${j.perTask?.length ? `: ${j.perTask.join("; ")}` : ""}`,
+      });
     }
     const expected = j.state === "succeeded" ? "success" : "fail";
     if (j.terminal && j.notificationsURL && !jobNotified.has(`${j.ws}\0${j.jobId}\0${expected}`)) {
@@ -323,7 +368,8 @@ export function checkFacts(facts: StoreFacts, exp: Expectations | null, opts: Ch
     const what = `${w.category} notification ${w.id} (${w.ws}${w.subject ? `, ${w.subject}` : ""}, ${w.attempts} attempt(s))`;
     if (w.state === "delivered") {
       notifications.delivered++;
-      if (opts.acceptedEvents && (!w.eventId || !opts.acceptedEvents.has(w.eventId))) v.push({ kind: "webhook-phantom", detail: `${what} is marked delivered but the receiver never accepted event ${w.eventId}` });
+      if (opts.acceptedEvents && (!w.eventId || !opts.acceptedEvents.has(w.eventId)))
+        v.push({ kind: "webhook-phantom", detail: `${what} is marked delivered but the receiver never accepted event ${w.eventId}` });
     } else if (w.state === "failed") {
       notifications.failed++;
       if (w.attempts < MAX_WEBHOOK_ATTEMPTS) v.push({ kind: "webhook-failed-early", detail: `${what} failed before its ${MAX_WEBHOOK_ATTEMPTS} attempts` });
@@ -366,16 +412,20 @@ function checkExpectations(facts: StoreFacts, exp: Expectations, opts: CheckOpti
   for (const f of facts.files) {
     if (!tracked.has(f.ws) || f.origin !== "user") continue;
     const allowed = exp.allowed.get(fileKey(f.ws, f.batch, f.name));
-    if (allowed === undefined) v.push({ kind: "unexpected-file", detail: `${f.ws}/${f.batch}/${f.name} was never sent in this world (or an acknowledged reset/import removed it)` });
-    else if (allowed !== f.sha256) v.push({ kind: "unexpected-content", detail: `${f.ws}/${f.batch}/${f.name} has sha256 ${f.sha256}, but ${allowed} was sent` });
+    if (allowed === undefined)
+      v.push({ kind: "unexpected-file", detail: `${f.ws}/${f.batch}/${f.name} was never sent in this world (or an acknowledged reset/import removed it)` });
+    else if (allowed !== f.sha256)
+      v.push({ kind: "unexpected-content", detail: `${f.ws}/${f.batch}/${f.name} has sha256 ${f.sha256}, but ${allowed} was sent` });
   }
-  for (const key of exp.ingests) if (!facts.ingests.has(key)) v.push({ kind: "ingest-missing", detail: `accepted ingest ${key.replace(/\0/g, "/")} is not in the store` });
+  for (const key of exp.ingests)
+    if (!facts.ingests.has(key)) v.push({ kind: "ingest-missing", detail: `accepted ingest ${key.replace(/\0/g, "/")} is not in the store` });
   const jobs = new Map(facts.jobs.map((j) => [`${j.ws}\0${j.jobId}`, j]));
   for (const e of exp.jobs) {
     const j = jobs.get(`${e.ws}\0${e.jobId}`);
     if (!j) v.push({ kind: "job-missing", detail: `accepted job ${e.ws}/${e.jobId} is not in the store` });
     else if (opts.settled && !j.terminal) v.push({ kind: "job-not-terminal", detail: `${e.ws}/${e.jobId} is still ${j.state} after the settle phase` });
-    else if (opts.settled && e.mustSucceed && j.state !== "succeeded") v.push({ kind: "job-not-succeeded", detail: `${e.ws}/${e.jobId} ended ${j.state}; it was never aborted and its inputs are valid` });
+    else if (opts.settled && e.mustSucceed && j.state !== "succeeded")
+      v.push({ kind: "job-not-succeeded", detail: `${e.ws}/${e.jobId} ended ${j.state}; it was never aborted and its inputs are valid` });
   }
 }
 

@@ -22,8 +22,8 @@ export async function startChildEmulator(dataDir: string, env: Record<string, st
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
-  child.stdout!.on("data", (d) => (out = (out + d).slice(-50_000)));
-  child.stderr!.on("data", (d) => (out = (out + d).slice(-50_000)));
+  child.stdout.on("data", (d) => (out = (out + d).slice(-50_000)));
+  child.stderr.on("data", (d) => (out = (out + d).slice(-50_000)));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`emulator did not start within ${timeoutMs} ms:\n${out}`)), timeoutMs);
     const check = () => {
@@ -33,7 +33,7 @@ export async function startChildEmulator(dataDir: string, env: Record<string, st
         resolve(m[1]);
       }
     };
-    child.stdout!.on("data", check);
+    child.stdout.on("data", check);
     child.once("exit", (code) => {
       clearTimeout(timer);
       reject(new Error(`emulator exited with ${code} before listening:\n${out}`));

@@ -16,7 +16,11 @@ export interface TestEmulator extends RunningEmulator {
   /** The package's typed client of /_emulator (reset, seed, clock, webhooks, receiver...), with the admin token if one is set. */
   controls: ControlClient;
   /** GET/POST/... relative to the base URL; adds api_key unless `apiKey: null`. */
-  call(method: string, pathAndQuery: string, opts?: { apiKey?: string | null; json?: unknown; body?: any; headers?: Record<string, string> }): Promise<{ status: number; headers: Record<string, any>; json: any; text: string }>;
+  call(
+    method: string,
+    pathAndQuery: string,
+    opts?: { apiKey?: string | null; json?: unknown; body?: any; headers?: Record<string, string> },
+  ): Promise<{ status: number; headers: Record<string, any>; json: any; text: string }>;
   staging(batchId?: string): string;
   jobs(jobId?: string): string;
 }

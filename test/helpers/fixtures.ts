@@ -120,7 +120,15 @@ export function webp(): Buffer {
 /** A minimal little-endian TIFF: 1×1 8-bit greyscale, uncompressed. */
 export function tiff(seed = 0): Buffer {
   const entries: [number, number, number, number][] = [
-    [256, 3, 1, 1], [257, 3, 1, 1], [258, 3, 1, 8], [259, 3, 1, 1], [262, 3, 1, 1], [273, 4, 1, 0], [277, 3, 1, 1], [278, 3, 1, 1], [279, 4, 1, 1],
+    [256, 3, 1, 1],
+    [257, 3, 1, 1],
+    [258, 3, 1, 8],
+    [259, 3, 1, 1],
+    [262, 3, 1, 1],
+    [273, 4, 1, 0],
+    [277, 3, 1, 1],
+    [278, 3, 1, 1],
+    [279, 4, 1, 1],
   ];
   const ifdOffset = 8;
   const ifdSize = 2 + entries.length * 12 + 4;
@@ -321,7 +329,13 @@ export async function startLoopbackServer(opts: LoopbackOptions = {}): Promise<L
     requests,
     failNext: (...statuses) => void scripted.push(...statuses),
     holdNext: (count = 1) => void scripted.push(...new Array<number>(count).fill(HELD)),
-    serve: (p, body, o = {}) => void routes.set(p, { body: Buffer.isBuffer(body) ? body : Buffer.from(body), status: o.status ?? 200, delayMs: o.delayMs ?? 0, headers: o.headers ?? {} }),
+    serve: (p, body, o = {}) =>
+      void routes.set(p, {
+        body: Buffer.isBuffer(body) ? body : Buffer.from(body),
+        status: o.status ?? 200,
+        delayMs: o.delayMs ?? 0,
+        headers: o.headers ?? {},
+      }),
     close: () =>
       new Promise<void>((resolve) => {
         for (const res of held) res.destroy();
@@ -333,5 +347,7 @@ export async function startLoopbackServer(opts: LoopbackOptions = {}): Promise<L
 
 /** event_ids of the webhooks a receiver answered with 2xx. */
 export function acceptedEvents(server: LoopbackServer): Set<string> {
-  return new Set(server.requests.filter((r) => r.status >= 200 && r.status < 300 && typeof r.json?.event_id === "string").map((r) => r.json.event_id as string));
+  return new Set(
+    server.requests.filter((r) => r.status >= 200 && r.status < 300 && typeof r.json?.event_id === "string").map((r) => r.json.event_id as string),
+  );
 }

@@ -12,7 +12,10 @@ import type { TestEmulator } from "./emulator.js";
 export async function uploadImage(emu: TestEmulator, batchId: string, fileName: string, bytes: Buffer): Promise<{ status: number; text: string }> {
   const fd = new FormData();
   fd.append(fileName, new Blob([new Uint8Array(bytes)]), fileName);
-  const res = await fetch(`${emu.url}${emu.staging(batchId)}/upload/image?api_key=${emu.apiKey}&fileName=${encodeURIComponent(fileName)}`, { method: "POST", body: fd });
+  const res = await fetch(`${emu.url}${emu.staging(batchId)}/upload/image?api_key=${emu.apiKey}&fileName=${encodeURIComponent(fileName)}`, {
+    method: "POST",
+    body: fd,
+  });
   return { status: res.status, text: await res.text() };
 }
 
@@ -101,7 +104,10 @@ export async function untarGz(bytes: Buffer): Promise<Map<string, Buffer>> {
 }
 
 export function parseJsonl(text: string): any[] {
-  return text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+  return text
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l));
 }
 
 /** RFC 4180 CSV (quoted cells with doubled quotes, CRLF rows) → rows of cells. */

@@ -32,7 +32,10 @@ export function operations(doc: any): Operation[] {
 
 export function deref(doc: any, node: any, depth = 0): any {
   if (!node || typeof node !== "object" || !("$ref" in node) || depth > 20) return node;
-  const target = String(node.$ref).replace(/^#\//, "").split("/").reduce((o: any, k) => o?.[k], doc);
+  const target = String(node.$ref)
+    .replace(/^#\//, "")
+    .split("/")
+    .reduce((o: any, k) => o?.[k], doc);
   return deref(doc, target, depth + 1);
 }
 

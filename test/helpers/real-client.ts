@@ -76,10 +76,12 @@ export function expectClientOk(run: ClientRun): ClientRun {
   const problems: string[] = [];
   if (run.code !== 0) problems.push(`exit code ${run.code}`);
   if (/Traceback \(most recent call last\)/.test(out)) problems.push("a Python exception");
-  if (/Command failed\. Cause:/.test(out)) problems.push("\"Command failed\"");
+  if (/Command failed\. Cause:/.test(out)) problems.push('"Command failed"');
   if (/ValidationError|validation error for/.test(out)) problems.push("a pydantic validation error (a field the client cannot parse)");
   if (problems.length) {
-    throw new Error(`rf-cloud ${run.args.filter((a, i) => run.args[i - 1] !== "--api-key").join(" ")} failed: ${problems.join(", ")}\n--- stdout ---\n${run.stdout.slice(-4000)}\n--- stderr ---\n${run.stderr.slice(-4000)}`);
+    throw new Error(
+      `rf-cloud ${run.args.filter((a, i) => run.args[i - 1] !== "--api-key").join(" ")} failed: ${problems.join(", ")}\n--- stdout ---\n${run.stdout.slice(-4000)}\n--- stderr ---\n${run.stderr.slice(-4000)}`,
+    );
   }
   return run;
 }

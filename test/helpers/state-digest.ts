@@ -42,10 +42,17 @@ export function stateParts(db: Db, dataRoot: string): Record<string, string> {
     // The clock position is saved on a timer (so a restart resumes it): bookkeeping, not request state.
     const where = t === "settings" ? ` WHERE key <> 'clock_now'` : "";
     try {
-      rows = (db.prepare(`SELECT * FROM "${t}"${where} ORDER BY rowid`).all() as unknown[]).map((r) => JSON.stringify(r));
+      rows = db
+        .prepare(`SELECT * FROM "${t}"${where} ORDER BY rowid`)
+        .all()
+        .map((r) => JSON.stringify(r));
     } catch {
       // WITHOUT ROWID tables: order by content instead.
-      rows = (db.prepare(`SELECT * FROM "${t}"${where}`).all() as unknown[]).map((r) => JSON.stringify(r)).sort();
+      rows = db
+        .prepare(`SELECT * FROM "${t}"${where}`)
+        .all()
+        .map((r) => JSON.stringify(r))
+        .sort();
     }
     for (const r of rows) hash.update(r);
     out[`table ${t}`] = hash.digest("hex");
@@ -57,7 +64,9 @@ export function stateParts(db: Db, dataRoot: string): Record<string, string> {
 
 /** Which parts differ between two stateParts() results. */
 export function changedParts(a: Record<string, string>, b: Record<string, string>): string[] {
-  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => a[k] !== b[k]).map((k) => (k === "tmp" || k === "blobs" ? `${k}: ${JSON.stringify(a[k] ?? "").slice(0, 200)} → ${JSON.stringify(b[k] ?? "").slice(0, 200)}` : k));
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])]
+    .filter((k) => a[k] !== b[k])
+    .map((k) => (k === "tmp" || k === "blobs" ? `${k}: ${JSON.stringify(a[k] ?? "").slice(0, 200)} → ${JSON.stringify(b[k] ?? "").slice(0, 200)}` : k));
 }
 
 /** Files anywhere under `root` (for "nothing written outside the data folder" checks). */

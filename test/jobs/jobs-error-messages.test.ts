@@ -44,7 +44,10 @@ describe("missing fixed-value fields say 'missing'", () => {
 });
 
 describe("a start-job body without Content-Type: application/json", () => {
-  for (const [label, headers] of [["text/plain", { "content-type": "text/plain" }], ["no Content-Type", {}]] as const) {
+  for (const [label, headers] of [
+    ["text/plain", { "content-type": "text/plain" }],
+    ["no Content-Type", {}],
+  ] as const) {
     it(`${label} → 415 naming application/json`, async () => {
       const r = await emu.call("POST", emu.jobs("ct-job"), { body: JSON.stringify(imageJob(emu.workspace, "some-batch")), headers: { ...headers } });
       expect(r.status).toBe(415);

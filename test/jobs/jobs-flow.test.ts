@@ -4,9 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, type TestEmulator } from "../helpers/emulator.js";
 import { mp4, png, startLoopbackServer, type LoopbackServer } from "../helpers/fixtures.js";
-import {
-  allPages, download, getJob, imageJob, parseCsv, parseJsonl, stagesOf, untarGz, uploadImage, uploadVideo, waitForJob,
-} from "../helpers/jobs.js";
+import { allPages, download, getJob, imageJob, parseCsv, parseJsonl, stagesOf, untarGz, uploadImage, uploadVideo, waitForJob } from "../helpers/jobs.js";
 import { derivedInternalId } from "../../src/state/workspaces.js";
 
 let emu: TestEmulator;
@@ -47,7 +45,14 @@ describe("forum flow: upload → count → start → poll → stages → parts/l
     expect(first.json).not.toHaveProperty("progress");
 
     const job = await waitForJob(emu, "forum-job");
-    expect(job).toMatchObject({ jobId: "forum-job", name: "forum-job", error: false, isTerminal: true, plannedStages: ["processing", "export"], restartParametersOverride: [] });
+    expect(job).toMatchObject({
+      jobId: "forum-job",
+      name: "forum-job",
+      error: false,
+      isTerminal: true,
+      plannedStages: ["processing", "export"],
+      restartParametersOverride: [],
+    });
     expect(job.createdAt).toMatch(ISO_Z);
     expect(job.lastUpdate).toMatch(ISO_Z);
     expect(job.jobDefinition.processingSpecification.workflowId).toBe("test-workflow");
@@ -198,7 +203,9 @@ describe("other job types", () => {
   });
 
   it("runs a TRT compilation job: one task per device, log-only success", async () => {
-    const r = await emu.call("POST", `${emu.jobs("trt-job")}?name=compile%20it`, { json: { type: "trt-compilation-v1", modelId: "my-project/3", compilationDevices: ["nvidia-t4", "nvidia-l4"] } });
+    const r = await emu.call("POST", `${emu.jobs("trt-job")}?name=compile%20it`, {
+      json: { type: "trt-compilation-v1", modelId: "my-project/3", compilationDevices: ["nvidia-t4", "nvidia-l4"] },
+    });
     expect(r.status).toBe(200);
     const job = await waitForJob(emu, "trt-job");
     expect(job).toMatchObject({ name: "compile it", error: false, plannedStages: ["compilation"] });

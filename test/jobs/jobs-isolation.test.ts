@@ -21,7 +21,10 @@ beforeAll(async () => {
   const seed = await emu.call("POST", "/_emulator/seed", {
     apiKey: null,
     json: {
-      workspaces: [{ id: "ws1", apiKeys: [keyOf("ws1")] }, { id: "ws1-b", apiKeys: [keyOf("ws1-b")] }],
+      workspaces: [
+        { id: "ws1", apiKeys: [keyOf("ws1")] },
+        { id: "ws1-b", apiKeys: [keyOf("ws1-b")] },
+      ],
       batches: [emu.workspace, "ws1", "ws1-b"].map((workspace) => ({ workspace, batchId: "pics", images: { count: IMAGES, width: 8, height: 8 } })),
     },
   });
@@ -56,10 +59,14 @@ async function processed(r: Ref): Promise<number> {
 async function step(refs: Ref[]): Promise<void> {
   const clock = emu.emulator.clock;
   clock.advanceToNext();
-  await waitFor(async () => {
-    const active = (await Promise.all(refs.map(job))).filter((j) => !j.isTerminal).length;
-    return clock.state().pendingTimers >= active;
-  }, 10_000, "jobs to plan their next step");
+  await waitFor(
+    async () => {
+      const active = (await Promise.all(refs.map(job))).filter((j) => !j.isTerminal).length;
+      return clock.state().pendingTimers >= active;
+    },
+    10_000,
+    "jobs to plan their next step",
+  );
 }
 
 async function runToEnd(r: Ref): Promise<any> {
@@ -72,7 +79,9 @@ async function runToEnd(r: Ref): Promise<any> {
 }
 
 async function resultLines(r: Ref): Promise<any[]> {
-  const res = await emu.call("GET", `/data-staging/v1/external/${r.ws}/batches/${r.jobId}-processing/list?partName=results&pageSize=100`, { apiKey: keyOf(r.ws) });
+  const res = await emu.call("GET", `/data-staging/v1/external/${r.ws}/batches/${r.jobId}-processing/list?partName=results&pageSize=100`, {
+    apiKey: keyOf(r.ws),
+  });
   expect(res.status, res.text).toBe(200);
   expect(res.json.nextPageToken).toBeNull();
   const out: any[] = [];

@@ -4,9 +4,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor, type TestEmulator } from "../helpers/emulator.js";
 import { png, startLoopbackServer, type LoopbackServer } from "../helpers/fixtures.js";
-import {
-  allPages, download, getJob, imageJob, parseJsonl, stagesOf, untarGz, uploadImage, waitForJob,
-} from "../helpers/jobs.js";
+import { allPages, download, getJob, imageJob, parseJsonl, stagesOf, untarGz, uploadImage, waitForJob } from "../helpers/jobs.js";
 
 let emu: TestEmulator;
 const receivers: LoopbackServer[] = [];
@@ -44,10 +42,14 @@ async function resultLines(jobId: string): Promise<any[]> {
 async function step(jobId: string): Promise<any> {
   const clock = emu.emulator.clock;
   expect(clock.advanceToNext()).toBeGreaterThan(0);
-  return waitFor(async () => {
-    const job = await getJob(emu, jobId);
-    return job.isTerminal || clock.state().pendingTimers > 0 ? job : null;
-  }, 10_000, `next step of ${jobId}`);
+  return waitFor(
+    async () => {
+      const job = await getJob(emu, jobId);
+      return job.isTerminal || clock.state().pendingTimers > 0 ? job : null;
+    },
+    10_000,
+    `next step of ${jobId}`,
+  );
 }
 
 describe("manual clock", () => {
@@ -109,7 +111,12 @@ describe("abort and restart", () => {
     expect((await getJob(emu, "abort-job")).lastUpdate).toBe(job.lastUpdate);
     expect((await emu.call("POST", `${emu.jobs("abort-job")}/abort`)).status).toBe(409);
 
-    const override = { type: "parameters-override-v1", computeConfiguration: { type: "compute-configuration-v2", machineType: "cpu", workersPerMachine: 2 }, maxParallelTasks: 2, processingTimeoutSeconds: 7200 };
+    const override = {
+      type: "parameters-override-v1",
+      computeConfiguration: { type: "compute-configuration-v2", machineType: "cpu", workersPerMachine: 2 },
+      maxParallelTasks: 2,
+      processingTimeoutSeconds: 7200,
+    };
     const restarted = await emu.call("POST", `${emu.jobs("abort-job")}/restart`, { json: override });
     expect(restarted.status).toBe(200);
     job = await getJob(emu, "abort-job");
@@ -142,7 +149,11 @@ describe("abort and restart", () => {
 describe("failures the real service has", () => {
   it("fails on processingTimeoutSeconds (simulated machine time), explains it, and a restart with more time succeeds", async () => {
     const hook = await receiver();
-    const def = imageJob(emu.workspace, "life-batch", { processingTimeoutSeconds: 1, notificationsURL: hook.url, computeConfiguration: { type: "compute-configuration-v2", machineType: "cpu", workersPerMachine: 1 } });
+    const def = imageJob(emu.workspace, "life-batch", {
+      processingTimeoutSeconds: 1,
+      notificationsURL: hook.url,
+      computeConfiguration: { type: "compute-configuration-v2", machineType: "cpu", workersPerMachine: 1 },
+    });
     expect((await emu.call("POST", emu.jobs("timeout-job"), { json: def })).status).toBe(200);
     let job = await waitForJob(emu, "timeout-job");
     expect(job).toMatchObject({ isTerminal: true, error: true, currentStage: "processing" });
@@ -157,7 +168,9 @@ describe("failures the real service has", () => {
     expect(errors.some((l) => l.payload.reason === "processing-timeout")).toBe(true);
     await expect.poll(() => hook.requests.map((r) => r.body.job_state), { timeout: 5000 }).toEqual(["fail"]);
 
-    expect((await emu.call("POST", `${emu.jobs("timeout-job")}/restart`, { json: { type: "parameters-override-v1", processingTimeoutSeconds: 600 } })).status).toBe(200);
+    expect(
+      (await emu.call("POST", `${emu.jobs("timeout-job")}/restart`, { json: { type: "parameters-override-v1", processingTimeoutSeconds: 600 } })).status,
+    ).toBe(200);
     job = await waitForJob(emu, "timeout-job");
     expect(job.error).toBe(false);
     expect((await resultLines("timeout-job")).length).toBe(5);
@@ -195,7 +208,9 @@ describe("failures the real service has", () => {
     expect(tasks[0].notification.message).toContain("--max-image-failure-rate");
     expect((await emu.call("GET", `${emu.staging("strict-job-processing")}/count?partName=results`)).json.count).toBe(0);
 
-    expect((await emu.call("POST", `${emu.jobs("strict-job")}/restart`, { json: { type: "parameters-override-v1", maxImageFailureRate: 0.5 } })).status).toBe(200);
+    expect((await emu.call("POST", `${emu.jobs("strict-job")}/restart`, { json: { type: "parameters-override-v1", maxImageFailureRate: 0.5 } })).status).toBe(
+      200,
+    );
     job = await waitForJob(emu, "strict-job");
     expect(job.error).toBe(false);
     expect(await resultLines("strict-job")).toHaveLength(4);
@@ -221,7 +236,10 @@ describe("webhooks and scripted jobs", () => {
 
   it("runs a scripted job from the control API: a failing task, then a restart that succeeds", async () => {
     const r = await emu.call("POST", `/_emulator/jobs/${emu.workspace}/scripted-job`, {
-      json: { definition: imageJob(emu.workspace, "life-batch"), script: { failTasks: { processing: [0] }, stageDurationsMs: { processing: 5000, export: 1000 } } },
+      json: {
+        definition: imageJob(emu.workspace, "life-batch"),
+        script: { failTasks: { processing: [0] }, stageDurationsMs: { processing: 5000, export: 1000 } },
+      },
     });
     expect(r.status).toBe(201);
     let job = await waitForJob(emu, "scripted-job");

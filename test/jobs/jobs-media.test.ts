@@ -34,8 +34,16 @@ describe("inspectImage", () => {
     const badCrc = png(1, 12);
     badCrc[20] ^= 0xff;
     expect(inspectImage(bytesOf(badCrc))).toMatchObject({ ok: false, reason: "corrupted-image", message: expect.stringContaining("CRC") });
-    expect(inspectImage(bytesOf(jpeg(10, 10, false)))).toMatchObject({ ok: false, reason: "corrupted-image", message: expect.stringContaining("end-of-image") });
-    expect(inspectImage(bytesOf(Buffer.from("hello, I am text")))).toMatchObject({ ok: false, reason: "unsupported-format", message: expect.stringContaining("text") });
+    expect(inspectImage(bytesOf(jpeg(10, 10, false)))).toMatchObject({
+      ok: false,
+      reason: "corrupted-image",
+      message: expect.stringContaining("end-of-image"),
+    });
+    expect(inspectImage(bytesOf(Buffer.from("hello, I am text")))).toMatchObject({
+      ok: false,
+      reason: "unsupported-format",
+      message: expect.stringContaining("text"),
+    });
     expect(inspectImage(bytesOf(Buffer.alloc(0)))).toMatchObject({ ok: false, reason: "empty-file" });
   });
 });

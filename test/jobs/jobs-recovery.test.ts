@@ -32,7 +32,11 @@ const startChild = async (timeScale: string): Promise<ChildEmulator> => {
 
 async function call(base: string, method: string, p: string, json?: unknown): Promise<{ status: number; json: any }> {
   const url = `${base}${p}${p.includes("?") ? "&" : "?"}api_key=${KEY}`;
-  const res = await request(url, { method: method as "GET", body: json === undefined ? undefined : JSON.stringify(json), headers: json === undefined ? {} : { "content-type": "application/json" } });
+  const res = await request(url, {
+    method: method as "GET",
+    body: json === undefined ? undefined : JSON.stringify(json),
+    headers: json === undefined ? {} : { "content-type": "application/json" },
+  });
   const text = await res.body.text();
   return { status: res.statusCode, json: text ? JSON.parse(text) : undefined };
 }
@@ -73,7 +77,7 @@ describe("kill -9 mid-job", () => {
 
     // Wait until some (not all) processing tasks are committed, then kill without warning.
     const deadline = Date.now() + 30_000;
-    let done = 0;
+    let done: number;
     for (;;) {
       const tasks = await call(first.url, "GET", jobPath("/stages/processing/tasks"));
       done = tasks.status === 200 ? tasks.json.tasks.filter((t: any) => t.statusType === "success").length : 0;

@@ -107,7 +107,11 @@ function report(what: string, problems: (string | null)[]): string[] {
 
 describe("a reset while a job writes its output", () => {
   it("reset {reseed: true} twice: the re-seeded job under the same id ends successfully with all its records", async () => {
-    const seed = { asStartupSeed: true, batches: [{ batchId: "inputs", images: { count: IMAGES, width: 8, height: 6 } }], jobs: [{ jobId: "seeded-job", definition: imageJob(WS, "inputs"), state: "succeeded" }] };
+    const seed = {
+      asStartupSeed: true,
+      batches: [{ batchId: "inputs", images: { count: IMAGES, width: 8, height: 6 } }],
+      jobs: [{ jobId: "seeded-job", definition: imageJob(WS, "inputs"), state: "succeeded" }],
+    };
     await ok(ctl("POST", "/seed", seed), "seed");
     const problems: (string | null)[] = [];
     for (let i = 0; i < ROUNDS; i++) {
@@ -137,7 +141,13 @@ describe("a reset while a job writes its output", () => {
   it("a one-workspace reset leaves the running jobs of other workspaces alone, and the job re-created under the reset id succeeds", async () => {
     await ok(ctl("POST", "/reset", {}), "reset");
     const other = { ws: "team-b", key: "key-b" };
-    await ok(ctl("POST", "/seed", { workspaces: [{ id: other.ws, apiKeys: [other.key] }], batches: [{ workspace: other.ws, batchId: "theirs", images: { count: IMAGES, width: 8, height: 6 } }] }), "seed");
+    await ok(
+      ctl("POST", "/seed", {
+        workspaces: [{ id: other.ws, apiKeys: [other.key] }],
+        batches: [{ workspace: other.ws, batchId: "theirs", images: { count: IMAGES, width: 8, height: 6 } }],
+      }),
+      "seed",
+    );
     const stage = () => ok(ctl("POST", "/seed", { batches: [{ batchId: "inputs", images: { count: IMAGES, width: 8, height: 6 } }] }), "seed");
     const start = () => ok(call("POST", jobsPath(WS, "ours"), { json: imageJob(WS, "inputs") }), "job start");
     const problems: (string | null)[] = [];
@@ -162,7 +172,13 @@ describe("a reset while a job writes its output", () => {
     await ok(ctl("POST", "/reset", {}), "reset");
     const other = { ws: "team-b", key: "key-b" };
     const images = 200; // one task of four slices
-    await ok(ctl("POST", "/seed", { workspaces: [{ id: other.ws, apiKeys: [other.key] }], batches: [{ workspace: other.ws, batchId: "theirs", images: { count: images, width: 8, height: 6 } }] }), "seed");
+    await ok(
+      ctl("POST", "/seed", {
+        workspaces: [{ id: other.ws, apiKeys: [other.key] }],
+        batches: [{ workspace: other.ws, batchId: "theirs", images: { count: images, width: 8, height: 6 } }],
+      }),
+      "seed",
+    );
     await ok(ctl("POST", "/clock", { mode: "manual" }), "manual clock");
     try {
       await ok(call("POST", jobsPath(other.ws, "slow"), { apiKey: other.key, json: imageJob(other.ws, "theirs") }), "their job start");

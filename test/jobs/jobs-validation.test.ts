@@ -20,7 +20,12 @@ const forumBody = () => ({
   jobInput: { type: "staging-batch-input-v1", batchId: "val-batch" },
   computeConfiguration: { type: "compute-configuration-v2", machineType: "gpu", workersPerMachine: 4 },
   processingTimeoutSeconds: 3600,
-  processingSpecification: { type: "workflows-processing-specification-v1", workspace: emu.workspace, workflowId: "missing-product-detection-2", aggregationFormat: "jsonl" },
+  processingSpecification: {
+    type: "workflows-processing-specification-v1",
+    workspace: emu.workspace,
+    workflowId: "missing-product-detection-2",
+    aggregationFormat: "jsonl",
+  },
   notificationsUrl: "",
 });
 
@@ -51,11 +56,15 @@ describe("POST /jobs/{jobId}: the job definition", () => {
 
   it("names allowed values for a wrong enum and suggests the closest job type", async () => {
     const { notificationsUrl: _drop, ...body } = forumBody();
-    const agg = await emu.call("POST", emu.jobs("bad-enum"), { json: { ...body, processingSpecification: { ...body.processingSpecification, aggregationFormat: "xml" } } });
+    const agg = await emu.call("POST", emu.jobs("bad-enum"), {
+      json: { ...body, processingSpecification: { ...body.processingSpecification, aggregationFormat: "xml" } },
+    });
     expect(agg.status).toBe(400);
     expect(agg.json.error.issues[0]).toMatchObject({ field: "processingSpecification.aggregationFormat", allowed: ["jsonl", "csv"] });
     expect(agg.json.message).toContain("processingSpecification.aggregationFormat");
-    const machine = await emu.call("POST", emu.jobs("bad-enum"), { json: { ...body, computeConfiguration: { type: "compute-configuration-v2", machineType: "tpu" } } });
+    const machine = await emu.call("POST", emu.jobs("bad-enum"), {
+      json: { ...body, computeConfiguration: { type: "compute-configuration-v2", machineType: "tpu" } },
+    });
     expect(machine.status).toBe(400);
     expect(machine.json.error.issues[0].allowed).toEqual(["cpu", "gpu"]);
     const type = await emu.call("POST", emu.jobs("bad-enum"), { json: { ...body, type: "simple-image-processing-v2" } });
@@ -78,7 +87,9 @@ describe("POST /jobs/{jobId}: the job definition", () => {
     const url = await emu.call("POST", emu.jobs("bad-url"), { json: { ...body, notificationsURL: "" } });
     expect(url.status).toBe(400);
     expect(url.json.error.issues[0].field).toBe("notificationsURL");
-    const ws = await emu.call("POST", emu.jobs("bad-ws"), { json: { ...body, processingSpecification: { ...body.processingSpecification, workspace: "hostview" } } });
+    const ws = await emu.call("POST", emu.jobs("bad-ws"), {
+      json: { ...body, processingSpecification: { ...body.processingSpecification, workspace: "hostview" } },
+    });
     expect(ws.status).toBe(400);
     expect(ws.json.message).toContain("hostview");
   });
@@ -134,10 +145,17 @@ describe("POST /jobs/{jobId}: job id and input batch", () => {
     expect(noPart.status).toBe(400);
     expect(noPart.json.message).toContain('"dup-job-processing"');
     expect(noPart.json.error.issues[0]).toMatchObject({ field: "jobInput.partName", allowed: ["results"] });
-    const wrongKind = await emu.call("POST", emu.jobs("from-output"), { json: { ...imageJob(emu.workspace, "dup-job-processing"), jobInput: { type: "staging-batch-input-v1", batchId: "dup-job-processing", partName: "results" } } });
+    const wrongKind = await emu.call("POST", emu.jobs("from-output"), {
+      json: {
+        ...imageJob(emu.workspace, "dup-job-processing"),
+        jobInput: { type: "staging-batch-input-v1", batchId: "dup-job-processing", partName: "results" },
+      },
+    });
     expect(wrongKind.status).toBe(400);
     expect(wrongKind.json.message).toMatch(/holds metadata/);
-    const partOnSimple = await emu.call("POST", emu.jobs("part-simple"), { json: { ...imageJob(emu.workspace, "val-batch"), jobInput: { type: "staging-batch-input-v1", batchId: "val-batch", partName: "x" } } });
+    const partOnSimple = await emu.call("POST", emu.jobs("part-simple"), {
+      json: { ...imageJob(emu.workspace, "val-batch"), jobInput: { type: "staging-batch-input-v1", batchId: "val-batch", partName: "x" } },
+    });
     expect(partOnSimple.status).toBe(400);
     expect(partOnSimple.json.error.issues[0].field).toBe("jobInput.partName");
   });

@@ -32,7 +32,11 @@ const staging = (base: string, batch: string) => `${base}/data-staging/v1/extern
 async function api(method: string, url: string, body?: unknown): Promise<{ status: number; json: any }> {
   const u = new URL(url);
   u.searchParams.set("api_key", KEY);
-  const res = await request(u, { method: method as any, body: body === undefined ? undefined : JSON.stringify(body), headers: body === undefined ? {} : { "content-type": "application/json" } });
+  const res = await request(u, {
+    method: method as any,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+  });
   const text = await res.body.text();
   let json: any;
   try {
@@ -76,7 +80,12 @@ async function filesOf(base: string, batch: string): Promise<Map<string, string>
 }
 
 /** Sends `head`, then waits; the caller kills the server before the rest would be sent. Resolves with the outcome. */
-function startSlowRequest(url: string, method: string, headers: Record<string, string | number>, head: Buffer): { sent: Promise<void>; outcome: Promise<string> } {
+function startSlowRequest(
+  url: string,
+  method: string,
+  headers: Record<string, string | number>,
+  head: Buffer,
+): { sent: Promise<void>; outcome: Promise<string> } {
   let sentResolve!: () => void;
   const sent = new Promise<void>((r) => (sentResolve = r));
   const outcome = new Promise<string>((resolve) => {
@@ -94,7 +103,11 @@ function startSlowRequest(url: string, method: string, headers: Record<string, s
 function multipart(name: string, data: Buffer): { body: Buffer; type: string } {
   const b = "----crashboundary";
   return {
-    body: Buffer.concat([Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="${name}"; filename="${name}"\r\n\r\n`), data, Buffer.from(`\r\n--${b}--\r\n`)]),
+    body: Buffer.concat([
+      Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="${name}"; filename="${name}"\r\n\r\n`),
+      data,
+      Buffer.from(`\r\n--${b}--\r\n`),
+    ]),
     type: `multipart/form-data; boundary=${b}`,
   };
 }
@@ -121,14 +134,23 @@ describe("kill -9 and restart on the same data folder", () => {
     const big = tar(Array.from({ length: 200 }, (_, i) => ({ name: `cut-${i}.png`, data: png(90_000 + i) })));
     const slot = await api("POST", `${staging(emu.url, "crash-tar")}/bulk-upload/image-files`);
     const d = slot.json.signedURLDetails;
-    const slow = startSlowRequest(d.uploadURL, "PUT", { ...(d.extensionHeaders ?? {}), "content-length": big.length }, big.subarray(0, Math.floor(big.length / 2)));
+    const slow = startSlowRequest(
+      d.uploadURL,
+      "PUT",
+      { ...(d.extensionHeaders ?? {}), "content-length": big.length },
+      big.subarray(0, Math.floor(big.length / 2)),
+    );
     await slow.sent;
     await new Promise((r) => setTimeout(r, 150));
     await emu.kill9();
     expect(await slow.outcome).toMatch(/failed/);
 
     const again = await start(dir);
-    await waitFor(async () => (await api("GET", `${staging(again.url, "crash-tar")}/count`)).json.count >= acknowledged.length * shardSize, 30_000, "acknowledged shards indexed after restart");
+    await waitFor(
+      async () => (await api("GET", `${staging(again.url, "crash-tar")}/count`)).json.count >= acknowledged.length * shardSize,
+      30_000,
+      "acknowledged shards indexed after restart",
+    );
     // Let any leftover background work settle, then the batch must hold exactly the acknowledged images.
     await new Promise((r) => setTimeout(r, 500));
     const files = await filesOf(again.url, "crash-tar");
@@ -137,7 +159,9 @@ describe("kill -9 and restart on the same data folder", () => {
     expect([...files.keys()].some((n) => n.startsWith("cut-"))).toBe(false);
     expect(fs.readdirSync(path.join(dir, "tmp"))).toEqual([]);
     const shards = await api("GET", `${staging(again.url, "crash-tar")}/shards`);
-    figures.push(`tar: ${files.size}/${acknowledged.length * shardSize} acknowledged images intact, interrupted shard status ${JSON.stringify(shards.json.shards.map((s: any) => s.statusName))}`);
+    figures.push(
+      `tar: ${files.size}/${acknowledged.length * shardSize} acknowledged images intact, interrupted shard status ${JSON.stringify(shards.json.shards.map((s: any) => s.statusName))}`,
+    );
     await again.stop();
   });
 
@@ -149,7 +173,11 @@ describe("kill -9 and restart on the same data folder", () => {
       const data = png(5000 + i);
       const m = multipart(`u-${i}.png`, data);
       try {
-        const res = await request(`${staging(emu.url, "crash-single")}/upload/image?api_key=${KEY}&fileName=u-${i}.png`, { method: "POST", body: m.body, headers: { "content-type": m.type } });
+        const res = await request(`${staging(emu.url, "crash-single")}/upload/image?api_key=${KEY}&fileName=u-${i}.png`, {
+          method: "POST",
+          body: m.body,
+          headers: { "content-type": m.type },
+        });
         await res.body.text();
         if (res.statusCode === 200) sent.set(`u-${i}.png`, sha(data));
       } catch {
@@ -161,7 +189,12 @@ describe("kill -9 and restart on the same data folder", () => {
     const uploads = Array.from({ length: 10 }, (_, k) => upload(20 + k));
     const big = Buffer.concat([png(99), Buffer.alloc(3 * 1024 * 1024, 7)]);
     const m = multipart("cut.png", big);
-    const slow = startSlowRequest(`${staging(emu.url, "crash-single")}/upload/image?api_key=${KEY}&fileName=cut.png`, "POST", { "content-type": m.type, "content-length": m.body.length }, m.body.subarray(0, m.body.length / 2));
+    const slow = startSlowRequest(
+      `${staging(emu.url, "crash-single")}/upload/image?api_key=${KEY}&fileName=cut.png`,
+      "POST",
+      { "content-type": m.type, "content-length": m.body.length },
+      m.body.subarray(0, m.body.length / 2),
+    );
     await slow.sent;
     await new Promise((r) => setTimeout(r, 20));
     await emu.kill9();
@@ -204,7 +237,11 @@ describe("kill -9 and restart on the same data folder", () => {
       for (let s = 0; s < 3; s++) {
         const slot = await api("POST", `${staging(emu.url, "crash-job-in")}/bulk-upload/image-files`);
         const d = slot.json.signedURLDetails;
-        const put = await request(d.uploadURL, { method: "PUT", body: tar(Array.from({ length: 256 }, (_, i) => ({ name: `j-${s * 256 + i}.png`, data: png(20_000 + s * 256 + i) }))), headers: d.extensionHeaders ?? {} });
+        const put = await request(d.uploadURL, {
+          method: "PUT",
+          body: tar(Array.from({ length: 256 }, (_, i) => ({ name: `j-${s * 256 + i}.png`, data: png(20_000 + s * 256 + i) }))),
+          headers: d.extensionHeaders ?? {},
+        });
         await put.body.text();
         expect(put.statusCode).toBeLessThan(300);
       }
@@ -220,22 +257,30 @@ describe("kill -9 and restart on the same data folder", () => {
       });
       expect(created.status).toBe(200);
       // Kill once processing has made progress but the job is not done.
-      const progressed = await waitFor(async () => {
-        const tasks = await api("GET", `${jobUrl}/stages/processing/tasks`);
-        if (tasks.status !== 200) return undefined;
-        const done = tasks.json.tasks.filter((t: any) => t.statusType !== "info").length;
-        const moving = tasks.json.tasks.some((t: any) => (t.progress ?? 0) > 0);
-        return done >= 1 || moving ? { done, total: tasks.json.tasks.length } : undefined;
-      }, 60_000, "processing to make progress");
+      const progressed = await waitFor(
+        async () => {
+          const tasks = await api("GET", `${jobUrl}/stages/processing/tasks`);
+          if (tasks.status !== 200) return undefined;
+          const done = tasks.json.tasks.filter((t: any) => t.statusType !== "info").length;
+          const moving = tasks.json.tasks.some((t: any) => (t.progress ?? 0) > 0);
+          return done >= 1 || moving ? { done, total: tasks.json.tasks.length } : undefined;
+        },
+        60_000,
+        "processing to make progress",
+      );
       const before = (await api("GET", jobUrl)).json.job;
       expect(before.isTerminal).toBe(false);
       await emu.kill9();
 
       const again = await start(dir);
-      const job = await waitFor(async () => {
-        const j = (await api("GET", `${again.url}/batch-processing/v1/external/${WS}/jobs/crash-job`)).json.job;
-        return j?.isTerminal ? j : undefined;
-      }, 60_000, "the job to finish after restart");
+      const job = await waitFor(
+        async () => {
+          const j = (await api("GET", `${again.url}/batch-processing/v1/external/${WS}/jobs/crash-job`)).json.job;
+          return j?.isTerminal ? j : undefined;
+        },
+        60_000,
+        "the job to finish after restart",
+      );
       expect(job.error).toBe(false);
       const stages = (await api("GET", `${again.url}/batch-processing/v1/external/${WS}/jobs/crash-job/stages`)).json.stages;
       const processing = stages.find((s: any) => s.processingStageId === "processing").outputBatches[0];
@@ -258,7 +303,9 @@ describe("kill -9 and restart on the same data folder", () => {
       await new Promise((r) => setTimeout(r, 500));
       const finals = new Set(hooks.filter((h) => h?.job_id === "crash-job").map((h) => h.event_id));
       expect(finals.size).toBe(1);
-      figures.push(`job: killed with ${progressed!.done}/${progressed!.total} processing tasks done; after restart ${results.length} results for ${n} images, no duplicates, ${finals.size} completion notification`);
+      figures.push(
+        `job: killed with ${progressed!.done}/${progressed!.total} processing tasks done; after restart ${results.length} results for ${n} images, no duplicates, ${finals.size} completion notification`,
+      );
       await again.stop();
     } finally {
       await new Promise<void>((r) => sink.close(() => r()));

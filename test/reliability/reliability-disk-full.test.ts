@@ -66,7 +66,10 @@ async function call(base: string, method: string, p: string, opts: { json?: unkn
 
 function uploadImage(base: string, batch: string, name: string, bytes: Buffer) {
   const { body, contentType } = multipart([{ field: name, filename: name, contentType: "image/png", data: bytes }]);
-  return call(base, "POST", `/data-staging/v1/external/${WS}/batches/${batch}/upload/image?fileName=${name}`, { body, headers: { "content-type": contentType } });
+  return call(base, "POST", `/data-staging/v1/external/${WS}/batches/${batch}/upload/image?fileName=${name}`, {
+    body,
+    headers: { "content-type": contentType },
+  });
 }
 
 const imageJob = (batchId: string) => ({

@@ -30,7 +30,11 @@ const sha = (b: Buffer) => crypto.createHash("sha256").update(b).digest("hex");
 function multipart(name: string, data: Buffer): { body: Buffer; type: string } {
   const b = "----loadboundary";
   return {
-    body: Buffer.concat([Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="${name}"; filename="${name}"\r\n\r\n`), data, Buffer.from(`\r\n--${b}--\r\n`)]),
+    body: Buffer.concat([
+      Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="${name}"; filename="${name}"\r\n\r\n`),
+      data,
+      Buffer.from(`\r\n--${b}--\r\n`),
+    ]),
     type: `multipart/form-data; boundary=${b}`,
   };
 }
@@ -61,7 +65,7 @@ describe(`load: ${UPLOADERS} uploaders × ${PER_UPLOADER} images + ${POLLERS} jo
     const pollers = Array.from({ length: POLLERS }, async () => {
       while (!uploadsDone && Date.now() - started < BUDGET_MS) {
         const res = await request(`${emu.url}${emu.jobs("load-job")}?api_key=${emu.apiKey}`, { dispatcher: agent });
-        const body = await res.body.json() as any;
+        const body = (await res.body.json()) as any;
         note(res.statusCode);
         polls++;
         expect(res.statusCode).toBe(200);
@@ -78,7 +82,12 @@ describe(`load: ${UPLOADERS} uploaders × ${PER_UPLOADER} images + ${POLLERS} jo
         // Retries only on what the official client retries (408/429/502/503/504); anything else is final.
         for (let attempt = 0; ; attempt++) {
           const res = await request(`${emu.url}${emu.staging(batch)}/upload/image?api_key=${emu.apiKey}&fileName=${name}`, {
-            method: "POST", body: m.body, headers: { "content-type": m.type }, dispatcher: agent, headersTimeout: 60_000, bodyTimeout: 60_000,
+            method: "POST",
+            body: m.body,
+            headers: { "content-type": m.type },
+            dispatcher: agent,
+            headersTimeout: 60_000,
+            bodyTimeout: 60_000,
           });
           const text = await res.body.text();
           note(res.statusCode);
@@ -120,13 +129,19 @@ describe(`load: ${UPLOADERS} uploaders × ${PER_UPLOADER} images + ${POLLERS} jo
     expect(total).toBe(UPLOADERS * PER_UPLOADER);
     const fiveXX = [...statuses].filter(([s]) => s >= 500).reduce((n, [, c]) => n + c, 0);
     expect(fiveXX).toBe(0);
-    const job = await waitFor(async () => {
-      const j = (await emu.call("GET", emu.jobs("load-job"))).json.job;
-      return j.isTerminal ? j : undefined;
-    }, 30_000, "the polled job to finish");
+    const job = await waitFor(
+      async () => {
+        const j = (await emu.call("GET", emu.jobs("load-job"))).json.job;
+        return j.isTerminal ? j : undefined;
+      },
+      30_000,
+      "the polled job to finish",
+    );
     expect(job.error).toBe(false);
     const elapsed = Date.now() - started;
     expect(elapsed).toBeLessThan(BUDGET_MS);
-    console.log(`[load] ${UPLOADERS * PER_UPLOADER} uploads from ${UPLOADERS} uploaders into ${BATCHES} batches in ${uploadMs} ms (${Math.round((UPLOADERS * PER_UPLOADER) / (uploadMs / 1000))}/s) with ${polls} status polls; statuses ${JSON.stringify(Object.fromEntries(statuses))}; ${retried} retries; 0 lost, 0 duplicated, ${fiveXX} 5xx; total ${elapsed} ms`);
+    console.log(
+      `[load] ${UPLOADERS * PER_UPLOADER} uploads from ${UPLOADERS} uploaders into ${BATCHES} batches in ${uploadMs} ms (${Math.round((UPLOADERS * PER_UPLOADER) / (uploadMs / 1000))}/s) with ${polls} status polls; statuses ${JSON.stringify(Object.fromEntries(statuses))}; ${retried} retries; 0 lost, 0 duplicated, ${fiveXX} 5xx; total ${elapsed} ms`,
+    );
   }, 300_000);
 });

@@ -51,7 +51,8 @@ function trickle(s: net.Socket, text: string, everyMs: number): void {
 }
 
 /** An image upload body: one part named "file". */
-const imageBody = (name: string, image: Buffer, boundary?: string) => multipart([{ field: "file", filename: name, contentType: "image/png", data: image }], { boundary });
+const imageBody = (name: string, image: Buffer, boundary?: string) =>
+  multipart([{ field: "file", filename: name, contentType: "image/png", data: image }], { boundary });
 
 describe("slow clients", () => {
   let emu: TestEmulator;
@@ -67,19 +68,28 @@ describe("slow clients", () => {
       rawClient(emu.port, (s) => trickle(s, `GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ${"a".repeat(200)}\r\n\r\n`, 50), giveUp),
     );
     const silent = Array.from({ length: SILENT_UPLOADS }, (_, i) =>
-      rawClient(emu.port, (s) => {
-        const image = png(i);
-        const m = imageBody(`silent-${i}.png`, image, "b0undary");
-        s.write(`POST ${uploadPath(`silent-${i}.png`)} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${m.contentType}\r\nContent-Length: ${m.body.length}\r\n\r\n`);
-        // The part's head and half of the image, then nothing more.
-        s.write(m.body.subarray(0, m.body.indexOf(image) + (image.length >> 1)));
-      }, giveUp),
+      rawClient(
+        emu.port,
+        (s) => {
+          const image = png(i);
+          const m = imageBody(`silent-${i}.png`, image, "b0undary");
+          s.write(
+            `POST ${uploadPath(`silent-${i}.png`)} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${m.contentType}\r\nContent-Length: ${m.body.length}\r\n\r\n`,
+          );
+          // The part's head and half of the image, then nothing more.
+          s.write(m.body.subarray(0, m.body.indexOf(image) + (image.length >> 1)));
+        },
+        giveUp,
+      ),
     );
     // While those hang, ordinary clients are served.
     await new Promise((r) => setTimeout(r, 200));
     expect((await emu.call("GET", "/health", { apiKey: null })).status).toBe(200);
     const fineBody = imageBody("fine.png", png(99));
-    const fine = await emu.call("POST", `${emu.staging("slow-batch")}/upload/image?fileName=fine.png`, { body: fineBody.body, headers: { "content-type": fineBody.contentType } });
+    const fine = await emu.call("POST", `${emu.staging("slow-batch")}/upload/image?fileName=fine.png`, {
+      body: fineBody.body,
+      headers: { "content-type": fineBody.contentType },
+    });
     expect(fine.status).toBe(200);
 
     const t = await Promise.all(tricklers);
@@ -103,21 +113,25 @@ describe("slow clients", () => {
 
   it("lets a slow upload that keeps moving finish, even when it takes longer than the idle timeout", async () => {
     const { body, contentType } = imageBody("moving.png", png(7), "m0ving");
-    const outcome = await rawClient(emu.port, (s) => {
-      s.write(
-        `POST ${emu.staging("slow-batch")}/upload/image?api_key=${emu.apiKey}&fileName=moving.png HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n` +
-          `Content-Type: ${contentType}\r\nContent-Length: ${body.length}\r\n\r\n`,
-      );
-      // The whole body over about 2.5 idle timeouts, a chunk every half timeout.
-      const chunks = 5;
-      const size = Math.ceil(body.length / chunks);
-      let i = 0;
-      const t = setInterval(() => {
-        if (s.destroyed) return clearInterval(t);
-        s.write(body.subarray(i * size, (i + 1) * size));
-        if (++i >= chunks) clearInterval(t);
-      }, IDLE_TIMEOUT_MS / 2);
-    }, 20_000);
+    const outcome = await rawClient(
+      emu.port,
+      (s) => {
+        s.write(
+          `POST ${emu.staging("slow-batch")}/upload/image?api_key=${emu.apiKey}&fileName=moving.png HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n` +
+            `Content-Type: ${contentType}\r\nContent-Length: ${body.length}\r\n\r\n`,
+        );
+        // The whole body over about 2.5 idle timeouts, a chunk every half timeout.
+        const chunks = 5;
+        const size = Math.ceil(body.length / chunks);
+        let i = 0;
+        const t = setInterval(() => {
+          if (s.destroyed) return clearInterval(t);
+          s.write(body.subarray(i * size, (i + 1) * size));
+          if (++i >= chunks) clearInterval(t);
+        }, IDLE_TIMEOUT_MS / 2);
+      },
+      20_000,
+    );
     expect(outcome).not.toBe("still-open");
     expect((outcome as Outcome).received).toMatch(/^HTTP\/1\.1 200/);
     expect((outcome as Outcome).closedAfterMs).toBeGreaterThan(IDLE_TIMEOUT_MS);

@@ -22,7 +22,13 @@ async function hangingReceiver() {
 }
 
 async function control(base: string, method: string, p: string, json?: unknown) {
-  return readResponse(await request(base + p, { method: method as "POST", body: json === undefined ? undefined : JSON.stringify(json), headers: json === undefined ? {} : { "content-type": "application/json" } }));
+  return readResponse(
+    await request(base + p, {
+      method: method as "POST",
+      body: json === undefined ? undefined : JSON.stringify(json),
+      headers: json === undefined ? {} : { "content-type": "application/json" },
+    }),
+  );
 }
 
 const dirs: string[] = [];
@@ -55,11 +61,15 @@ describe.each([
       await waitFor(() => receiver.hits.length >= 2, 10_000, "the notification to be sent again after the restart");
       expect(receiver.hits[1].body.event_id).toBe(receiver.hits[0].body.event_id);
       expect(receiver.hits[1].body.delivery_attempt).toBe(2);
-      const delivered = await waitFor(async () => {
-        const deliveries = await controlClient(second.url).webhooks.list();
-        const d: any = deliveries.find((x) => x.id === sent.json.id);
-        return d?.state === "delivered" ? d : null;
-      }, 10_000, "the delivery to be recorded");
+      const delivered = await waitFor(
+        async () => {
+          const deliveries = await controlClient(second.url).webhooks.list();
+          const d: any = deliveries.find((x) => x.id === sent.json.id);
+          return d?.state === "delivered" ? d : null;
+        },
+        10_000,
+        "the delivery to be recorded",
+      );
       expect(delivered.attempts.at(-1).status).toBe(200);
     } finally {
       await receiver.close();

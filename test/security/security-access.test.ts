@@ -17,7 +17,16 @@ beforeAll(async () => {
   emu = await startTestEmulator();
   guarded = await startTestEmulator({ adminToken: ADMIN });
   ops = operations((await emu.call("GET", "/openapi.json", { apiKey: null })).json);
-  const seeded = await emu.call("POST", "/_emulator/seed", { apiKey: null, json: { workspaces: [{ id: "other-ws", apiKeys: ["other-key"] }], batches: [{ batchId: "acc-batch", images: { count: 2 } }, { workspace: "other-ws", batchId: "theirs", images: { count: 1 } }] } });
+  const seeded = await emu.call("POST", "/_emulator/seed", {
+    apiKey: null,
+    json: {
+      workspaces: [{ id: "other-ws", apiKeys: ["other-key"] }],
+      batches: [
+        { batchId: "acc-batch", images: { count: 2 } },
+        { workspace: "other-ws", batchId: "theirs", images: { count: 1 } },
+      ],
+    },
+  });
   expect(seeded.status, seeded.text).toBe(200);
 });
 afterAll(async () => {
@@ -38,7 +47,11 @@ describe("API keys", () => {
     let checked = 0;
     for (const op of apiOps()) {
       const p = concrete(op, emu.workspace);
-      for (const [key, want] of [[null, 401], ["not-a-key", 401], ["other-key", 403]] as const) {
+      for (const [key, want] of [
+        [null, 401],
+        ["not-a-key", 401],
+        ["other-key", 403],
+      ] as const) {
         const r = await emu.call(op.method, p, { apiKey: key, json: op.method === "GET" ? undefined : {} });
         expect(r.status, `${op.method} ${op.path} with key ${key}: ${r.text.slice(0, 200)}`).toBe(want);
         expect(r.json?.error?.status).toBe(want);
@@ -162,8 +175,12 @@ describe("control API with an admin token", () => {
     let refused = 0;
     const open: string[] = [];
     for (const op of controls) {
-      const p = op.path.replace(/\{([^}]+)\}/g, (_, n: string) => ({ workspace: guarded.workspace, jobId: "j1", name: "r1", id: "x", asset: "app.js" })[n] ?? "x");
-      const isOpen = (op.method === "POST" && op.path.startsWith("/_emulator/receiver/")) || (op.method === "GET" && op.path.startsWith("/_emulator/dashboard"));
+      const p = op.path.replace(
+        /\{([^}]+)\}/g,
+        (_, n: string) => ({ workspace: guarded.workspace, jobId: "j1", name: "r1", id: "x", asset: "app.js" })[n] ?? "x",
+      );
+      const isOpen =
+        (op.method === "POST" && op.path.startsWith("/_emulator/receiver/")) || (op.method === "GET" && op.path.startsWith("/_emulator/dashboard"));
       for (const auth of [undefined, "Bearer wrong-token", `Bearer ${ADMIN}x`, ADMIN]) {
         const headers: Record<string, string> = auth ? { authorization: auth } : {};
         const r = await guarded.call(op.method, p, { apiKey: null, headers, json: op.method === "GET" || op.method === "DELETE" ? undefined : {} });
@@ -177,7 +194,11 @@ describe("control API with an admin token", () => {
       }
       if (isOpen) open.push(`${op.method} ${op.path}`);
       else {
-        const ok = await guarded.call(op.method, p, { apiKey: null, headers: { authorization: `Bearer ${ADMIN}` }, json: op.method === "GET" || op.method === "DELETE" ? undefined : {} });
+        const ok = await guarded.call(op.method, p, {
+          apiKey: null,
+          headers: { authorization: `Bearer ${ADMIN}` },
+          json: op.method === "GET" || op.method === "DELETE" ? undefined : {},
+        });
         expect(ok.status, `${op.method} ${op.path} with the token`).not.toBe(401);
       }
     }
@@ -191,4 +212,3 @@ describe("control API with an admin token", () => {
     expect(r.status).toBe(200);
   });
 });
-

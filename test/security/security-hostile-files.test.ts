@@ -28,7 +28,11 @@ afterAll(async () => {
   await emu?.close();
 });
 
-async function putShard(batch: string, body: Buffer | Readable, extraHeaders: Record<string, string> = {}): Promise<{ status: number; text: string; shardId?: string }> {
+async function putShard(
+  batch: string,
+  body: Buffer | Readable,
+  extraHeaders: Record<string, string> = {},
+): Promise<{ status: number; text: string; shardId?: string }> {
   const slot = await emu.call("POST", `${emu.staging(batch)}/bulk-upload/image-files`);
   expect(slot.status).toBe(200);
   const d = slot.json.signedURLDetails;
@@ -37,18 +41,29 @@ async function putShard(batch: string, body: Buffer | Readable, extraHeaders: Re
 }
 
 async function settledShards(batch: string): Promise<any[]> {
-  return waitFor(async () => {
-    const r = await emu.call("GET", `${emu.staging(batch)}/shards`);
-    const shards = r.json?.shards ?? [];
-    return shards.length && shards.every((s: any) => s.statusType !== "info" && !/progress|pending|queued|uploaded/i.test(s.statusName)) ? shards : undefined;
-  }, 60_000, `shards of ${batch} to settle`);
+  return waitFor(
+    async () => {
+      const r = await emu.call("GET", `${emu.staging(batch)}/shards`);
+      const shards = r.json?.shards ?? [];
+      return shards.length && shards.every((s: any) => s.statusType !== "info" && !/progress|pending|queued|uploaded/i.test(s.statusName)) ? shards : undefined;
+    },
+    60_000,
+    `shards of ${batch} to settle`,
+  );
 }
 
 const failedNames = (shards: any[]) => shards.flatMap((s) => (s.statusMetadata?.failedFiles ?? []).map((f: any) => `${f.file_name}`));
 
 function outsideCandidates(name: string): string[] {
   const data = emu.dataDir;
-  return [path.join(os.tmpdir(), name), path.join(data, name), path.join(path.dirname(data), name), path.resolve(name), path.resolve("..", name), path.join(data, "blobs", name)];
+  return [
+    path.join(os.tmpdir(), name),
+    path.join(data, name),
+    path.join(path.dirname(data), name),
+    path.resolve(name),
+    path.resolve("..", name),
+    path.join(data, "blobs", name),
+  ];
 }
 
 describe("hostile tar shards", () => {
@@ -89,7 +104,6 @@ describe("hostile tar shards", () => {
     expect(added).toBeLessThanOrEqual(2 + 2 /* the shard itself + sqlite side files */ + 2);
     figures.push(`tar: ${members.length - 2} hostile members refused with reasons, 2 good images ingested, 0 files outside the data folder`);
   });
-
 });
 
 function dirSize(root: string): number {
@@ -97,7 +111,6 @@ function dirSize(root: string): number {
   for (const f of filesUnder(root)) total += Number(f.slice(f.lastIndexOf(":") + 1));
   return total;
 }
-
 
 /** Peak and current RSS of a process, in MB (VmHWM / VmRSS). */
 function memOf(pid: number): { peak: number; rss: number } {
@@ -118,7 +131,8 @@ describe("bombs and giant bodies (emulator in a child process)", () => {
     await child?.stop();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
-  const url = (batch: string, rest: string) => `${child.url}/data-staging/v1/external/emulator-workspace/batches/${batch}${rest}${rest.includes("?") ? "&" : "?"}api_key=emulator-api-key`;
+  const url = (batch: string, rest: string) =>
+    `${child.url}/data-staging/v1/external/emulator-workspace/batches/${batch}${rest}${rest.includes("?") ? "&" : "?"}api_key=emulator-api-key`;
 
   // Shards are plain tar: a compressed one is refused before any inflating (a 1 MiB gzip bomb once
   // blocked the event loop for seconds and took the emulator to ~1.1 GB RSS).
@@ -147,10 +161,16 @@ describe("bombs and giant bodies (emulator in a child process)", () => {
     const putText = await put.body.text();
     let outcome = `PUT ${put.statusCode}`;
     if (put.statusCode < 300) {
-      const shards = await waitFor(async () => {
-        const r: any = await (await request(url("bomb", "/shards"), {})).body.json();
-        return r.shards?.length && r.shards.every((x: any) => x.statusType !== "info" && !/progress|pending|queued|uploaded/i.test(x.statusName)) ? r.shards : undefined;
-      }, 60_000, "the bomb shard to settle");
+      const shards = await waitFor(
+        async () => {
+          const r: any = await (await request(url("bomb", "/shards"), {})).body.json();
+          return r.shards?.length && r.shards.every((x: any) => x.statusType !== "info" && !/progress|pending|queued|uploaded/i.test(x.statusName))
+            ? r.shards
+            : undefined;
+        },
+        60_000,
+        "the bomb shard to settle",
+      );
       outcome += `, shard ${shards[0].statusName}: ${JSON.stringify(shards[0].statusMetadata).slice(0, 160)}`;
       const count: any = await (await request(url("bomb", "/count"), {})).body.json();
       expect(count.count).toBe(0);
@@ -160,7 +180,9 @@ describe("bombs and giant bodies (emulator in a child process)", () => {
     }
     const mem1 = memOf(child.pid);
     const grewMb = (dirSize(dir) - size0) / 1024 / 1024;
-    figures.push(`bomb: ${(gz.length / 1024).toFixed(0)} KiB gzip of 1 GiB → ${outcome}; data folder +${grewMb.toFixed(1)} MB; emulator peak RSS ${mem0.peak.toFixed(0)} → ${mem1.peak.toFixed(0)} MB`);
+    figures.push(
+      `bomb: ${(gz.length / 1024).toFixed(0)} KiB gzip of 1 GiB → ${outcome}; data folder +${grewMb.toFixed(1)} MB; emulator peak RSS ${mem0.peak.toFixed(0)} → ${mem1.peak.toFixed(0)} MB`,
+    );
     expect(grewMb).toBeLessThan(50);
     expect(mem1.peak - mem0.peak, `emulator peak RSS grew from ${mem0.peak.toFixed(0)} to ${mem1.peak.toFixed(0)} MB`).toBeLessThan(200);
   }, 180_000);
@@ -184,11 +206,13 @@ describe("bombs and giant bodies (emulator in a child process)", () => {
     const mem0 = memOf(child.pid);
     const t0 = Date.now();
     let status = 0;
-    let text = "";
+    let text: string;
     let sentAtAnswer = NaN;
     try {
       const res = await request(url("huge", "/upload/image?fileName=huge.png"), {
-        method: "POST", body: Readable.from(body()), headers: { "content-type": `multipart/form-data; boundary=${boundary}` },
+        method: "POST",
+        body: Readable.from(body()),
+        headers: { "content-type": `multipart/form-data; boundary=${boundary}` },
       });
       sentAtAnswer = sent;
       status = res.statusCode;
@@ -207,7 +231,10 @@ describe("bombs and giant bodies (emulator in a child process)", () => {
     // Declared up front: refused from the header, before the body is read.
     const t1 = Date.now();
     const declared = await new Promise<number>((resolve) => {
-      const req = http.request(url("huge", "/upload/image?fileName=huge.png"), { method: "POST", headers: { "content-type": `multipart/form-data; boundary=${boundary}`, "content-length": String(limit) } });
+      const req = http.request(url("huge", "/upload/image?fileName=huge.png"), {
+        method: "POST",
+        headers: { "content-type": `multipart/form-data; boundary=${boundary}`, "content-length": String(limit) },
+      });
       req.on("response", (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
@@ -217,7 +244,9 @@ describe("bombs and giant bodies (emulator in a child process)", () => {
       req.write(Buffer.alloc(1024));
     });
     expect(declared).toBe(413);
-    figures.push(`huge image: 413 answered after ${(sentAtAnswer / 1024 / 1024).toFixed(0)} MiB of 1024 sent (request done in ${ms} ms), emulator peak RSS ${mem0.peak.toFixed(0)} → ${mem1.peak.toFixed(0)} MB; declared Content-Length 1 GiB → ${declared} in ${Date.now() - t1} ms`);
+    figures.push(
+      `huge image: 413 answered after ${(sentAtAnswer / 1024 / 1024).toFixed(0)} MiB of 1024 sent (request done in ${ms} ms), emulator peak RSS ${mem0.peak.toFixed(0)} → ${mem1.peak.toFixed(0)} MB; declared Content-Length 1 GiB → ${declared} in ${Date.now() - t1} ms`,
+    );
     // Memory stays flat: the body is streamed and counted, never buffered. (The 413 currently arrives only
     // once the whole body has been read; the figure above records how much was sent by then.)
     expect(mem1.peak - mem0.peak).toBeLessThan(200);
@@ -229,7 +258,10 @@ describe("hostile names", () => {
     const image = png(9);
     const { body, contentType } = multipart([{ field: "x.png", filename: "x.png", data: image }]);
     for (const name of ["../evil.png", "a/b.png", "a\\b.png", "..", ".", "ctl\u0001.png", "new\nline.png", `${"x".repeat(300)}.png`]) {
-      const r = await emu.call("POST", `${emu.staging("hostile-names")}/upload/image?fileName=${encodeURIComponent(name)}`, { body, headers: { "content-type": contentType } });
+      const r = await emu.call("POST", `${emu.staging("hostile-names")}/upload/image?fileName=${encodeURIComponent(name)}`, {
+        body,
+        headers: { "content-type": contentType },
+      });
       expect(r.status, `${JSON.stringify(name)} → ${r.text.slice(0, 200)}`).toBe(400);
       expect(r.json.message.length).toBeGreaterThan(10);
       const v = await emu.call("POST", `${emu.staging("hostile-names-v")}/upload/video?fileName=${encodeURIComponent(name.replace(".png", ".mp4"))}`);
@@ -269,7 +301,9 @@ describe("hostile references", () => {
       }
       const list = await emu.call("GET", `${emu.staging("hostile-refs")}/list`);
       expect(list.json.filesMetadata.map((f: any) => f.fileName)).toEqual(["good.png"]);
-      figures.push(`references: ${refs.length - 1} hostile URLs refused (${[...new Set(failed.map((f: any) => f.type))].join(", ")}), 1 loopback image ingested`);
+      figures.push(
+        `references: ${refs.length - 1} hostile URLs refused (${[...new Set(failed.map((f: any) => f.type))].join(", ")}), 1 loopback image ingested`,
+      );
     } finally {
       await files.close();
     }

@@ -20,7 +20,10 @@ const seed = async (workspaces: { id: string; apiKeys: string[] }[]) => {
 describe("api key lookups across key changes", () => {
   it("a key seeded after a refusal works at once; a moved key follows its new workspace", async () => {
     expect(await count("ws-a", "key-a")).toBe(401);
-    await seed([{ id: "ws-a", apiKeys: ["key-a"] }, { id: "ws-b", apiKeys: ["key-b"] }]);
+    await seed([
+      { id: "ws-a", apiKeys: ["key-a"] },
+      { id: "ws-b", apiKeys: ["key-b"] },
+    ]);
     expect([await count("ws-a", "key-a"), await count("ws-b", "key-b")]).toEqual([404, 404]);
     expect(await count("ws-b", "key-a")).toBe(403);
     // Remembered now; then the key moves to ws-b.

@@ -15,7 +15,11 @@ beforeAll(async () => {
 });
 afterAll(async () => emu?.close());
 
-const refs = (notificationsURL: string, ingestId?: string) => ({ imageReferences: [{ name: "a.png", url: "http://127.0.0.1:9/a.png" }], notificationsURL, ingestId });
+const refs = (notificationsURL: string, ingestId?: string) => ({
+  imageReferences: [{ name: "a.png", url: "http://127.0.0.1:9/a.png" }],
+  notificationsURL,
+  ingestId,
+});
 
 describe("notificationsURL of reference and RoboQL ingests", () => {
   const looping = () => [
@@ -41,7 +45,9 @@ describe("notificationsURL of reference and RoboQL ingests", () => {
 
   it("video-references and roboql-ingest refuse it too", async () => {
     const url = `${emu.url}/_emulator/reset`;
-    const v = await emu.call("POST", `${emu.staging("loop-videos")}/bulk-upload/video-references`, { json: { videoReferences: [{ name: "a.mp4", url: "http://127.0.0.1:9/a.mp4" }], notificationsURL: url } });
+    const v = await emu.call("POST", `${emu.staging("loop-videos")}/bulk-upload/video-references`, {
+      json: { videoReferences: [{ name: "a.mp4", url: "http://127.0.0.1:9/a.mp4" }], notificationsURL: url },
+    });
     expect(v.status, v.text).toBe(400);
     expect(v.json.error.issues[0]).toMatchObject({ field: "notificationsURL", received: url });
     const q = await emu.call("POST", `${emu.staging("loop-roboql")}/roboql-ingest`, { json: { query: "x", notificationsURL: url } });
@@ -78,10 +84,14 @@ describe("notification_config.json of a tar shard", () => {
     const archive = tarOf([{ name: "ok.png", data: png(7) }, notificationConfig("loop-ingest", `${emu.url}/_emulator/reset`)]);
     const put = await request(d.uploadURL, { method: "PUT", body: archive, headers: d.extensionHeaders });
     expect(put.statusCode, await put.body.text()).toBe(200);
-    const shard = (await waitFor(async () => {
-      const s = (await emu.call("GET", `${emu.staging("loop-shard")}/shards`)).json.shards.find((x: any) => x.shardId === d.shardId);
-      return s && s.statusType !== "info" ? s : undefined;
-    }, 15_000, "the shard to finish"))!;
+    const shard = (await waitFor(
+      async () => {
+        const s = (await emu.call("GET", `${emu.staging("loop-shard")}/shards`)).json.shards.find((x: any) => x.shardId === d.shardId);
+        return s && s.statusType !== "info" ? s : undefined;
+      },
+      15_000,
+      "the shard to finish",
+    ))!;
     expect((await emu.call("GET", `${emu.staging("loop-shard")}/count`)).json.count).toBe(1);
     const failure = shard.statusMetadata.failedFiles.find((f: any) => f.type === "invalid-notification-config");
     expect(failure, JSON.stringify(shard.statusMetadata)).toBeDefined();

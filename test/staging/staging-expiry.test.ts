@@ -42,7 +42,12 @@ async function advanceTo(at: number) {
 /** Every blob file in the data folder, relative to the blob root. */
 function blobsOnDisk(): Set<string> {
   const root = path.join(emu.dataDir, "blobs");
-  return new Set(fs.readdirSync(root, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.relative(root, path.join(e.parentPath, e.name))));
+  return new Set(
+    fs
+      .readdirSync(root, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => path.relative(root, path.join(e.parentPath, e.name))),
+  );
 }
 
 /** What a step adds to the data folder. */
@@ -123,7 +128,14 @@ describe("an expired batch", () => {
       const slot = await emu.call("POST", `${emu.staging("old-shards")}/bulk-upload/image-files`);
       expect(slot.status, slot.text).toBe(200);
       const d = slot.json.signedURLDetails;
-      const put = await request(d.uploadURL, { method: "PUT", body: tar([{ name: "s1.png", data: png(3) }, { name: "s2.png", data: png(4) }]), headers: d.extensionHeaders });
+      const put = await request(d.uploadURL, {
+        method: "PUT",
+        body: tar([
+          { name: "s1.png", data: png(3) },
+          { name: "s2.png", data: png(4) },
+        ]),
+        headers: d.extensionHeaders,
+      });
       expect(put.statusCode, await put.body.text()).toBe(200);
       // A RoboQL ingest (de-duplicated by its data while the batch lives).
       const rq = await emu.call("POST", `${emu.staging("old-rq")}/roboql-ingest`, { json: { query: "project:cats" } });
@@ -154,7 +166,10 @@ describe("an expired batch", () => {
     expect((await emu.call("GET", `${emu.staging("old")}/count`)).json.count).toBe(2);
     await advance(1);
 
-    for (const [id, b] of [["old", old], ["old-shards", shardsBatch]] as const) {
+    for (const [id, b] of [
+      ["old", old],
+      ["old-shards", shardsBatch],
+    ] as const) {
       for (const read of READS) expectExpired(await emu.call("GET", `${emu.staging(id)}${read}`), id, b.expiryDate);
     }
     expectExpired(await get(oldUrl), "old", old.expiryDate);
@@ -264,7 +279,10 @@ describe("job output batches", () => {
     });
     const held = await batch("held");
     // A job whose processing stage takes two hours of emulator time: it outlives its input's hour.
-    const started = await ctl("POST", `/jobs/${emu.workspace}/held-job`, { definition: imageJob(emu.workspace, "held"), script: { stageDurationsMs: { processing: 2 * HOUR } } });
+    const started = await ctl("POST", `/jobs/${emu.workspace}/held-job`, {
+      definition: imageJob(emu.workspace, "held"),
+      script: { stageDurationsMs: { processing: 2 * HOUR } },
+    });
     expect(started.status, started.text).toBe(201);
     await advanceTo(Date.parse(held.expiryDate) + 60_000);
     expect((await emu.call("GET", emu.jobs("held-job"))).json.job.isTerminal).toBe(false);

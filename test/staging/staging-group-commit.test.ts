@@ -99,7 +99,15 @@ describe("GroupCommitter on a real store", () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "rf-group-commit-"));
     store = openStore(dir);
     store.db.prepare("INSERT INTO workspaces (id, created_at) VALUES (?, ?)").run(WS, 0);
-    insertBatch(store.db, { workspace_id: WS, batch_id: "b", display_name: "b", batch_type: "simple-batch", content_type: "images", origin: "user", created_at: 0 });
+    insertBatch(store.db, {
+      workspace_id: WS,
+      batch_id: "b",
+      display_name: "b",
+      batch_type: "simple-batch",
+      content_type: "images",
+      origin: "user",
+      created_at: 0,
+    });
   });
   afterAll(() => {
     store?.close();
@@ -109,7 +117,20 @@ describe("GroupCommitter on a real store", () => {
   const commitFile = (name: string, data: Buffer, fail = false) => {
     const t = store.blobs.writeTemp(data, "test");
     const done = store.blobs.commitGrouped(store.db, t.tmp, "files", (blob) => {
-      upsertFile(store.db, { workspace_id: WS, batch_id: "b", part_name: "", file_name: name, content_type: "image", nested_content_type: null, shard_id: null, blob, size: t.size, sha256: t.sha256, media_type: "image/png", created_at: 0 });
+      upsertFile(store.db, {
+        workspace_id: WS,
+        batch_id: "b",
+        part_name: "",
+        file_name: name,
+        content_type: "image",
+        nested_content_type: null,
+        shard_id: null,
+        blob,
+        size: t.size,
+        sha256: t.sha256,
+        media_type: "image/png",
+        created_at: 0,
+      });
       if (fail) throw new Error(`refused ${name}`);
       return blob;
     });
@@ -125,7 +146,10 @@ describe("GroupCommitter on a real store", () => {
     expect(after.groups - before.groups).toBe(1);
     expect(after.partialGroups - before.partialGroups).toBe(1);
     expect(getFileByName(store.db, WS, "b", "", "bad.png")).toBeUndefined();
-    for (const [name, seed] of [["a.png", 1], ["c.png", 3]] as const) {
+    for (const [name, seed] of [
+      ["a.png", 1],
+      ["c.png", 3],
+    ] as const) {
       const row = getFileByName(store.db, WS, "b", "", name)!;
       expect(store.blobs.read(row.blob).equals(png(seed))).toBe(true);
     }

@@ -56,7 +56,10 @@ describe("image formats of the official client's extension list", () => {
   it("upload/image accepts each of them", async () => {
     for (const [name, data] of FORMATS) {
       const m = multipart([{ field: name, filename: name, data }]);
-      const r = await emu.call("POST", `${emu.staging("fmt-single")}/upload/image?fileName=${encodeURIComponent(name)}`, { body: m.body, headers: { "content-type": m.contentType } });
+      const r = await emu.call("POST", `${emu.staging("fmt-single")}/upload/image?fileName=${encodeURIComponent(name)}`, {
+        body: m.body,
+        headers: { "content-type": m.contentType },
+      });
       expect(r.status, `${name}: ${r.text}`).toBe(200);
     }
     await expectStored("fmt-single");
@@ -67,10 +70,14 @@ describe("image formats of the official client's extension list", () => {
     const d = slot.json.signedURLDetails;
     const put = await request(d.uploadURL, { method: "PUT", body: tarOf(FORMATS.map(([name, data]) => ({ name, data }))), headers: d.extensionHeaders });
     expect(put.statusCode, await put.body.text()).toBe(200);
-    const shard = await waitFor(async () => {
-      const s = (await emu.call("GET", `${emu.staging("fmt-shard")}/shards`)).json.shards?.[0];
-      return s && s.statusType !== "info" ? s : undefined;
-    }, 15_000, "the shard indexed");
+    const shard = await waitFor(
+      async () => {
+        const s = (await emu.call("GET", `${emu.staging("fmt-shard")}/shards`)).json.shards?.[0];
+        return s && s.statusType !== "info" ? s : undefined;
+      },
+      15_000,
+      "the shard indexed",
+    );
     expect(shard.statusMetadata.failedFiles).toEqual([]);
     expect(shard).toMatchObject({ statusName: "ingested", shardObjectsCount: FORMATS.length });
     await expectStored("fmt-shard");
@@ -95,7 +102,10 @@ describe("image formats of the official client's extension list", () => {
     ];
     for (const [name, data] of cases) {
       const m = multipart([{ field: name, filename: name, data }]);
-      const r = await emu.call("POST", `${emu.staging("fmt-fake")}/upload/image?fileName=${name}`, { body: m.body, headers: { "content-type": m.contentType } });
+      const r = await emu.call("POST", `${emu.staging("fmt-fake")}/upload/image?fileName=${name}`, {
+        body: m.body,
+        headers: { "content-type": m.contentType },
+      });
       expect(r.status, name).toBe(400);
       expect(r.json.error.type).toBe("unsupported-file-type");
     }
@@ -112,7 +122,8 @@ describe("the official client's create-batch-of-images on folders with every sel
     for (let i = 0; i < pngs; i++) fs.writeFileSync(path.join(dir, `img-${i}.png`), png(i));
     return dir;
   };
-  const ds = async (...args: string[]) => expectClientOk(await runClient(emu.url, ["data-staging", ...args, "--api-key", emu.apiKey, "--debug-mode"], { cwd: root }));
+  const ds = async (...args: string[]) =>
+    expectClientOk(await runClient(emu.url, ["data-staging", ...args, "--api-key", emu.apiKey, "--debug-mode"], { cwd: root }));
   const count = async (batchId: string) => (await emu.call("GET", `${emu.staging(batchId)}/count`)).json.count as number;
 
   it("a small folder (one upload/image per file) including .jp2: every file the client selects is stored", async () => {

@@ -37,15 +37,20 @@ async function shardsOf(batchId: string): Promise<Shard[]> {
 }
 
 async function settled(batchId: string, expected: number): Promise<Shard[]> {
-  const done = await waitFor(async () => {
-    const s = await shardsOf(batchId);
-    return s.length >= expected && s.every((x) => x.statusType !== "info") ? s : undefined;
-  }, 20_000, `shards of ${batchId}`);
+  const done = await waitFor(
+    async () => {
+      const s = await shardsOf(batchId);
+      return s.length >= expected && s.every((x) => x.statusType !== "info") ? s : undefined;
+    },
+    20_000,
+    `shards of ${batchId}`,
+  );
   return done!;
 }
 
 const ref = (name: string, p: string) => ({ name, url: `${files.url}${p}` });
-const post = (batchId: string, kind: "image" | "video", json: unknown, query = "") => emu.call("POST", `${emu.staging(batchId)}/bulk-upload/${kind}-references${query}`, { json });
+const post = (batchId: string, kind: "image" | "video", json: unknown, query = "") =>
+  emu.call("POST", `${emu.staging(batchId)}/bulk-upload/${kind}-references${query}`, { json });
 
 describe("bulk-upload/image-references", () => {
   it("downloads each reference in the background, refusing what it cannot ingest per file", async () => {
@@ -74,8 +79,12 @@ describe("bulk-upload/image-references", () => {
     expect(failed["missing.png|download-failed"]).toMatch(/HTTP 404/);
     expect(failed["text.png|invalid-file-type"]).toMatch(/text data/);
     expect(failed["huge.png|file-size-limit-exceeded"]).toBe("Max size of single image is 20971520B.");
-    expect(failed["remote.png|unsafe-url-detected"]).toContain("Untrusted domain found: https://upload.wikimedia.org/wikipedia/en/7/7d/Lenna_%28test_image%29.png. ");
-    expect(failed["remote.png|unsafe-url-detected"]).toContain("https://upload.wikimedia.org is not mapped; map it with --url-map https://upload.wikimedia.org/=file:///your/folder/");
+    expect(failed["remote.png|unsafe-url-detected"]).toContain(
+      "Untrusted domain found: https://upload.wikimedia.org/wikipedia/en/7/7d/Lenna_%28test_image%29.png. ",
+    );
+    expect(failed["remote.png|unsafe-url-detected"]).toContain(
+      "https://upload.wikimedia.org is not mapped; map it with --url-map https://upload.wikimedia.org/=file:///your/folder/",
+    );
     expect(failed["hop.png|unsafe-url-detected"]).toMatch(/example\.com/);
     expect(failed["a.png|duplicated-file-name"]).toBeDefined();
     expect(failed["../up.png|invalid-file-name"]).toMatch(/path separators/);
@@ -137,7 +146,10 @@ describe("bulk-upload/image-references", () => {
     const missing = await post("refs-file-bad", "image", { imageReferencesURL: `${files.url}/nope.jsonl` });
     expect(missing.status).toBe(200);
     const shards = await settled("refs-file-bad", 2);
-    expect(shards.map((s) => [s.statusName, s.statusType])).toEqual([["unsafe-url-detected", "error"], ["download-failed", "error"]]);
+    expect(shards.map((s) => [s.statusName, s.statusType])).toEqual([
+      ["unsafe-url-detected", "error"],
+      ["download-failed", "error"],
+    ]);
   });
 
   it("applies a per-file timeout", async () => {
@@ -171,9 +183,15 @@ describe("bulk-upload/image-references", () => {
       expect(r.status, JSON.stringify(body).slice(0, 100)).toBe(400);
       expect(r.json.message).toMatch(message);
     }
-    const noJson = await emu.call("POST", `${emu.staging("refs-invalid")}/bulk-upload/image-references`, { body: "{oops", headers: { "content-type": "application/json" } });
+    const noJson = await emu.call("POST", `${emu.staging("refs-invalid")}/bulk-upload/image-references`, {
+      body: "{oops",
+      headers: { "content-type": "application/json" },
+    });
     expect(noJson.status).toBe(400);
-    const text = await emu.call("POST", `${emu.staging("refs-invalid")}/bulk-upload/image-references`, { body: "x", headers: { "content-type": "text/plain" } });
+    const text = await emu.call("POST", `${emu.staging("refs-invalid")}/bulk-upload/image-references`, {
+      body: "x",
+      headers: { "content-type": "text/plain" },
+    });
     expect(text.status).toBe(415);
     expect((await emu.call("GET", emu.staging("refs-invalid"))).status).toBe(404);
   });
@@ -207,7 +225,9 @@ describe("bulk-upload/video-references", () => {
 describe("roboql-ingest", () => {
   it("is recorded and ends in an explained error status (no RoboQL engine), with its notification", async () => {
     const before = hooks.requests.length;
-    const r = await emu.call("POST", `${emu.staging("roboql")}/roboql-ingest`, { json: { query: "project:cars split:train", displayName: "Cars", notificationsURL: `${hooks.url}/roboql` } });
+    const r = await emu.call("POST", `${emu.staging("roboql")}/roboql-ingest`, {
+      json: { query: "project:cars split:train", displayName: "Cars", notificationsURL: `${hooks.url}/roboql` },
+    });
     expect(r.status, r.text).toBe(200);
     expect(r.json).toMatchObject({ status: "ok", duplicated: false, shardIds: [expect.any(String)] });
     expect(r.json.message).toMatch(/not emulated/);
@@ -222,7 +242,9 @@ describe("roboql-ingest", () => {
       shard_id: null,
       notification: { type: "ingest-status-notification-v1", success: false, error_details: { type: "roboql-not-supported" } },
     });
-    const dup = await emu.call("POST", `${emu.staging("roboql")}/roboql-ingest`, { json: { query: "project:cars split:train", displayName: "Cars", notificationsURL: `${hooks.url}/roboql` } });
+    const dup = await emu.call("POST", `${emu.staging("roboql")}/roboql-ingest`, {
+      json: { query: "project:cars split:train", displayName: "Cars", notificationsURL: `${hooks.url}/roboql` },
+    });
     expect(dup.json).toMatchObject({ duplicated: true, ingestId: r.json.ingestId });
     const bad = await emu.call("POST", `${emu.staging("roboql")}/roboql-ingest`, { json: { querry: "x" } });
     expect(bad.status).toBe(400);
@@ -243,10 +265,14 @@ describe("notifications", () => {
     expect(r.status).toBe(200);
     await settled("refs-hooks", 1);
     // Two notifications, the first attempt of one of them answered 500 then retried.
-    const got = (await waitFor(() => {
-      const mine = hooks.requests.slice(before).filter((q) => q.url === "/staging");
-      return mine.filter((q) => q.status === 200).length >= 2 ? mine : undefined;
-    }, 15_000, "webhooks delivered"))!;
+    const got = (await waitFor(
+      () => {
+        const mine = hooks.requests.slice(before).filter((q) => q.url === "/staging");
+        return mine.filter((q) => q.status === 200).length >= 2 ? mine : undefined;
+      },
+      15_000,
+      "webhooks delivered",
+    ))!;
     expect(got).toHaveLength(3);
     for (const q of got) {
       expect(q.headers.authorization).toBe(`Bearer rf_${derivedInternalId(emu.workspace)}`);
@@ -264,16 +290,28 @@ describe("notifications", () => {
       ingest_id: "hooked-ingest",
       batch_id: "refs-hooks",
       shard_id: r.json.shardIds[0],
-      notification: { success: false, ingested_files: ["h1.png"], failed_files: [{ type: "download-failed", file_name: "h2.png", reason: expect.stringMatching(/404/) }], content_truncated: false },
+      notification: {
+        success: false,
+        ingested_files: ["h1.png"],
+        failed_files: [{ type: "download-failed", file_name: "h2.png", reason: expect.stringMatching(/404/) }],
+        content_truncated: false,
+      },
     });
     const ingestStatus = got.find((q) => q.json.notification.type === "ingest-status-notification-v1")!.json;
-    expect(ingestStatus).toMatchObject({ ingest_id: "hooked-ingest", shard_id: null, notification: { success: false, error_details: { type: "download-failed" } } });
+    expect(ingestStatus).toMatchObject({
+      ingest_id: "hooked-ingest",
+      shard_id: null,
+      notification: { success: false, error_details: { type: "download-failed" } },
+    });
 
     // The sender recorded both attempts of the retried notification.
     const rows = listWebhooks(emu.emulator.db, { subject: "refs-hooks" });
     expect(rows.map((w) => w.category).sort()).toEqual(["files-status", "ingest-status"]);
     const retriedRow = rows.find((w) => w.id === failedFirst.json.event_id)!;
-    expect(attemptsOf(emu.emulator.db, retriedRow.id).map((a) => [a.attempt, a.status])).toEqual([[1, 500], [2, 200]]);
+    expect(attemptsOf(emu.emulator.db, retriedRow.id).map((a) => [a.attempt, a.status])).toEqual([
+      [1, 500],
+      [2, 200],
+    ]);
   });
 
   it("sends ingest-status only after the last shard of a multi-shard ingest", async () => {
@@ -282,7 +320,12 @@ describe("notifications", () => {
     const r = await post("refs-hooks-multi", "image", { imageReferences: refs, notificationsURL: `${hooks.url}/multi` });
     expect(r.json.shardIds).toHaveLength(2);
     await settled("refs-hooks-multi", 2);
-    const got = (await waitFor(() => hooks.requests.slice(before).filter((q) => q.url === "/multi").length ? hooks.requests.slice(before).filter((q) => q.url === "/multi") : undefined, 10_000, "webhook"))!;
+    const got = (await waitFor(
+      () =>
+        hooks.requests.slice(before).filter((q) => q.url === "/multi").length ? hooks.requests.slice(before).filter((q) => q.url === "/multi") : undefined,
+      10_000,
+      "webhook",
+    ))!;
     await new Promise((res) => setTimeout(res, 200));
     expect(hooks.requests.slice(before).filter((q) => q.url === "/multi")).toHaveLength(1);
     expect(got[0].json.notification).toEqual({ type: "ingest-status-notification-v1", success: true });

@@ -9,7 +9,17 @@ import * as tar from "tar";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor, type TestEmulator } from "../helpers/emulator.js";
-import { bigPng, multipart, notificationConfig, paxFor, png, startLoopbackServer, tar as tarOf, type LoopbackServer, type TarMember } from "../helpers/fixtures.js";
+import {
+  bigPng,
+  multipart,
+  notificationConfig,
+  paxFor,
+  png,
+  startLoopbackServer,
+  tar as tarOf,
+  type LoopbackServer,
+  type TarMember,
+} from "../helpers/fixtures.js";
 import { INDEXING_DELAY_MS } from "../../src/staging/ingest/worker.js";
 import { derivedInternalId } from "../../src/state/workspaces.js";
 
@@ -52,10 +62,14 @@ async function allShards(e: TestEmulator, batchId: string, pageSize?: number): P
 }
 
 async function finishedShard(e: TestEmulator, batchId: string, shardId: string): Promise<Shard> {
-  const done = await waitFor(async () => {
-    const s = (await allShards(e, batchId)).find((x) => x.shardId === shardId);
-    return s && s.statusType !== "info" ? s : undefined;
-  }, 15_000, `shard ${shardId} to finish`);
+  const done = await waitFor(
+    async () => {
+      const s = (await allShards(e, batchId)).find((x) => x.shardId === shardId);
+      return s && s.statusType !== "info" ? s : undefined;
+    },
+    15_000,
+    `shard ${shardId} to finish`,
+  );
   return done!;
 }
 
@@ -184,7 +198,10 @@ describe("bulk-upload/image-files", () => {
     expect(g).toMatchObject({ statusName: "corrupted-archive", statusType: "error", shardObjectsCount: 0 });
     expect(g.statusMetadata.errorDetails.reason).toMatch(/not a readable tar archive/);
 
-    const whole = tarOf([{ name: "a.png", data: png(1) }, { name: "b.png", data: bigPng(4096) }]);
+    const whole = tarOf([
+      { name: "a.png", data: png(1) },
+      { name: "b.png", data: bigPng(4096) },
+    ]);
     const cut = await uploadShard(emu, "shard-corrupt", whole.subarray(0, 512 + 512 + 512 + 100));
     expect((await finishedShard(emu, "shard-corrupt", cut)).statusType).toBe("error");
 
@@ -233,7 +250,13 @@ describe("bulk-upload/image-files", () => {
     const got = (await waitFor(() => (hooks.requests.length >= before + 2 ? hooks.requests.slice(before) : undefined), 10_000, "two webhooks"))!;
     for (const r of got) {
       expect(r.headers.authorization).toBe(`Bearer rf_${derivedInternalId(emu.workspace)}`);
-      expect(r.json).toMatchObject({ type: "roboflow-data-staging-notification-v1", ingest_id: "ingest-abc", batch_id: "shard-notify", shard_id: shardId, delivery_attempt: 1 });
+      expect(r.json).toMatchObject({
+        type: "roboflow-data-staging-notification-v1",
+        ingest_id: "ingest-abc",
+        batch_id: "shard-notify",
+        shard_id: shardId,
+        delivery_attempt: 1,
+      });
       expect(r.json.event_id).toMatch(/^[0-9a-f-]{36}$/);
     }
     const files = got.find((r) => r.json.notification.type === "ingest-files-status-notification-v1")!.json.notification;
@@ -248,7 +271,11 @@ describe("bulk-upload/image-files", () => {
 
   it("sends only ingest-status by default, with success true when everything went in", async () => {
     const before = hooks.requests.length;
-    const shardId = await uploadShard(emu, "shard-notify-default", tarOf([{ name: "ok.png", data: png(300) }, notificationConfig("ing-2", `${hooks.url}/hook2`)]));
+    const shardId = await uploadShard(
+      emu,
+      "shard-notify-default",
+      tarOf([{ name: "ok.png", data: png(300) }, notificationConfig("ing-2", `${hooks.url}/hook2`)]),
+    );
     await finishedShard(emu, "shard-notify-default", shardId);
     const got = (await waitFor(() => (hooks.requests.length > before ? hooks.requests.slice(before) : undefined), 10_000, "webhook"))!;
     await new Promise((r) => setTimeout(r, 100));
@@ -280,10 +307,14 @@ describe("bulk-upload/image-files", () => {
     const again = await request(d.uploadURL, { method: "PUT", body: tarOf([{ name: "b.png", data: png(2) }]), headers: d.extensionHeaders });
     expect(again.statusCode).toBe(200);
     await again.body.text();
-    await waitFor(async () => {
-      const names = (await emu.call("GET", `${emu.staging("shard-once")}/list`)).json.filesMetadata.map((f: { fileName: string }) => f.fileName);
-      return names.join() === "b.png" ? names : undefined;
-    }, 15_000, "only b.png listed");
+    await waitFor(
+      async () => {
+        const names = (await emu.call("GET", `${emu.staging("shard-once")}/list`)).json.filesMetadata.map((f: { fileName: string }) => f.fileName);
+        return names.join() === "b.png" ? names : undefined;
+      },
+      15_000,
+      "only b.png listed",
+    );
     expect(await finishedShard(emu, "shard-once", d.shardId)).toMatchObject({ statusName: "ingested", shardObjectsCount: 1 });
     expect(await count(emu, "shard-once")).toBe(1);
   });
@@ -296,9 +327,19 @@ describe("restart", () => {
       const first = await startTestEmulator({ dataDir, timeScale: 1 });
       first.emulator.clock.setMode("manual");
       const m = multipart([{ field: "a.png", filename: "a.png", data: png(9) }]);
-      const img = await first.call("POST", `${first.staging("restart-simple")}/upload/image?fileName=a.png`, { body: m.body, headers: { "content-type": m.contentType } });
+      const img = await first.call("POST", `${first.staging("restart-simple")}/upload/image?fileName=a.png`, {
+        body: m.body,
+        headers: { "content-type": m.contentType },
+      });
       expect(img.status).toBe(200);
-      const shardId = await uploadShard(first, "restart-bulk", tarOf([{ name: "r1.png", data: png(10) }, { name: "r2.png", data: png(11) }]));
+      const shardId = await uploadShard(
+        first,
+        "restart-bulk",
+        tarOf([
+          { name: "r1.png", data: png(10) },
+          { name: "r2.png", data: png(11) },
+        ]),
+      );
       expect(await count(first, "restart-bulk")).toBe(0);
       await first.close();
 
@@ -310,7 +351,9 @@ describe("restart", () => {
         expect(await count(second, "restart-bulk")).toBe(2);
         // The indexed tar itself is not kept; only the files are.
         const uploads = path.join(dataDir, "blobs", "uploads");
-        const left = fs.existsSync(uploads) ? fs.readdirSync(uploads, { recursive: true }).filter((p) => fs.statSync(path.join(uploads, String(p))).isFile()) : [];
+        const left = fs.existsSync(uploads)
+          ? fs.readdirSync(uploads, { recursive: true }).filter((p) => fs.statSync(path.join(uploads, String(p))).isFile())
+          : [];
         expect(left).toEqual([]);
       } finally {
         await second.close();

@@ -17,7 +17,11 @@ const MP4 = mp4(3, 4024);
 
 async function uploadPng(e: TestEmulator, ws: string, apiKey: string, batchId: string, fileName: string, bytes: Buffer) {
   const m = multipart([{ field: fileName, filename: fileName, contentType: "image/png", data: bytes }]);
-  const r = await e.call("POST", `/data-staging/v1/external/${ws}/batches/${batchId}/upload/image?fileName=${fileName}`, { apiKey, body: m.body, headers: { "content-type": m.contentType } });
+  const r = await e.call("POST", `/data-staging/v1/external/${ws}/batches/${batchId}/upload/image?fileName=${fileName}`, {
+    apiKey,
+    body: m.body,
+    headers: { "content-type": m.contentType },
+  });
   expect(r.status, r.text).toBe(200);
 }
 

@@ -44,10 +44,14 @@ async function shardOf(base: string, key: string, ws: string, batchId: string, s
 }
 
 const finished = (base: string, key: string, ws: string, batchId: string, shardId: string) =>
-  waitFor(async () => {
-    const s = await shardOf(base, key, ws, batchId, shardId);
-    return s && s.statusType !== "info" ? s : undefined;
-  }, 20_000, `shard ${shardId} indexed`);
+  waitFor(
+    async () => {
+      const s = await shardOf(base, key, ws, batchId, shardId);
+      return s && s.statusType !== "info" ? s : undefined;
+    },
+    20_000,
+    `shard ${shardId} indexed`,
+  );
 
 const bytesOf = async (url: string) => Buffer.from(await (await request(url)).body.arrayBuffer());
 
@@ -114,7 +118,18 @@ describe("a signed upload URL can be PUT again until it expires; the last comple
     const d = await slot(base, key, ws, "re-shard-early", "shard");
     emu.emulator.clock.setMode("manual");
     try {
-      expect((await put(d.uploadURL, tarOf([{ name: "old-a.png", data: png(1) }, { name: "old-b.png", data: png(2) }]), d.extensionHeaders)).status).toBe(200);
+      expect(
+        (
+          await put(
+            d.uploadURL,
+            tarOf([
+              { name: "old-a.png", data: png(1) },
+              { name: "old-b.png", data: png(2) },
+            ]),
+            d.extensionHeaders,
+          )
+        ).status,
+      ).toBe(200);
       const again = await put(d.uploadURL, tarOf([{ name: "new-c.png", data: png(3) }]), d.extensionHeaders);
       expect(again.status, again.text).toBe(200);
     } finally {
@@ -132,17 +147,39 @@ describe("a signed upload URL can be PUT again until it expires; the last comple
     const d = await slot(base, key, ws, "re-shard-late", "shard");
     const other = await slot(base, key, ws, "re-shard-late", "shard");
     expect((await put(other.uploadURL, tarOf([{ name: "other.png", data: png(9) }]), other.extensionHeaders)).status).toBe(200);
-    expect((await put(d.uploadURL, tarOf([{ name: "old-a.png", data: png(1) }, { name: "keep.png", data: png(2) }]), d.extensionHeaders)).status).toBe(200);
+    expect(
+      (
+        await put(
+          d.uploadURL,
+          tarOf([
+            { name: "old-a.png", data: png(1) },
+            { name: "keep.png", data: png(2) },
+          ]),
+          d.extensionHeaders,
+        )
+      ).status,
+    ).toBe(200);
     await finished(base, key, ws, "re-shard-late", d.shardId!);
     await finished(base, key, ws, "re-shard-late", other.shardId!);
     expect((await listing(base, key, ws, "re-shard-late")).map((f) => f.fileName).sort()).toEqual(["keep.png", "old-a.png", "other.png"]);
 
-    const again = await put(d.uploadURL, tarOf([{ name: "keep.png", data: png(20) }, { name: "new-c.png", data: png(3) }]), d.extensionHeaders);
+    const again = await put(
+      d.uploadURL,
+      tarOf([
+        { name: "keep.png", data: png(20) },
+        { name: "new-c.png", data: png(3) },
+      ]),
+      d.extensionHeaders,
+    );
     expect(again.status, again.text).toBe(200);
-    await waitFor(async () => {
-      const names = (await listing(base, key, ws, "re-shard-late")).map((f) => f.fileName).sort();
-      return names.join() === "keep.png,new-c.png,other.png" ? names : undefined;
-    }, 20_000, "the shard re-indexed from its second body");
+    await waitFor(
+      async () => {
+        const names = (await listing(base, key, ws, "re-shard-late")).map((f) => f.fileName).sort();
+        return names.join() === "keep.png,new-c.png,other.png" ? names : undefined;
+      },
+      20_000,
+      "the shard re-indexed from its second body",
+    );
     const s = await finished(base, key, ws, "re-shard-late", d.shardId!);
     expect(s).toMatchObject({ statusName: "ingested", shardObjectsCount: 2 });
     const files = await listing(base, key, ws, "re-shard-late");
@@ -161,11 +198,15 @@ describe("a signed upload URL can be PUT again until it expires; the last comple
       expect((await put(d.uploadURL, big, d.extensionHeaders)).status).toBe(200);
       await new Promise((r) => setTimeout(r, waitMs));
       expect((await put(d.uploadURL, tarOf([{ name: "last.png", data: png(7) }]), d.extensionHeaders)).status).toBe(200);
-      await waitFor(async () => {
-        const s = await shardOf(base, key, ws, batchId, d.shardId!);
-        const names = (await listing(base, key, ws, batchId)).map((f) => f.fileName);
-        return s?.statusType === "success" && names.join() === "last.png" ? s : undefined;
-      }, 20_000, `${batchId}: only last.png`);
+      await waitFor(
+        async () => {
+          const s = await shardOf(base, key, ws, batchId, d.shardId!);
+          const names = (await listing(base, key, ws, batchId)).map((f) => f.fileName);
+          return s?.statusType === "success" && names.join() === "last.png" ? s : undefined;
+        },
+        20_000,
+        `${batchId}: only last.png`,
+      );
     }
   });
 });
@@ -196,7 +237,11 @@ describe("a PUT again after kill -9", () => {
       const videos = await listing(child.url, key, ws, "kill-video");
       expect(videos).toHaveLength(1);
       expect((await bytesOf(videos[0].downloadURL)).equals(second)).toBe(true);
-      await waitFor(async () => ((await listing(child.url, key, ws, "kill-shard")).map((f) => f.fileName).join() === "second.png" ? true : undefined), 20_000, "shard re-indexed after the restart");
+      await waitFor(
+        async () => ((await listing(child.url, key, ws, "kill-shard")).map((f) => f.fileName).join() === "second.png" ? true : undefined),
+        20_000,
+        "shard re-indexed after the restart",
+      );
       expect(await finished(child.url, key, ws, "kill-shard", s.shardId!)).toMatchObject({ statusName: "ingested", shardObjectsCount: 1 });
     } finally {
       await child.stop();

@@ -20,7 +20,8 @@ async function videoSlot(batchId: string, fileName = "clip.mp4", extra = "") {
   return r.json.signedURLDetails as { uploadURL: string; method: string; extensionHeaders: Record<string, string>; maxFileSize: number };
 }
 
-const put = async (url: string, body: Buffer | Readable | undefined, headers: Record<string, string>) => readResponse(await request(url, { method: "PUT", body, headers }));
+const put = async (url: string, body: Buffer | Readable | undefined, headers: Record<string, string>) =>
+  readResponse(await request(url, { method: "PUT", body, headers }));
 
 const tokenOf = (uploadURL: string) => new URL(uploadURL).pathname.split("/").pop()!;
 

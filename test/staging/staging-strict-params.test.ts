@@ -67,7 +67,11 @@ describe("upload/video: fileName must name a video file", () => {
     // The URL works as before.
     const r = await emu.call("POST", `${emu.staging("strict-vid-ok")}/upload/video?fileName=final.mov`);
     const d = r.json.signedURLDetails;
-    const put = await request(d.uploadURL, { method: "PUT", body: Buffer.concat([Buffer.from([0, 0, 0, 0x14]), Buffer.from("ftypqt  "), Buffer.alloc(64, 1)]), headers: d.extensionHeaders });
+    const put = await request(d.uploadURL, {
+      method: "PUT",
+      body: Buffer.concat([Buffer.from([0, 0, 0, 0x14]), Buffer.from("ftypqt  "), Buffer.alloc(64, 1)]),
+      headers: d.extensionHeaders,
+    });
     expect(put.statusCode).toBe(200);
     await put.body.text();
   });

@@ -133,10 +133,14 @@ describe("upload/image", () => {
     const empty = await upload("img-bad", [], "?fileName=a.png");
     expect(empty.status).toBe(400);
 
-    const two = await upload("img-bad", [
-      { field: "a", filename: "a.png", data: png(6) },
-      { field: "b", filename: "b.png", data: png(7) },
-    ], "?fileName=a.png");
+    const two = await upload(
+      "img-bad",
+      [
+        { field: "a", filename: "a.png", data: png(6) },
+        { field: "b", filename: "b.png", data: png(7) },
+      ],
+      "?fileName=a.png",
+    );
     expect(two.status).toBe(400);
     expect(two.json.message).toMatch(/more than one file part/);
 
@@ -172,8 +176,14 @@ describe("upload/image", () => {
 
     const now = Date.now();
     insertBatch(emu.emulator.db, {
-      workspace_id: emu.workspace, batch_id: "img-job-output", display_name: "out", batch_type: "multipart-batch", content_type: "mixed",
-      origin: "job-output", created_at: now, expires_at: now + 1e9,
+      workspace_id: emu.workspace,
+      batch_id: "img-job-output",
+      display_name: "out",
+      batch_type: "multipart-batch",
+      content_type: "mixed",
+      origin: "job-output",
+      created_at: now,
+      expires_at: now + 1e9,
     });
     const intoOutput = await upload("img-job-output", [{ field: "a", filename: "a.png", data: png(11) }], "?fileName=a.png");
     expect(intoOutput.status).toBe(409);
@@ -188,7 +198,10 @@ describe("upload/image", () => {
   });
 
   it("validates the batch id and needs an api key", async () => {
-    const bad = await emu.call("POST", `${emu.staging("Bad.Id")}/upload/image?fileName=a.png`, { body: "x", headers: { "content-type": "multipart/form-data; boundary=x" } });
+    const bad = await emu.call("POST", `${emu.staging("Bad.Id")}/upload/image?fileName=a.png`, {
+      body: "x",
+      headers: { "content-type": "multipart/form-data; boundary=x" },
+    });
     expect(bad.status).toBe(400);
     expect(bad.json.error.issues[0].field).toBe("batchId");
     const noKey = await emu.call("POST", `${emu.staging("img-key")}/upload/image?fileName=a.png`, { apiKey: null });

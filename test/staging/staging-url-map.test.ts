@@ -35,10 +35,13 @@ beforeAll(async () => {
   // Outside the mapped folder: no mapped URL may reach these.
   fs.writeFileSync(path.join(tmp, "secret.png"), png(99));
   fs.symlinkSync(path.join(tmp, "secret.png"), path.join(bucket, "images", "link.png"));
-  fs.writeFileSync(path.join(bucket, "refs.jsonl"), [
-    JSON.stringify({ name: "from-file-1.png", url: "https://storage.example.com/images/a.png" }),
-    JSON.stringify({ name: "from-file-2.png", url: "https://storage.example.com/images/nested/b%20c.png?X-Goog-Signature=abc" }),
-  ].join("\n") + "\n");
+  fs.writeFileSync(
+    path.join(bucket, "refs.jsonl"),
+    [
+      JSON.stringify({ name: "from-file-1.png", url: "https://storage.example.com/images/a.png" }),
+      JSON.stringify({ name: "from-file-2.png", url: "https://storage.example.com/images/nested/b%20c.png?X-Goog-Signature=abc" }),
+    ].join("\n") + "\n",
+  );
   cdn = await startLoopbackServer();
   cdn.serve("/assets/c.png", png(13));
   tlsServer = https.createServer({ key: fs.readFileSync(path.join(TLS_DIR, "key.pem")), cert: fs.readFileSync(path.join(TLS_DIR, "cert.pem")) }, (req, res) => {
@@ -67,11 +70,15 @@ afterAll(async () => {
 type Shard = { shardId: string; statusName: string; statusType: string; statusMetadata: any };
 
 async function settled(e: TestEmulator, batchId: string): Promise<Shard[]> {
-  return (await waitFor(async () => {
-    const r = await e.call("GET", `${e.staging(batchId)}/shards?pageSize=1000`);
-    const s: Shard[] = r.status === 200 ? r.json.shards : [];
-    return s.length && s.every((x) => x.statusType !== "info") ? s : undefined;
-  }, 20_000, `shards of ${batchId}`))!;
+  return (await waitFor(
+    async () => {
+      const r = await e.call("GET", `${e.staging(batchId)}/shards?pageSize=1000`);
+      const s: Shard[] = r.status === 200 ? r.json.shards : [];
+      return s.length && s.every((x) => x.statusType !== "info") ? s : undefined;
+    },
+    20_000,
+    `shards of ${batchId}`,
+  ))!;
 }
 
 async function bytesOf(e: TestEmulator, batchId: string): Promise<Map<string, Buffer>> {
@@ -84,7 +91,8 @@ async function bytesOf(e: TestEmulator, batchId: string): Promise<Map<string, Bu
   return out;
 }
 
-const failuresOf = (shards: Shard[]) => new Map<string, { type: string; reason: string }>(shards.flatMap((s) => s.statusMetadata?.failedFiles ?? []).map((f: any) => [f.file_name, f]));
+const failuresOf = (shards: Shard[]) =>
+  new Map<string, { type: string; reason: string }>(shards.flatMap((s) => s.statusMetadata?.failedFiles ?? []).map((f: any) => [f.file_name, f]));
 
 describe("--url-map over HTTP", () => {
   it("file:// and loopback mappings serve realistic https:// references; an unmapped host and path traversal fail per file", async () => {
@@ -129,14 +137,18 @@ describe("--url-map over HTTP", () => {
   });
 
   it("a mapped references file, and mapped video references", async () => {
-    const imgs = await emu.call("POST", `${emu.staging("mapped-file")}/bulk-upload/image-references`, { json: { imageReferencesURL: "https://storage.example.com/refs.jsonl" } });
+    const imgs = await emu.call("POST", `${emu.staging("mapped-file")}/bulk-upload/image-references`, {
+      json: { imageReferencesURL: "https://storage.example.com/refs.jsonl" },
+    });
     expect(imgs.status, imgs.text).toBe(200);
     await settled(emu, "mapped-file");
     const got = await bytesOf(emu, "mapped-file");
     expect(got.get("from-file-1.png")?.equals(png(11))).toBe(true);
     expect(got.get("from-file-2.png")?.equals(png(12))).toBe(true);
 
-    const vids = await emu.call("POST", `${emu.staging("mapped-videos")}/bulk-upload/video-references`, { json: { videoReferences: [{ name: "clip.mp4", url: "https://storage.example.com/clip.mp4" }] } });
+    const vids = await emu.call("POST", `${emu.staging("mapped-videos")}/bulk-upload/video-references`, {
+      json: { videoReferences: [{ name: "clip.mp4", url: "https://storage.example.com/clip.mp4" }] },
+    });
     expect(vids.status, vids.text).toBe(200);
     await settled(emu, "mapped-videos");
     expect((await bytesOf(emu, "mapped-videos")).get("clip.mp4")?.equals(mp4(3))).toBe(true);
@@ -145,7 +157,9 @@ describe("--url-map over HTTP", () => {
   it("without --ca-file, the self-signed loopback server is not trusted, and the failure says how to trust it", async () => {
     const plain = await startTestEmulator({ urlMap: [{ from: "https://secure.example.com/", to: `${tlsUrl}/secure/` }] });
     try {
-      await plain.call("POST", `${plain.staging("untrusted")}/bulk-upload/image-references`, { json: { imageReferences: [{ name: "d.png", url: "https://secure.example.com/d.png" }] } });
+      await plain.call("POST", `${plain.staging("untrusted")}/bulk-upload/image-references`, {
+        json: { imageReferences: [{ name: "d.png", url: "https://secure.example.com/d.png" }] },
+      });
       const failed = failuresOf(await settled(plain, "untrusted"));
       expect(failed.get("d.png")).toMatchObject({ type: "download-failed" });
       expect(failed.get("d.png")!.reason).toMatch(/certificate/i);
@@ -158,20 +172,34 @@ describe("--url-map over HTTP", () => {
 
 describe("configuration", () => {
   it("--url-map may be repeated, EMULATOR_URL_MAP takes comma-separated mappings, --ca-file / EMULATOR_CA_FILE name the CA", () => {
-    const flags = resolveConfig({}, ["--url-map", "https://a.example.com/=file:///fixtures/a/", "--url-map=https://b.example.com/x/=http://127.0.0.1:8080/y/", "--ca-file", "/tmp/ca.pem"]);
+    const flags = resolveConfig({}, [
+      "--url-map",
+      "https://a.example.com/=file:///fixtures/a/",
+      "--url-map=https://b.example.com/x/=http://127.0.0.1:8080/y/",
+      "--ca-file",
+      "/tmp/ca.pem",
+    ]);
     expect(flags.urlMap).toEqual([
       { from: "https://a.example.com/", to: "file:///fixtures/a/" },
       { from: "https://b.example.com/x/", to: "http://127.0.0.1:8080/y/" },
     ]);
     expect(flags.caFile).toBe("/tmp/ca.pem");
-    const env = resolveConfig({ EMULATOR_URL_MAP: "https://a.example.com/=file:///f/, https://b.example.com/=http://localhost:1/", EMULATOR_CA_FILE: "/ca.pem" });
+    const env = resolveConfig({
+      EMULATOR_URL_MAP: "https://a.example.com/=file:///f/, https://b.example.com/=http://localhost:1/",
+      EMULATOR_CA_FILE: "/ca.pem",
+    });
     expect(env.urlMap.map((m) => m.from)).toEqual(["https://a.example.com/", "https://b.example.com/"]);
     expect(env.caFile).toBe("/ca.pem");
     expect(resolveConfig({}).urlMap).toEqual([]);
   });
 
   it("refuses malformed mappings at start-up, saying what a mapping looks like", () => {
-    for (const bad of ["https://a.example.com/", "ftp://a.example.com/=file:///x/", "https://a.example.com/=file://relative/x/", "https://a.example.com/=gopher://127.0.0.1/"]) {
+    for (const bad of [
+      "https://a.example.com/",
+      "ftp://a.example.com/=file:///x/",
+      "https://a.example.com/=file://relative/x/",
+      "https://a.example.com/=gopher://127.0.0.1/",
+    ]) {
       expect(() => resolveConfig({ EMULATOR_URL_MAP: bad }), bad).toThrow(/--url-map/);
     }
   });
@@ -182,14 +210,23 @@ describe("configuration", () => {
     });
     try {
       const url = `${child.url}/data-staging/v1/external/emulator-workspace/batches/child-mapped/bulk-upload/image-references?api_key=emulator-api-key`;
-      const body = JSON.stringify({ imageReferences: [{ name: "a.png", url: "https://storage.example.com/images/a.png" }, { name: "c.png", url: "https://cdn.example.com/c.png" }] });
+      const body = JSON.stringify({
+        imageReferences: [
+          { name: "a.png", url: "https://storage.example.com/images/a.png" },
+          { name: "c.png", url: "https://cdn.example.com/c.png" },
+        ],
+      });
       const r = await request(url, { method: "POST", body, headers: { "content-type": "application/json" } });
       expect(r.statusCode, await r.body.text()).toBe(200);
-      await waitFor(async () => {
-        const c = await request(`${child.url}/data-staging/v1/external/emulator-workspace/batches/child-mapped/count?api_key=emulator-api-key`);
-        const j = c.statusCode === 200 ? ((await c.body.json()) as { count: number }) : (await c.body.text(), { count: 0 });
-        return j.count === 2;
-      }, 20_000, "both mapped references ingested");
+      await waitFor(
+        async () => {
+          const c = await request(`${child.url}/data-staging/v1/external/emulator-workspace/batches/child-mapped/count?api_key=emulator-api-key`);
+          const j = c.statusCode === 200 ? ((await c.body.json()) as { count: number }) : (await c.body.text(), { count: 0 });
+          return j.count === 2;
+        },
+        20_000,
+        "both mapped references ingested",
+      );
     } finally {
       await child.stop();
     }
@@ -200,15 +237,35 @@ describe("the official client with mapped references", () => {
   it("create-batch-of-images --data-source references-file with https://storage.example.com/... URLs", async () => {
     assertRealClientAvailable();
     const refs = path.join(tmp, "client-refs.jsonl");
-    fs.writeFileSync(refs, [
-      JSON.stringify({ name: "client-a.png", url: "https://storage.example.com/images/a.png" }),
-      JSON.stringify({ name: "client-b.png", url: "https://storage.example.com/images/nested/b%20c.png" }),
-      JSON.stringify({ name: "client-c.png", url: "https://cdn.example.com/c.png" }),
-    ].join("\n") + "\n");
-    const run = expectClientOk(await runClient(emu.url, [
-      "data-staging", "create-batch-of-images", "--data-source", "references-file", "--references", refs, "--batch-id", "client-mapped",
-      "--ingest-id", "client-mapped-1", "--api-key", emu.apiKey, "--debug-mode",
-    ], { cwd: tmp }));
+    fs.writeFileSync(
+      refs,
+      [
+        JSON.stringify({ name: "client-a.png", url: "https://storage.example.com/images/a.png" }),
+        JSON.stringify({ name: "client-b.png", url: "https://storage.example.com/images/nested/b%20c.png" }),
+        JSON.stringify({ name: "client-c.png", url: "https://cdn.example.com/c.png" }),
+      ].join("\n") + "\n",
+    );
+    const run = expectClientOk(
+      await runClient(
+        emu.url,
+        [
+          "data-staging",
+          "create-batch-of-images",
+          "--data-source",
+          "references-file",
+          "--references",
+          refs,
+          "--batch-id",
+          "client-mapped",
+          "--ingest-id",
+          "client-mapped-1",
+          "--api-key",
+          emu.apiKey,
+          "--debug-mode",
+        ],
+        { cwd: tmp },
+      ),
+    );
     expect(run.stdout).toContain("Your ingest ID");
     await waitFor(async () => (await emu.call("GET", `${emu.staging("client-mapped")}/count`)).json?.count === 3, 20_000, "3 mapped references ingested");
     const got = await bytesOf(emu, "client-mapped");

@@ -96,7 +96,10 @@ function ingestErrorOf(shards: ShardRow[]): ErrorDetails | null {
 export async function finishShard(emu: Core, shardId: string, result: ShardResult, opts: FinishOptions): Promise<boolean> {
   let committed: { file: StagedFile; blob: string }[];
   try {
-    const blobs = await emu.blobs.commitMany(result.files.map((f) => f.tmp), "files");
+    const blobs = await emu.blobs.commitMany(
+      result.files.map((f) => f.tmp),
+      "files",
+    );
     committed = result.files.map((file, i) => ({ file, blob: blobs[i] }));
   } catch (err) {
     for (const f of result.files) emu.blobs.discard(f.tmp);
@@ -143,7 +146,11 @@ export async function finishShard(emu: Core, shardId: string, result: ShardResul
         if (r.replacedBlob) replaced.push(r.replacedBlob);
       }
       const status = statusOf({ files, failed: result.failed, shardError });
-      const errorDetails = shardError ?? (files.length ? null : (errorDetailsOf(null, result.failed) ?? { type: "no-files-ingested", reason: "The shard contained no file that could be ingested." }));
+      const errorDetails =
+        shardError ??
+        (files.length
+          ? null
+          : (errorDetailsOf(null, result.failed) ?? { type: "no-files-ingested", reason: "The shard contained no file that could be ingested." }));
       const metadata: ShardMetadata = {
         ingestedFiles: files.length,
         failedFilesCount: result.failed.length,
@@ -154,7 +161,14 @@ export async function finishShard(emu: Core, shardId: string, result: ShardResul
 
       const finished = getShard(emu.db, shardId)!;
       const target = targetOf(finished);
-      notifyFilesStatus(emu, target, shardId, files.map((f) => f.file.fileName), result.failed, errorDetails !== null && files.length === 0);
+      notifyFilesStatus(
+        emu,
+        target,
+        shardId,
+        files.map((f) => f.file.fileName),
+        result.failed,
+        errorDetails !== null && files.length === 0,
+      );
       if (opts.ingestStatusPerShard) {
         notifyIngestStatus(emu, target, shardId, errorDetailsOf(errorDetails, result.failed));
       } else if (finished.ingest_id) {

@@ -70,7 +70,13 @@ export function errorDetailsOf(shardError: ErrorDetails | null, failed: FailedFi
 /** Enqueues a files-status notification for one finished shard, if the ingest asked for it. Call inside the shard's final transaction. */
 export function notifyFilesStatus(emu: Core, t: NotificationTarget, shardId: string, ingested: string[], failed: FailedFile[], shardFailed: boolean): void {
   if (!wants(t, "files-status")) return;
-  emu.webhooks.enqueue({ workspaceId: t.workspaceId, url: t.url!, category: "files-status", subject: t.batchId, payload: filesStatusPayload(t, shardId, ingested, failed, shardFailed) });
+  emu.webhooks.enqueue({
+    workspaceId: t.workspaceId,
+    url: t.url!,
+    category: "files-status",
+    subject: t.batchId,
+    payload: filesStatusPayload(t, shardId, ingested, failed, shardFailed),
+  });
 }
 
 /** Enqueues an ingest-status notification, if the ingest asked for it. Call inside the final transaction. */

@@ -50,7 +50,10 @@ function failureOf(err: unknown, timeoutMs: number): RefFailure {
   const f = describeFetchError(err);
   if (f.timedOut) return new RefFailure("download-timeout", `The download did not finish within ${timeoutMs} ms.`);
   if (UNTRUSTED_CERTIFICATE.test(f.reason)) {
-    return new RefFailure("download-failed", `The download failed: ${f.reason}: the server's certificate is not trusted; trust it (or its CA) with --ca-file <PEM file>.`);
+    return new RefFailure(
+      "download-failed",
+      `The download failed: ${f.reason}: the server's certificate is not trusted; trust it (or its CA) with --ca-file <PEM file>.`,
+    );
   }
   return new RefFailure("download-failed", `The download failed: ${f.reason}.`);
 }
@@ -72,13 +75,20 @@ async function downloadToTemp(url: string, session: SourceSession, blobs: BlobSt
 }
 
 /** Fetches one reference; never throws. */
-export async function fetchReference(ref: Reference, kind: ReferenceKind, session: SourceSession, blobs: BlobStore, limits: FetchLimits): Promise<StagedFile | FailedFile> {
+export async function fetchReference(
+  ref: Reference,
+  kind: ReferenceKind,
+  session: SourceSession,
+  blobs: BlobStore,
+  limits: FetchLimits,
+): Promise<StagedFile | FailedFile> {
   const failed = (type: string, reason: string): FailedFile => ({ type, file_name: ref.name, reason });
   if (ref.duplicate) return failed("duplicated-file-name", `Another reference of this ingest is already named "${ref.name}".`);
   const nameProblem = fileNameProblem(ref.name);
   if (nameProblem) return failed("invalid-file-name", `Invalid file name: ${nameProblem}.`);
   const limit = maxBytesOf(kind);
-  const tooBig = () => new RefFailure("file-size-limit-exceeded", kind === "image" ? `Max size of single image is ${limit}B.` : `Max size of single video is ${limit}B.`);
+  const tooBig = () =>
+    new RefFailure("file-size-limit-exceeded", kind === "image" ? `Max size of single image is ${limit}B.` : `Max size of single video is ${limit}B.`);
   let got: { tmp: string; size: number; sha256: string };
   try {
     got = await downloadToTemp(ref.url, session, blobs, limit, limits, tooBig);
@@ -100,7 +110,12 @@ export async function fetchReference(ref: Reference, kind: ReferenceKind, sessio
 
 /** Fetches every reference with bounded concurrency, in input order. */
 export async function fetchReferences(
-  refs: Reference[], kind: ReferenceKind, session: SourceSession, blobs: BlobStore, limits: FetchLimits, isStopped: () => boolean,
+  refs: Reference[],
+  kind: ReferenceKind,
+  session: SourceSession,
+  blobs: BlobStore,
+  limits: FetchLimits,
+  isStopped: () => boolean,
 ): Promise<{ files: StagedFile[]; failed: FailedFile[] }> {
   const results: (StagedFile | FailedFile | null)[] = Array.from({ length: refs.length }, () => null);
   let next = 0;
@@ -138,10 +153,23 @@ export function markDuplicates(refs: { name: string; url: string }[], seen = new
 export type ReferencesFileResult = { ok: true; references: Reference[]; problems: FailedFile[] } | { ok: false; type: string; reason: string };
 
 /** Downloads and parses a JSONL references file ({"name": ..., "url": ...} per line). */
-export async function loadReferencesFile(url: string, session: SourceSession, blobs: BlobStore, limits: FetchLimits, maxReferences: number): Promise<ReferencesFileResult> {
+export async function loadReferencesFile(
+  url: string,
+  session: SourceSession,
+  blobs: BlobStore,
+  limits: FetchLimits,
+  maxReferences: number,
+): Promise<ReferencesFileResult> {
   let got: { tmp: string };
   try {
-    got = await downloadToTemp(url, session, blobs, MAX_REFERENCES_FILE_BYTES, limits, () => new RefFailure("references-file-too-large", `The references file is larger than ${MAX_REFERENCES_FILE_BYTES} bytes.`));
+    got = await downloadToTemp(
+      url,
+      session,
+      blobs,
+      MAX_REFERENCES_FILE_BYTES,
+      limits,
+      () => new RefFailure("references-file-too-large", `The references file is larger than ${MAX_REFERENCES_FILE_BYTES} bytes.`),
+    );
   } catch (err) {
     const f = err instanceof RefFailure ? err : failureOf(err, limits.timeoutMs);
     return { ok: false, type: f.type, reason: `References file: ${f.message}` };
@@ -167,13 +195,21 @@ export async function loadReferencesFile(url: string, session: SourceSession, bl
     }
     const d: { name?: unknown; url?: unknown } = doc !== null && typeof doc === "object" ? doc : {};
     if (typeof d.name !== "string" || !d.name || typeof d.url !== "string" || !d.url) {
-      problems.push({ type: "invalid-reference", file_name: typeof d.name === "string" ? d.name : "", reason: `Line ${i + 1} of the references file needs string keys "name" and "url".` });
+      problems.push({
+        type: "invalid-reference",
+        file_name: typeof d.name === "string" ? d.name : "",
+        reason: `Line ${i + 1} of the references file needs string keys "name" and "url".`,
+      });
       continue;
     }
     refs.push({ name: d.name, url: d.url });
   }
   if (refs.length > maxReferences) {
-    return { ok: false, type: "too-many-references", reason: `The references file lists ${refs.length} files; at most ${maxReferences} are accepted per ingest.` };
+    return {
+      ok: false,
+      type: "too-many-references",
+      reason: `The references file lists ${refs.length} files; at most ${maxReferences} are accepted per ingest.`,
+    };
   }
   if (!refs.length && !problems.length) return { ok: false, type: "empty-references-file", reason: "The references file lists no files." };
   return { ok: true, references: markDuplicates(refs), problems };

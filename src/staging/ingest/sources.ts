@@ -14,7 +14,10 @@ const MAX_REDIRECTS = 5;
 
 /** A per-file failure: `type` is the failed file's type, the message its reason. */
 export class RefFailure extends Error {
-  constructor(readonly type: string, reason: string) {
+  constructor(
+    readonly type: string,
+    reason: string,
+  ) {
     super(reason);
   }
 }
@@ -68,7 +71,12 @@ export function isLoopbackUrl(u: URL): boolean {
 }
 
 export async function openSession(sources: ReferenceSources): Promise<SourceSession> {
-  const targets = new Set(sources.map.map((m) => new URL(m.to)).filter((u) => u.protocol !== "file:").map((u) => u.origin));
+  const targets = new Set(
+    sources.map
+      .map((m) => new URL(m.to))
+      .filter((u) => u.protocol !== "file:")
+      .map((u) => u.origin),
+  );
   const isDirect = (u: URL) => isLoopbackUrl(u) || targets.has(u.origin);
   if (!sources.ca) {
     const get = async (u: URL, signal: AbortSignal): Promise<Answer> => {

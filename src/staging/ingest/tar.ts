@@ -79,7 +79,11 @@ export function refuseNotificationUrl(result: TarIndexResult, refusal: (url: str
   const why = cfg?.url ? refusal(cfg.url) : null;
   if (!cfg || !why) return result;
   const reason = `${NOTIFICATION_CONFIG_NAME}: notificationsURL ${cfg.url} ${why}; no notifications are sent for this shard.`;
-  return { ...result, notificationConfig: { ...cfg, url: null }, failed: [...result.failed, { type: "invalid-notification-config", file_name: NOTIFICATION_CONFIG_NAME, reason }] };
+  return {
+    ...result,
+    notificationConfig: { ...cfg, url: null },
+    failed: [...result.failed, { type: "invalid-notification-config", file_name: NOTIFICATION_CONFIG_NAME, reason }],
+  };
 }
 
 /** Reads the archive blob `tarBlob` and stages its images as temp files of the blob store. Never throws for bad archives. */
@@ -99,19 +103,27 @@ export async function indexTar(blobs: BlobStore, tarBlob: string, isStopped: () 
     const p = entry.path;
     if (SILENTLY_SKIPPED_TYPES.has(entry.type)) return false;
     const unsafe = unsafePathProblem(p);
-    if (unsafe) return void refuse("unsafe-archive-member", p, `Refused archive member: ${unsafe}.`), false;
+    if (unsafe) return (void refuse("unsafe-archive-member", p, `Refused archive member: ${unsafe}.`), false);
     if (!REGULAR_FILE_TYPES.has(entry.type)) {
-      return void refuse("unsafe-archive-member", p, `Refused archive member: ${TYPE_DESCRIPTIONS[entry.type] ?? `entry type ${entry.type} is not accepted`}; only regular files are ingested.`), false;
+      return (
+        void refuse(
+          "unsafe-archive-member",
+          p,
+          `Refused archive member: ${TYPE_DESCRIPTIONS[entry.type] ?? `entry type ${entry.type} is not accepted`}; only regular files are ingested.`,
+        ),
+        false
+      );
     }
     const clean = p.replace(/^(\.\/)+/, "");
     if (clean === NOTIFICATION_CONFIG_NAME) {
-      if (entry.size > MAX_CONFIG_BYTES) return void refuse("invalid-notification-config", p, `${NOTIFICATION_CONFIG_NAME} is larger than ${MAX_CONFIG_BYTES} bytes.`), false;
+      if (entry.size > MAX_CONFIG_BYTES)
+        return (void refuse("invalid-notification-config", p, `${NOTIFICATION_CONFIG_NAME} is larger than ${MAX_CONFIG_BYTES} bytes.`), false);
       return true;
     }
     const name = baseName(clean);
     const nameProblem = fileNameProblem(name);
-    if (nameProblem) return void refuse("invalid-file-name", p, `Invalid file name: ${nameProblem}.`), false;
-    if (entry.size > MAX_IMAGE_BYTES) return void refuse("file-size-limit-exceeded", p, `Max size of single image is ${MAX_IMAGE_BYTES}B.`), false;
+    if (nameProblem) return (void refuse("invalid-file-name", p, `Invalid file name: ${nameProblem}.`), false);
+    if (entry.size > MAX_IMAGE_BYTES) return (void refuse("file-size-limit-exceeded", p, `Max size of single image is ${MAX_IMAGE_BYTES}B.`), false);
     return true;
   };
 
@@ -126,8 +138,10 @@ export async function indexTar(blobs: BlobStore, tarBlob: string, isStopped: () 
     }
     const name = baseName(clean);
     const kind = sniff(data.subarray(0, 512));
-    if (kind.kind !== "image") return refuse("invalid-file-type", entry.path, `Not an image: detected ${kind.label}; accepted formats are ${ACCEPTED_IMAGE_FORMATS}.`);
-    if (names.has(name)) return refuse("duplicated-file-name", entry.path, `Another member of this archive is already named "${name}" (names are the members' base names).`);
+    if (kind.kind !== "image")
+      return refuse("invalid-file-type", entry.path, `Not an image: detected ${kind.label}; accepted formats are ${ACCEPTED_IMAGE_FORMATS}.`);
+    if (names.has(name))
+      return refuse("duplicated-file-name", entry.path, `Another member of this archive is already named "${name}" (names are the members' base names).`);
     if (files.length >= MAX_IMAGES_PER_SHARD) return refuse("too-many-files", entry.path, `Max number of images in a shard is ${MAX_IMAGES_PER_SHARD}.`);
     names.add(name);
     files.push({ fileName: name, ...blobs.writeTemp(data, "tar-member"), mediaType: kind.mediaType, contentType: "image" });
@@ -144,7 +158,8 @@ export async function indexTar(blobs: BlobStore, tarBlob: string, isStopped: () 
   });
   parser.on("ignoredEntry", (entry: ReadEntry) => {
     // Entries node-tar ignores before asking our filter (unknown types, oversized PAX headers).
-    if (!judged.has(entry) && !entry.meta) refuse("unsafe-archive-member", entry.path, `Refused archive member: entry type ${entry.type} is not accepted; only regular files are ingested.`);
+    if (!judged.has(entry) && !entry.meta)
+      refuse("unsafe-archive-member", entry.path, `Refused archive member: entry type ${entry.type} is not accepted; only regular files are ingested.`);
     else if (!judged.has(entry) && entry.meta) corrupt ??= `an extended header of ${entry.size} bytes is larger than allowed`;
   });
   parser.on("entry", (entry: ReadEntry) => {
@@ -186,7 +201,12 @@ export async function indexTar(blobs: BlobStore, tarBlob: string, isStopped: () 
 
   if (corrupt || isStopped()) {
     for (const f of files) blobs.discard(f.tmp);
-    return { files: [], failed, shardError: corrupt ? { type: "corrupted-archive", reason: `The shard is not a readable tar archive: ${corrupt}` } : null, notificationConfig };
+    return {
+      files: [],
+      failed,
+      shardError: corrupt ? { type: "corrupted-archive", reason: `The shard is not a readable tar archive: ${corrupt}` } : null,
+      notificationConfig,
+    };
   }
   return { files, failed, shardError: null, notificationConfig };
 }

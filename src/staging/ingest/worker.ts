@@ -131,7 +131,12 @@ export class IngestWorker implements Worker {
       }
       console.error(`[ingest] shard ${shardId} failed:`, err);
       try {
-        if (shard) await this.finish(shard, { files: [], failed: [], shardError: { type: "internal-error", reason: `The emulator failed while ingesting this shard: ${(err as Error)?.message ?? String(err)}` } });
+        if (shard)
+          await this.finish(shard, {
+            files: [],
+            failed: [],
+            shardError: { type: "internal-error", reason: `The emulator failed while ingesting this shard: ${(err as Error)?.message ?? String(err)}` },
+          });
       } catch {
         // The store itself is failing; the shard stays "info" and is retried on the next start.
       }
@@ -163,11 +168,19 @@ export class IngestWorker implements Worker {
 
   private async runTar(shard: ShardRow): Promise<void> {
     const payload = JSON.parse(shard.payload ?? "{}") as Partial<TarShardPayload>;
-    if (!payload.tarBlob) return await this.finish(shard, { files: [], failed: [], shardError: { type: "upload-missing", reason: "The uploaded archive of this shard is missing." } });
+    if (!payload.tarBlob)
+      return await this.finish(shard, {
+        files: [],
+        failed: [],
+        shardError: { type: "upload-missing", reason: "The uploaded archive of this shard is missing." },
+      });
     this.setRunning(shard, "indexing");
     // A newer body PUT meanwhile makes this run's result stale: stop reading the old one early.
     const indexed = await indexTar(this.emu.blobs, payload.tarBlob, () => this.stopped || this.again.has(shard.shard_id));
-    await this.finish(shard, refuseNotificationUrl(indexed, (url) => (pointsAtControlApi(url, this.emu) ? CONTROL_API_LOOP : null)));
+    await this.finish(
+      shard,
+      refuseNotificationUrl(indexed, (url) => (pointsAtControlApi(url, this.emu) ? CONTROL_API_LOOP : null)),
+    );
   }
 
   private async runReferences(shard: ShardRow): Promise<void> {
@@ -192,7 +205,12 @@ export class IngestWorker implements Worker {
   }
 
   /** Keeps the first chunk of a downloaded references list in this shard and queues one new shard per further chunk. */
-  private splitReferences(shard: ShardRow, payload: ReferencePayload, refs: NonNullable<ReferencePayload["references"]>, problems: ReferencePayload["problems"]): ReferencePayload {
+  private splitReferences(
+    shard: ShardRow,
+    payload: ReferencePayload,
+    refs: NonNullable<ReferencePayload["references"]>,
+    problems: ReferencePayload["problems"],
+  ): ReferencePayload {
     const chunks: (typeof refs)[] = [];
     for (let i = 0; i < refs.length; i += REFERENCES_PER_SHARD) chunks.push(refs.slice(i, i + REFERENCES_PER_SHARD));
     if (!chunks.length) chunks.push([]);
