@@ -1,4 +1,5 @@
 // Builds the Hono app: middleware, every API area, the OpenAPI document and the one error shape.
+import type { MiddlewareHandler } from "hono";
 import { isStorageFull } from "./state/storage-full.js";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
@@ -39,7 +40,7 @@ export function buildApp(emu: Emulator): OpenAPIHono<AppEnv> {
   app.use("/data-staging/v1/external/:workspace/*", requireWorkspaceKey(emu));
   app.use("/batch-processing/v1/external/:workspace/*", requireWorkspaceKey(emu));
   // JSON bodies are parsed in memory: cap them (uploads are streamed and have their own limits).
-  const jsonLimit = bodyLimit({
+  const limitBody = bodyLimit({
     maxSize: MAX_JSON_BODY_BYTES,
     onError: () => {
       throw tooLarge(
@@ -48,6 +49,8 @@ export function buildApp(emu: Emulator): OpenAPIHono<AppEnv> {
       );
     },
   });
+  // Reads carry no body to parse: skipping the check spares every job GET the Request object it builds.
+  const jsonLimit: MiddlewareHandler<AppEnv> = (c, next) => (c.req.method === "GET" || c.req.method === "HEAD" ? next() : limitBody(c, next));
   app.use("/batch-processing/v1/external/:workspace/*", jsonLimit);
   for (const kind of ["image-references", "video-references"]) app.use(`/data-staging/v1/external/:workspace/batches/:batchId/bulk-upload/${kind}`, jsonLimit);
   app.use("/data-staging/v1/external/:workspace/batches/:batchId/roboql-ingest", jsonLimit);
