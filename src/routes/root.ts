@@ -1,4 +1,5 @@
 // GET / (the key's workspace, as the official client discovers it) and GET /health.
+import { EMULATOR_VERSION } from "../version.js";
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv, Emulator } from "../context.js";
 import { ApiKeyQuery, errorResponses, jsonContent } from "../contract/common.js";
@@ -29,6 +30,6 @@ export function rootRoutes(emu: Emulator) {
   const app = new OpenAPIHono<AppEnv>();
   const started = Date.now();
   app.openapi(getWorkspace, (c) => c.json({ workspace: keyWorkspace(emu, c.req.valid("query").api_key) }, 200), hookFor(getWorkspace));
-  app.openapi(health, (c) => c.json({ status: "ok" as const, version: "0.1.0", uptimeSeconds: (Date.now() - started) / 1000 }, 200));
+  app.openapi(health, (c) => c.json({ status: "ok" as const, version: EMULATOR_VERSION, uptimeSeconds: (Date.now() - started) / 1000 }, 200));
   return app;
 }
