@@ -416,7 +416,7 @@ describe("README: starting the emulator", () => {
     const help = spawnSync(process.execPath, ["bin/roboflow-batch-emulator.js", "--help"], { cwd: checkout, encoding: "utf8" });
     expect(help.stdout).toMatch(/^ {2}--quiet\s+\[EMULATOR_QUIET=1\]\s+print only/m);
     const config = README_TEXT.slice(README_TEXT.indexOf("\n## Configuration\n"), README_TEXT.indexOf("\n## Pointing clients at it\n"));
-    const table = [...config.matchAll(/^\| `(--[a-z-]+)` \| `([A-Z_=0-9]+)` \|/gm)].map((m) => [m[1], m[2]]);
+    const table = [...config.matchAll(/^\|\s*`(--[a-z-]+)`\s*\|\s*`([A-Z_=0-9]+)`\s*\|/gm)].map((m) => [m[1], m[2]]);
     expect(table).toContainEqual(["--quiet", "EMULATOR_QUIET=1"]);
     // Every flag the table documents is one the CLI knows, under the same variable.
     for (const [flag, variable] of table) expect(help.stdout, flag).toMatch(new RegExp(`^ {2}${flag}\\b.*\\[${variable}\\]`, "m"));

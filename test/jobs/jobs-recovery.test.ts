@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { request } from "undici";
 import { png, startLoopbackServer, tar, type LoopbackServer } from "../helpers/fixtures.js";
 import { download, parseJsonl } from "../helpers/jobs.js";
-import "./helpers/emulator.js";
+import "../helpers/emulator.js";
 import { startChildEmulator, type ChildEmulator } from "../helpers/child-emulator.js";
 
 const WS = "emulator-workspace";
