@@ -12,7 +12,7 @@ import { request } from "undici";
 import { afterAll, describe, expect, it } from "vitest";
 import { startChildEmulator, type ChildEmulator } from "../helpers/child-emulator.js";
 import { waitFor } from "../helpers/emulator.js";
-import { png, tar } from "../helpers/fixtures.js";
+import { multipart, png, tar } from "../helpers/fixtures.js";
 
 const WS = "emulator-workspace";
 const KEY = "emulator-api-key";
@@ -100,18 +100,6 @@ function startSlowRequest(
   return { sent, outcome };
 }
 
-function multipart(name: string, data: Buffer): { body: Buffer; type: string } {
-  const b = "----crashboundary";
-  return {
-    body: Buffer.concat([
-      Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="${name}"; filename="${name}"\r\n\r\n`),
-      data,
-      Buffer.from(`\r\n--${b}--\r\n`),
-    ]),
-    type: `multipart/form-data; boundary=${b}`,
-  };
-}
-
 describe("kill -9 and restart on the same data folder", () => {
   it("during a bulk tar ingest: acknowledged shards complete, the interrupted shard leaves nothing", async () => {
     const dir = dataDir("tar");
@@ -171,12 +159,12 @@ describe("kill -9 and restart on the same data folder", () => {
     const sent = new Map<string, string>();
     const upload = async (i: number) => {
       const data = png(5000 + i);
-      const m = multipart(`u-${i}.png`, data);
+      const m = multipart([{ field: `u-${i}.png`, filename: `u-${i}.png`, data }]);
       try {
         const res = await request(`${staging(emu.url, "crash-single")}/upload/image?api_key=${KEY}&fileName=u-${i}.png`, {
           method: "POST",
           body: m.body,
-          headers: { "content-type": m.type },
+          headers: { "content-type": m.contentType },
         });
         await res.body.text();
         if (res.statusCode === 200) sent.set(`u-${i}.png`, sha(data));
@@ -188,11 +176,11 @@ describe("kill -9 and restart on the same data folder", () => {
     for (let i = 0; i < 20; i++) await upload(i);
     const uploads = Array.from({ length: 10 }, (_, k) => upload(20 + k));
     const big = Buffer.concat([png(99), Buffer.alloc(3 * 1024 * 1024, 7)]);
-    const m = multipart("cut.png", big);
+    const m = multipart([{ field: "cut.png", filename: "cut.png", data: big }]);
     const slow = startSlowRequest(
       `${staging(emu.url, "crash-single")}/upload/image?api_key=${KEY}&fileName=cut.png`,
       "POST",
-      { "content-type": m.type, "content-length": m.body.length },
+      { "content-type": m.contentType, "content-length": m.body.length },
       m.body.subarray(0, m.body.length / 2),
     );
     await slow.sent;

@@ -5,7 +5,7 @@ import crypto from "node:crypto";
 import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator, waitFor, type TestEmulator } from "../helpers/emulator.js";
-import { png } from "../helpers/fixtures.js";
+import { multipart, png } from "../helpers/fixtures.js";
 
 const FULL = process.env.LOAD_FULL === "1";
 const UPLOADERS = FULL ? 200 : 40;
@@ -26,18 +26,6 @@ afterAll(async () => {
 });
 
 const sha = (b: Buffer) => crypto.createHash("sha256").update(b).digest("hex");
-
-function multipart(name: string, data: Buffer): { body: Buffer; type: string } {
-  const b = "----loadboundary";
-  return {
-    body: Buffer.concat([
-      Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="${name}"; filename="${name}"\r\n\r\n`),
-      data,
-      Buffer.from(`\r\n--${b}--\r\n`),
-    ]),
-    type: `multipart/form-data; boundary=${b}`,
-  };
-}
 
 describe(`load: ${UPLOADERS} uploaders × ${PER_UPLOADER} images + ${POLLERS} job pollers`, () => {
   it("loses nothing, duplicates nothing, never answers 5xx, within the time budget", async () => {
@@ -78,13 +66,13 @@ describe(`load: ${UPLOADERS} uploaders × ${PER_UPLOADER} images + ${POLLERS} jo
       for (let k = 0; k < PER_UPLOADER; k++) {
         const name = `u${u}-k${k}.png`;
         const data = png(1_000_000 + u * 1000 + k);
-        const m = multipart(name, data);
+        const m = multipart([{ field: name, filename: name, data }]);
         // Retries only on what the official client retries (408/429/502/503/504); anything else is final.
         for (let attempt = 0; ; attempt++) {
           const res = await request(`${emu.url}${emu.staging(batch)}/upload/image?api_key=${emu.apiKey}&fileName=${name}`, {
             method: "POST",
             body: m.body,
-            headers: { "content-type": m.type },
+            headers: { "content-type": m.contentType },
             dispatcher: agent,
             headersTimeout: 60_000,
             bodyTimeout: 60_000,
