@@ -86,8 +86,13 @@ export function refuseNotificationUrl(result: TarIndexResult, refusal: (url: str
   };
 }
 
-/** Reads the archive blob `tarBlob` and stages its images as temp files of the blob store. Never throws for bad archives. */
-export async function indexTar(blobs: BlobStore, tarBlob: string, isStopped: () => boolean): Promise<TarIndexResult> {
+/**
+ * Reads the archive blob `tarBlob` and stages its images as temp files of the blob store. Never
+ * throws for bad archives. Returns null when `isStopped` cut the reading short: a partial read says
+ * nothing about the archive (stopping before the first chunk looks like an empty, "corrupt" one),
+ * so the caller must not apply it and indexes the shard again later.
+ */
+export async function indexTar(blobs: BlobStore, tarBlob: string, isStopped: () => boolean): Promise<TarIndexResult | null> {
   const files: StagedFile[] = [];
   const failed: FailedFile[] = [];
   const names = new Set<string>();
@@ -183,10 +188,12 @@ export async function indexTar(blobs: BlobStore, tarBlob: string, isStopped: () 
   // inflated on the event loop, and a small gzip bomb grows to gigabytes: refuse it before parsing.
   corrupt ??= compressionOf(blobs.head(tarBlob, 8)) ?? null;
 
+  let interrupted = false;
   try {
     const stream = blobs.openRead(tarBlob, { highWaterMark: 1024 * 1024 });
     for await (const chunk of stream) {
-      if (isStopped() || corrupt) {
+      interrupted = isStopped();
+      if (interrupted || corrupt) {
         stream.destroy();
         break;
       }
@@ -199,15 +206,10 @@ export async function indexTar(blobs: BlobStore, tarBlob: string, isStopped: () 
     corrupt ??= `the archive could not be read: ${(err as Error).message}`;
   }
 
-  if (corrupt || isStopped()) {
-    for (const f of files) blobs.discard(f.tmp);
-    return {
-      files: [],
-      failed,
-      shardError: corrupt ? { type: "corrupted-archive", reason: `The shard is not a readable tar archive: ${corrupt}` } : null,
-      notificationConfig,
-    };
-  }
+  if (interrupted || corrupt) for (const f of files) blobs.discard(f.tmp);
+  if (interrupted) return null;
+  if (corrupt)
+    return { files: [], failed, shardError: { type: "corrupted-archive", reason: `The shard is not a readable tar archive: ${corrupt}` }, notificationConfig };
   return { files, failed, shardError: null, notificationConfig };
 }
 

@@ -175,8 +175,10 @@ export class IngestWorker implements Worker {
         shardError: { type: "upload-missing", reason: "The uploaded archive of this shard is missing." },
       });
     this.setRunning(shard, "indexing");
-    // A newer body PUT meanwhile makes this run's result stale: stop reading the old one early.
+    // A newer body PUT, a reload (reset, import) or a stop meanwhile: stop reading early. The shard
+    // stays "info" and the run queued in `again` (or the next start) indexes it from the start.
     const indexed = await indexTar(this.emu.blobs, payload.tarBlob, () => this.stopped || this.again.has(shard.shard_id));
+    if (!indexed) return;
     await this.finish(
       shard,
       refuseNotificationUrl(indexed, (url) => (pointsAtControlApi(url, this.emu) ? CONTROL_API_LOOP : null)),
