@@ -153,16 +153,18 @@ export function renderContract(r) {
   );
   const violations = r.findings.filter((f) => f.violation);
   const others = r.findings.filter((f) => !f.violation);
+  // The summary's violations are these requests plus the failed webhooks flagged as violations: say so, so the counts add up.
+  const hookViolations = r.webhooks.failed.filter((w) => w.violation).length;
   const findingsHead = ["kind", "at", "request", "status", "message"];
   show(
     "contract",
     stats,
-    h("h3", null, `Violations (${violations.length})`),
+    h("h3", null, `Violations: requests (${violations.length})`),
     violations.length
       ? table("violations-table", findingsHead, violations.map(findingRow))
       : empty("None: the real service would have answered every request alike."),
     others.length ? [h("h3", null, `Other findings (${others.length})`), table("findings-table", findingsHead, others.map(findingRow))] : null,
-    h("h3", null, `Failed webhooks (${r.webhooks.failed.length})`),
+    h("h3", null, `Failed webhooks (${r.webhooks.failed.length}${hookViolations ? `, ${hookViolations} counted as violations` : ""})`),
     r.webhooks.failed.length
       ? table(
           "failed-webhooks-table",

@@ -350,6 +350,11 @@ describe.skipIf(skip)("dashboard", () => {
     expect(await page.locator("#failed-webhooks-table tbody tr").count()).toBeGreaterThan(0);
     expect(await page.locator("#failed-webhooks-table").textContent()).toContain("/_emulator/receiver/down");
     expect(await page.locator("#count-contract").textContent()).toMatch(/[1-9]\d* violations?/);
+    // The summary's count is the sum of what the two headings name.
+    const headings = (await page.locator("#view-contract h3").allTextContents()).join(" | ");
+    const requests = Number(/Violations: requests \((\d+)\)/.exec(headings)?.[1]);
+    const hooks = Number(/(\d+) counted as violations/.exec(headings)?.[1] ?? 0);
+    expect(requests + hooks, headings).toBe(report.summary.violations);
     await shot("contract");
   });
 
