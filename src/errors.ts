@@ -177,6 +177,10 @@ function describe(value: unknown): unknown {
   return value;
 }
 
+function typeOf(value: unknown): string {
+  return value === null ? "null" : Array.isArray(value) ? "array" : typeof value;
+}
+
 function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
   let v: unknown = data;
   for (const k of path) v = child(v, k);
@@ -222,6 +226,14 @@ export function zodIssues(error: ZodError, schema: ZodType, data: unknown): Issu
         errs.filter((e) => e.code === "invalid_value" && e.path?.length === 1 && e.path[0] === "type").flatMap((e) => e.values ?? []),
       );
       if (types?.length) detail.allowed = [...new Set(types)];
+      // A union of plain types (number or string): name them instead of zod's "Invalid input".
+      const expected = [
+        ...new Set(issue.errors?.flatMap((errs) => errs.filter((e) => e.code === "invalid_type" && !e.path?.length).map((e) => e.expected)) ?? []),
+      ];
+      if (!types?.length && expected.length) {
+        const kinds = expected.join(" or ");
+        detail.problem = received === undefined ? `required field is missing (expected ${kinds})` : `expected ${kinds}, not ${typeOf(received)}`;
+      } else if (received === undefined) detail.problem = "required field is missing";
     }
     if (issue.code === "invalid_type" && received === undefined) detail.problem = `required field is missing (expected ${issue.expected})`;
     out.push(detail);

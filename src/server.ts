@@ -21,6 +21,7 @@ import { BatchExpiry } from "./staging/expiry.js";
 import { setBatchRetention } from "./state/batches.js";
 import { applySeedFile, readSeedFile, startsManual, startTimeOf } from "./seed.js";
 import { createControlPlane } from "./controls/plane.js";
+import { jobStubWorker } from "./controls/job-stubs.js";
 
 const CLOCK_SAVE_INTERVAL_MS = 1000;
 const CLOSE_DRAIN_MS = 5000;
@@ -89,16 +90,19 @@ export function createEmulator(config: EmulatorConfig): Emulator {
   const expiry = new BatchExpiry({ db: store.db, blobs: store.blobs, clock });
   // Buffered journal rows are flushed last, after every worker has stopped writing.
   const journalFlusher: Worker = { name: "controls-journal", start() {}, stop: () => controls.journal.flush() };
+  const workers: Worker[] = [webhooks, ingest, jobs, expiry];
   const emu: Emulator = {
     ...core,
     controls,
     ingest,
     jobs,
-    workers: [webhooks, ingest, jobs, expiry, journalFlusher],
+    workers,
     setBaseUrl: (u: string) => {
       if (!config.publicUrl) base = u;
     },
   };
+  // Job-state stubs act through the whole emulator (job commands, webhooks), so their worker is made from it.
+  workers.push(jobStubWorker(emu), journalFlusher);
   if (seed !== undefined) applySeedFile(emu, seed);
   return emu;
 }

@@ -3,7 +3,7 @@
 // is stored like any other; its timer lives on the emulator clock (so manual and max clocks drive
 // it too) and is disarmed when the rule is deleted or the emulator reset. The state change goes
 // through the jobs' own commands and step helpers, so stages, tasks, logs and the webhook follow.
-import type { Emulator } from "../context.js";
+import type { Emulator, Worker } from "../context.js";
 import type { FaultActionT, FaultRuleBodyT } from "../contract/controls.js";
 import { abortJob } from "../jobs/commands.js";
 import { PartialResults } from "../simulator/job-partials.js";
@@ -17,8 +17,35 @@ type JobStateAction = Extract<FaultActionT, { type: "job-state" }>;
 /** POST /_emulator/faults: adds the rule and, for a job-state stub, arms its timer. */
 export function addFaultRule(emu: Emulator, body: FaultRuleBodyT): FaultRuleRow {
   const row = emu.controls.faults.add(body);
-  if (body.action.type === "job-state") arm(emu, row.id, body.action);
+  if (body.action.type === "job-state") arm(emu, row.id, body.action, row.created_at);
   return row;
+}
+
+/**
+ * Arms every stored job-state stub that has not fired yet, at the emulator time it was set for
+ * (`at`, or its creation time + `afterMs`): the rule outlives a restart, so its timer must too.
+ * A time already past fires at once. Idempotent: a stub that is armed already is left as it is.
+ */
+export function armStoredJobStubs(emu: Emulator): number {
+  let armed = 0;
+  for (const row of emu.controls.faults.rows()) {
+    if (row.fired > 0 || emu.controls.jobStubTimers.has(row.id)) continue;
+    const action = (JSON.parse(row.rule) as FaultRuleBodyT).action;
+    if (action.type !== "job-state") continue;
+    arm(emu, row.id, action, row.created_at);
+    armed++;
+  }
+  return armed;
+}
+
+/** The stubs' timers as a worker: armed at start (and after a workspace reset), dropped at stop. */
+export function jobStubWorker(emu: Emulator): Worker {
+  return {
+    name: "job-stubs",
+    start: () => void armStoredJobStubs(emu),
+    stop: () => disarmAll(emu),
+    reload: () => void armStoredJobStubs(emu),
+  };
 }
 
 /** DELETE /_emulator/faults/{id}. */
@@ -44,9 +71,9 @@ function disarm(emu: Emulator, id: string): void {
   emu.controls.jobStubTimers.delete(id);
 }
 
-function arm(emu: Emulator, id: string, a: JobStateAction): void {
+function arm(emu: Emulator, id: string, a: JobStateAction, createdAt: number): void {
   const now = emu.clock.now();
-  const at = a.at === undefined ? now + (a.afterMs ?? 0) : typeof a.at === "number" ? a.at : Date.parse(a.at);
+  const at = a.at === undefined ? createdAt + (a.afterMs ?? 0) : typeof a.at === "number" ? a.at : Date.parse(a.at);
   const timer = emu.clock.setTimeout(
     () => {
       emu.controls.jobStubTimers.delete(id);

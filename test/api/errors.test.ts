@@ -41,6 +41,13 @@ describe("readable validation errors", () => {
     expect(missing.issues[0].problem).toMatch(/missing/);
   });
 
+  it('a union of plain types names them, for a missing field and a wrong one (not zod\'s "Invalid input")', () => {
+    const Seed = z.strictObject({ seed: z.union([z.number().int(), z.string()]) });
+    const issuesOf = (data: unknown) => zodIssues(Seed.safeParse(data).error!, Seed, data);
+    expect(issuesOf({})[0]).toMatchObject({ field: "seed", problem: "required field is missing (expected number or string)" });
+    expect(summarize(issuesOf({ seed: true }))).toBe("Invalid request: seed: expected number or string, not boolean (got true)");
+  });
+
   it("does not suggest unrelated names", () => {
     expect(closestName("zzzzzzzz", ["notificationsURL", "type"])).toBeUndefined();
   });

@@ -49,7 +49,7 @@ describe("a workspace reset while tar shards are being indexed", () => {
       },
       10_000,
       "a shard being indexed",
-    );
+    ).then((list) => list!);
     const reset = await emu.call("POST", "/_emulator/reset", { json: { workspace: "scratch-ws" }, apiKey: null });
     expect(reset.status, reset.text).toBe(200);
     expect(indexing.length).toBeGreaterThan(0);
@@ -60,7 +60,7 @@ describe("a workspace reset while tar shards are being indexed", () => {
       },
       30_000,
       "every shard indexed",
-    );
+    ).then((list) => list!);
     expect(shards.map((s) => `${s.statusName}:${s.shardObjectsCount}`)).toEqual(Array(SHARDS).fill(`ingested:${IMAGES_PER_SHARD}`));
     const count = await emu.call("GET", `${emu.staging(batchId)}/count`);
     expect(count.json.count).toBe(SHARDS * IMAGES_PER_SHARD);
