@@ -63,6 +63,11 @@ export class BodyTap {
     if (this.parts) this.parser = multipartParser(contentType!, this.parts);
   }
 
+  /** Bytes seen so far. */
+  get bytes(): number {
+    return this.size;
+  }
+
   write(chunk: Buffer): void {
     if (this.ended) return;
     this.size += chunk.length;
@@ -196,25 +201,41 @@ export function tapIncoming(incoming: IncomingMessage, tap: BodyTap): () => void
 /**
  * Feeds a response body to `tap` as node writes it to the socket, so the answer itself is left
  * alone (a JSON answer keeps the server's one-write fast path instead of becoming a stream);
- * `done` runs once the body is written. The response object lives for this request only.
+ * `done` runs once the body is written: at the write that completes its Content-Length, or at the
+ * end. Not later: a client that has every byte may read the journal at once, while the end of a
+ * file streamed from disk still waits for one more read on the thread pool.
+ * The response object lives for this request only.
  */
-export function tapOutgoing(outgoing: { write: (...args: never[]) => unknown; end: (...args: never[]) => unknown }, tap: BodyTap, done: () => void): void {
+export function tapOutgoing(
+  outgoing: { write: (...args: never[]) => unknown; end: (...args: never[]) => unknown },
+  tap: BodyTap,
+  contentLength: number | null,
+  done: () => void,
+): void {
   const own = outgoing as unknown as { write: (chunk: unknown, ...rest: unknown[]) => unknown; end: (chunk?: unknown, ...rest: unknown[]) => unknown };
   const write = own.write;
   const end = own.end;
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    tap.end();
+    done();
+  };
   const feed = (chunk: unknown, encoding: unknown) => {
     if (typeof chunk === "string") tap.write(Buffer.from(chunk, typeof encoding === "string" ? (encoding as BufferEncoding) : "utf8"));
     else if (chunk instanceof Uint8Array) tap.write(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
   };
   own.write = function (chunk: unknown, ...rest: unknown[]) {
     feed(chunk, rest[0]);
-    return write.call(this, chunk, ...rest);
+    const out = write.call(this, chunk, ...rest);
+    if (contentLength !== null && tap.bytes >= contentLength) finish();
+    return out;
   };
   own.end = function (chunk?: unknown, ...rest: unknown[]) {
     feed(chunk, rest[0]);
-    tap.end();
     const out = end.call(this, chunk, ...rest);
-    done();
+    finish();
     return out;
   };
 }

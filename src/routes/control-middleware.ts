@@ -123,10 +123,18 @@ function journalAndFaults(emu: Emulator): MiddlewareHandler<AppEnv> {
     // Recorded when the body has gone through (a download is hashed as it streams), or when the client went away.
     nodeEnv?.outgoing?.once?.("close", done);
     if (c.req.method === "HEAD") return done();
-    if (nodeEnv?.outgoing?.write && nodeEnv.outgoing.end) return tapOutgoing(nodeEnv.outgoing as Parameters<typeof tapOutgoing>[0], responseTap, done);
+    if (nodeEnv?.outgoing?.write && nodeEnv.outgoing.end)
+      return tapOutgoing(nodeEnv.outgoing as Parameters<typeof tapOutgoing>[0], responseTap, contentLengthOf(res), done);
     c.res = undefined;
     c.res = tapResponse(res, responseTap, done);
   };
+}
+
+/** The answer's declared body length, or null (chunked). */
+function contentLengthOf(res: Response): number | null {
+  const v = res.headers.get("content-length");
+  const n = v === null ? NaN : Number(v);
+  return Number.isSafeInteger(n) && n >= 0 ? n : null;
 }
 
 const elapsed = (started: number) => Math.round((performance.now() - started) * 100) / 100;
