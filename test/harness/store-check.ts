@@ -183,11 +183,23 @@ function parseJson(text: string | null): any {
   }
 }
 
-/** Reads everything the checks need from a stopped emulator's data folder. */
+/**
+ * The blob folder the next start will use. A snapshot import records its staging folder in settings
+ * (pending_blob_switch) in the same commit as its rows, then swaps the folders; a kill between the
+ * two leaves the new rows beside the old folder, and the next start swaps the staged folder in
+ * before anything reads a blob. The promise is about what a restart sees, so that folder is read.
+ */
+function blobRootOf(db: Database.Database, dataDir: string): string {
+  const pending = (db.prepare("SELECT value FROM settings WHERE key = 'pending_blob_switch'").get() as { value: string } | undefined)?.value;
+  const staged = pending && !pending.includes("/") ? path.join(dataDir, pending) : null;
+  return staged && fs.existsSync(staged) ? staged : path.join(dataDir, "blobs");
+}
+
+/** Reads everything the checks need from a stopped emulator's data folder, as its next start will see it. */
 export function readStore(dataDir: string): StoreFacts {
-  const blobRoot = path.join(dataDir, "blobs");
   const db = new Database(path.join(dataDir, "emulator.sqlite"), { readonly: true, fileMustExist: true });
   try {
+    const blobRoot = blobRootOf(db, dataDir);
     const integrity: Violation[] = [];
     const named = new Set<string>();
     const rows = db
