@@ -42,17 +42,16 @@ describe("a workspace reset while tar shards are being indexed", () => {
     }
     // Indexing runs two shards at a time; reset the other workspace as soon as one is being read
     // (the shard listing answered "indexing" just before: the reset meets a run in progress).
-    const indexing = await waitFor(
+    await waitFor(
       async () => {
         const list = (await shardsOf(batchId)).filter((s) => s.statusName === "indexing");
         return list.length ? list : undefined;
       },
       10_000,
       "a shard being indexed",
-    ).then((list) => list!);
+    );
     const reset = await emu.call("POST", "/_emulator/reset", { json: { workspace: "scratch-ws" }, apiKey: null });
     expect(reset.status, reset.text).toBe(200);
-    expect(indexing.length).toBeGreaterThan(0);
     const shards = await waitFor(
       async () => {
         const list = await shardsOf(batchId);
