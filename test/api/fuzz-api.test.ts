@@ -8,7 +8,6 @@ import fc from "fast-check";
 import net from "node:net";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { insertBatch, upsertFile, BATCH_RETENTION_MS } from "../../src/state/batches.js";
 import { startTestEmulator, type TestEmulator } from "../helpers/emulator.js";
 import { png } from "../helpers/fixtures.js";
 import { operations, sample, type Operation } from "../helpers/openapi-sampler.js";
@@ -25,34 +24,8 @@ const BATCH = "fuzz-batch";
 
 beforeAll(async () => {
   emu = await startTestEmulator();
-  // A batch with a file, so id-bearing routes have something real to find.
-  const e = emu.emulator;
-  const now = e.clock.now();
-  insertBatch(e.db, {
-    workspace_id: emu.workspace,
-    batch_id: BATCH,
-    display_name: BATCH,
-    batch_type: "simple-batch",
-    content_type: "images",
-    origin: "user",
-    created_at: now,
-    expires_at: now + BATCH_RETENTION_MS,
-  });
-  const blob = e.store.blobs.write("files", png(1));
-  upsertFile(e.db, {
-    workspace_id: emu.workspace,
-    batch_id: BATCH,
-    part_name: "",
-    file_name: "one.png",
-    content_type: "image",
-    nested_content_type: null,
-    shard_id: null,
-    blob: blob.blob,
-    size: blob.size,
-    sha256: blob.sha256,
-    media_type: "image/png",
-    created_at: now,
-  });
+  // A batch with a file, so id-bearing routes have something real to find (seeded over HTTP, as users do).
+  await emu.controls.seed({ batches: [{ batchId: BATCH, files: [{ name: "one.png", base64: png(1).toString("base64") }] }] });
   const r = await emu.call("GET", "/openapi.json", { apiKey: null });
   doc = r.json;
   // Controls that change behaviour on purpose (faults, reset, clock) are fuzzed only with GET here.
