@@ -111,6 +111,9 @@ export interface StageKind {
   step(env: StepEnv, ctx: JobContext, stage: StageRow): StepResult | Promise<StepResult>;
 }
 
+/** One step per task plus the step that ends the stage (export and compilation). */
+export const oneStepPerTask = (_ctx: JobContext, tasks: number) => tasks + 1;
+
 export const json = (v: unknown) => JSON.stringify(v);
 /** Groups a job's timers and partial files; the NUL cannot occur in a workspace or job id. */
 export const jobKeyOf = (ws: string, jobId: string) => `${ws}\u0000${jobId}`;

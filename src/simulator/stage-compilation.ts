@@ -8,6 +8,7 @@ import {
   json,
   logJob,
   nextTaskOf,
+  oneStepPerTask,
   shouldFailTask,
   startTask,
   STAGE_DONE,
@@ -17,8 +18,6 @@ import {
   type StepResult,
   type TaskPlan,
 } from "./job-steps.js";
-
-const expectedSteps = (_ctx: JobContext, tasks: number) => tasks + 1;
 
 function trtDefinition(ctx: JobContext) {
   if (ctx.kind !== "trt") throw new Error(`job ${ctx.jobId} is a ${ctx.def.type} job and has nothing to compile`);
@@ -34,7 +33,7 @@ function step(env: StepEnv, ctx: JobContext, stage: StageRow): StepResult {
   const next = nextTaskOf(env.emu, ctx, stage);
   if (!next) return STAGE_DONE;
   const task = startTask(env, ctx, next);
-  const delay = stepDelay(ctx.script, stage.stage_name, expectedSteps(ctx, stage.tasks_number), DELAYS.compilationTaskMs);
+  const delay = stepDelay(ctx.script, stage.stage_name, oneStepPerTask(ctx, stage.tasks_number), DELAYS.compilationTaskMs);
   if (shouldFailTask(env, ctx, stage.stage_name, task)) return delay;
   const def = trtDefinition(ctx);
   const device = compilationDevices(def)[task.range_from];
@@ -63,4 +62,4 @@ function step(env: StepEnv, ctx: JobContext, stage: StageRow): StepResult {
   return delay;
 }
 
-export const compilationStage: StageKind = { outputs: () => [], plan, expectedSteps, step };
+export const compilationStage: StageKind = { outputs: () => [], plan, expectedSteps: oneStepPerTask, step };

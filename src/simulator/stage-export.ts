@@ -7,6 +7,7 @@ import {
   commitTaskOutput,
   isCurrent,
   nextTaskOf,
+  oneStepPerTask,
   shouldFailTask,
   startTask,
   STAGE_DONE,
@@ -17,8 +18,6 @@ import {
   type TaskPlan,
 } from "./job-steps.js";
 import { ARCHIVES_PART, RESULTS_PART, tarGz, type ArchiveEntry } from "./outputs.js";
-
-const expectedSteps = (_ctx: JobContext, tasks: number) => tasks + 1;
 
 /** Tasks over processing task indexes: results files i..j go into one archive. */
 function plan(env: StepEnv, ctx: JobContext): TaskPlan[] {
@@ -48,7 +47,7 @@ async function step(env: StepEnv, ctx: JobContext, stage: StageRow): Promise<Ste
   // While it is written the job may be reset (its inputs then vanish and the write fails, or not):
   // the engine tells that from the job's failure by the step's run.
   const { tmp, size, sha256 } = await emu.blobs.receive(tarGz(entries), Number.MAX_SAFE_INTEGER);
-  const delay = stepDelay(ctx.script, stage.stage_name, expectedSteps(ctx, stage.tasks_number), DELAYS.exportTaskMs);
+  const delay = stepDelay(ctx.script, stage.stage_name, oneStepPerTask(ctx, stage.tasks_number), DELAYS.exportTaskMs);
   if (!isCurrent(emu, ctx)) {
     emu.blobs.discard(tmp);
     return 0;
@@ -81,6 +80,6 @@ async function step(env: StepEnv, ctx: JobContext, stage: StageRow): Promise<Ste
 export const exportStage: StageKind = {
   outputs: (ctx) => [{ batchId: outputBatchId(ctx.jobId, "export"), contentType: "archives", part: ARCHIVES_PART }],
   plan,
-  expectedSteps,
+  expectedSteps: oneStepPerTask,
   step,
 };
